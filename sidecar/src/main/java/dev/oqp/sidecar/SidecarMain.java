@@ -1,0 +1,10 @@
+package dev.oqp.sidecar;
+
+public final class SidecarMain {
+    private SidecarMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(1);
+    }
+}

@@ -1,0 +1,88 @@
+package dev.oqp.common.proxy;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * Error bodies in the shape the client of each API expects: Ollama's {@code {"error":"…"}} on
+ * {@code /api/*} and {@code /}, OpenAI's {@code {"error":{"message":"…","type":"…"}}} on {@code /v1/*}.
+ * Every error the proxies write themselves goes through here, so clients can always parse it.
+ */
+public final class ErrorResponses {
+    private ErrorResponses() {
+    }
+
+    /** Writes a complete error response; the callback completes when it is written. */
+    public static void write(Request request, Response response, Callback callback, int status, String message) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+        response.write(true, ByteBuffer.wrap(body(request.getHttpURI().getPath(), status, message)), callback);
+    }
+
+    /** The error body for {@code path}, in Ollama's or OpenAI's shape. */
+    public static byte[] body(String path, int status, String message) {
+        String json;
+        if (path != null && (path.equals("/v1") || path.startsWith("/v1/"))) {
+            json = "{\"error\":{\"message\":" + quote(message) + ",\"type\":\"" + openAiType(status)
+                    + "\",\"param\":null,\"code\":null}}";
+        } else {
+            json = "{\"error\":" + quote(message) + "}";
+        }
+        return json.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** One NDJSON line {@code {"error":"…"}\n}, the in-stream error every Ollama client checks for. */
+    public static byte[] ndjsonErrorLine(String message) {
+        return ("{\"error\":" + quote(message) + "}\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    static String openAiType(int status) {
+        if (status == 400 || status == 413 || status == 422) {
+            return "invalid_request_error";
+        }
+        if (status == 401) {
+            return "authentication_error";
+        }
+        if (status == 403) {
+            return "permission_error";
+        }
+        if (status == 404) {
+            return "not_found_error";
+        }
+        if (status == 429) {
+            return "rate_limit_error";
+        }
+        return "api_error";
+    }
+
+    /** A JSON string literal, escaped as Go's encoder does for the characters that matter. */
+    public static String quote(String s) {
+        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                case '<' -> sb.append("\\u003c");
+                case '>' -> sb.append("\\u003e");
+                case '&' -> sb.append("\\u0026");
+                default -> {
+                    if (c < 0x20) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+}

@@ -1,0 +1,164 @@
+package dev.oqp.common.proxy;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What happened to one request that went through {@link ProxyBase}: handed to
+ * {@link ProxyBase#onExchangeComplete(Exchange)} exactly once, after the response to the client has
+ * ended (completely, with an error, or because the client went away).
+ *
+ * <p>Written by the threads of one exchange in sequence (request, then upstream events, then completion);
+ * fields are volatile so that the completion hook sees the last values whatever thread runs it.
+ */
+public final class Exchange {
+    /** Status logged when the client went away before its response was complete (nginx's convention). */
+    public static final int CLIENT_CLOSED_REQUEST = 499;
+
+    /** Why an exchange did not complete normally; {@link #NONE} when it did. */
+    public enum Outcome {
+        NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED
+    }
+
+    private final String method;
+    private final String path;
+    private final long startNanos;
+    private volatile Upstream upstream;
+    private volatile long upstreamStartNanos;
+    private volatile long upstreamFirstByteNanos;
+    private volatile long upstreamEndNanos;
+    private volatile int status;
+    private volatile long bytesToClient;
+    private volatile Throwable failure;
+    private volatile Outcome outcome = Outcome.NONE;
+    private volatile boolean clientGone;
+    private volatile boolean ndjson;
+    private volatile boolean endsWithNewline = true;
+    private volatile long endNanos;
+
+    Exchange(String method, String path, long startNanos) {
+        this.method = method;
+        this.path = path;
+        this.startNanos = startNanos;
+    }
+
+    /** The client's request method. */
+    public String method() {
+        return method;
+    }
+
+    /** The client's request path, without the query string (queries may carry secrets). */
+    public String path() {
+        return path;
+    }
+
+    /** The upstream chosen for this exchange, or null if it was answered before one was chosen. */
+    public Upstream upstream() {
+        return upstream;
+    }
+
+    /** The status the client saw; {@value #CLIENT_CLOSED_REQUEST} when it went away first. */
+    public int status() {
+        return status;
+    }
+
+    /** Response body bytes written to the client. */
+    public long bytesToClient() {
+        return bytesToClient;
+    }
+
+    /** Why the exchange did not complete normally, or {@link Outcome#NONE}. */
+    public Outcome outcome() {
+        return outcome;
+    }
+
+    /** The failure that ended the exchange abnormally, or null. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** True when the client closed its connection before the response was complete. */
+    public boolean clientGone() {
+        return clientGone;
+    }
+
+    /** Milliseconds from the request's arrival to the end of the response. */
+    public double totalMillis() {
+        return millis(endNanos - startNanos);
+    }
+
+    /** Seconds from sending upstream to the end of the upstream response; negative if never sent. */
+    public double upstreamSeconds() {
+        if (upstreamStartNanos == 0) {
+            return -1;
+        }
+        long end = upstreamEndNanos == 0 ? endNanos : upstreamEndNanos;
+        return (end - upstreamStartNanos) / 1e9;
+    }
+
+    /** Milliseconds from sending upstream to the end of the upstream response; negative if never sent. */
+    public double upstreamMillis() {
+        double s = upstreamSeconds();
+        return s < 0 ? -1 : s * 1000.0;
+    }
+
+    /** Seconds from sending upstream to the upstream's response headers; negative if none came. */
+    public double timeToFirstByteSeconds() {
+        return upstreamFirstByteNanos == 0 || upstreamStartNanos == 0
+                ? -1 : (upstreamFirstByteNanos - upstreamStartNanos) / 1e9;
+    }
+
+    private static double millis(long nanos) {
+        return TimeUnit.NANOSECONDS.toMicros(nanos) / 1000.0;
+    }
+
+    void upstream(Upstream upstream) {
+        this.upstream = upstream;
+    }
+
+    void upstreamStarted() {
+        upstreamStartNanos = System.nanoTime();
+    }
+
+    void upstreamFirstByte() {
+        upstreamFirstByteNanos = System.nanoTime();
+    }
+
+    void upstreamEnded() {
+        if (upstreamEndNanos == 0) {
+            upstreamEndNanos = System.nanoTime();
+        }
+    }
+
+    void ndjson(boolean ndjson) {
+        this.ndjson = ndjson;
+    }
+
+    boolean ndjson() {
+        return ndjson;
+    }
+
+    void endsWithNewline(boolean endsWithNewline) {
+        this.endsWithNewline = endsWithNewline;
+    }
+
+    boolean endsWithNewline() {
+        return endsWithNewline;
+    }
+
+    void clientGone(boolean gone) {
+        this.clientGone = gone;
+    }
+
+    void failed(Throwable failure, Outcome outcome) {
+        if (this.failure == null) {
+            this.failure = failure;
+            this.outcome = outcome;
+        }
+    }
+
+    void ended(int status, long bytesToClient) {
+        this.endNanos = System.nanoTime();
+        this.status = status;
+        this.bytesToClient = bytesToClient;
+    }
+}

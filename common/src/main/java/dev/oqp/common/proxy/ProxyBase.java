@@ -1,0 +1,485 @@
+package dev.oqp.common.proxy;
+
+import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import javax.net.ssl.SSLException;
+
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.proxy.ProxyHandler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place that moves bytes between a client and Ollama, on Jetty's core {@link ProxyHandler}.
+ *
+ * <p>The four legs of an exchange are named everywhere: {@code clientToProxyRequest} (C2P),
+ * {@code proxyToServerRequest} (P2S), {@code serverToProxyResponse} (S2P) and
+ * {@code proxyToClientResponse} (P2C). This class owns, for every exchange:
+ * <ul>
+ *   <li>the upstream URI, from {@link #chooseUpstream(Request)};</li>
+ *   <li>hop-by-hop header removal (Jetty's list plus anything named by {@code Connection});</li>
+ *   <li>the upstream {@code Host} set to the upstream's authority (a loopback-bound Ollama answers 403
+ *       to any other), and {@code X-Forwarded-For/Proto/Host};</li>
+ *   <li>header injection through {@link #injectHeaders(Request, HttpFields.Mutable)}, applied last so
+ *       injected headers replace the client's;</li>
+ *   <li>the request body limit ({@link #maxRequestBytes(Request)}): 413 up front when the declared length
+ *       is too large, and while streaming when a chunked body grows past it;</li>
+ *   <li>an idle (never total) timeout per exchange and the connect timeout of its client;</li>
+ *   <li>one error mapping ({@link #statusFor(Throwable)}): 502 when the upstream cannot be reached,
+ *       504 when it stays silent past the idle timeout before the response started, 413 for a body over
+ *       the limit; once the response has started no error page is ever written: an NDJSON stream gets a
+ *       final {@code {"error":"…"}} line and a clean end, any other response is aborted so the client
+ *       sees a truncated body rather than a false success;</li>
+ *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
+ *       silent (a model load), so Ollama stops generating;</li>
+ *   <li>{@link #onExchangeComplete(Exchange)} exactly once per request, on every path.</li>
+ * </ul>
+ * Every chunk is written to the other side as it arrives, in both directions; nothing is buffered.
+ *
+ * <p>Subclasses override the hooks and nothing else.
+ */
+public abstract class ProxyBase extends ProxyHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyBase.class);
+    private static final String EXCHANGE_ATTRIBUTE = ProxyBase.class.getName() + ".exchange";
+    private static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    private static final String X_FORWARDED_PROTO = "X-Forwarded-Proto";
+    private static final String X_FORWARDED_HOST = "X-Forwarded-Host";
+
+    private final ClientSettings clientSettings;
+
+    protected ProxyBase(ClientSettings clientSettings) {
+        this.clientSettings = clientSettings;
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    /**
+     * Chooses where this request goes. Called once per request on the request thread, before anything is
+     * sent upstream; must not block.
+     */
+    protected abstract Upstream chooseUpstream(Request clientToProxyRequest);
+
+    /**
+     * Adds or replaces headers of the upstream request. Called after the client's end-to-end headers
+     * were copied and the forwarding headers added, so what is put here wins. Default: nothing.
+     */
+    protected void injectHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToServerHeaders) {
+    }
+
+    /** The largest request body accepted for this request, in bytes. Default: no limit. */
+    protected long maxRequestBytes(Request clientToProxyRequest) {
+        return Long.MAX_VALUE;
+    }
+
+    /**
+     * Called when the upstream's response headers have been copied to the client response and before
+     * anything is written to the client: the place to add response headers. Default: nothing.
+     */
+    protected void onServerToProxyHeaders(Request clientToProxyRequest,
+                                          org.eclipse.jetty.client.Response serverToProxyResponse,
+                                          Response proxyToClientResponse) {
+    }
+
+    /**
+     * Sees every chunk of the upstream response body just before it is written to the client. The buffer
+     * is a view: read it, never change its position or limit, never keep it. Default: nothing.
+     */
+    protected void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
+    }
+
+    /**
+     * Called exactly once per request that entered this handler, after the response to the client
+     * ended on whatever path (success, upstream failure, client gone, limit exceeded). Must not throw
+     * and must not block. Default: nothing.
+     */
+    protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
+    }
+
+    // ---------------------------------------------------------------- the error mapping
+
+    /** The status for a failure before the response started: the one error mapping of the proxies. */
+    public static int statusFor(Throwable failure) {
+        return switch (outcomeOf(failure)) {
+            case BODY_TOO_LARGE -> 413;
+            case UPSTREAM_TIMEOUT -> 504;
+            default -> 502;
+        };
+    }
+
+    static Exchange.Outcome outcomeOf(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof BodyTooLargeException) {
+                return Exchange.Outcome.BODY_TOO_LARGE;
+            }
+            if (t instanceof TimeoutException) {
+                return Exchange.Outcome.UPSTREAM_TIMEOUT;
+            }
+            if (t instanceof ConnectException || t instanceof UnresolvedAddressException
+                    || t instanceof UnknownHostException || t instanceof java.net.SocketTimeoutException
+                    || t instanceof SSLException) {
+                return Exchange.Outcome.UPSTREAM_CONNECT;
+            }
+        }
+        return Exchange.Outcome.UPSTREAM_BROKEN;
+    }
+
+    static String messageFor(Exchange.Outcome outcome, Throwable failure) {
+        return switch (outcome) {
+            case BODY_TOO_LARGE -> "request body too large (limit "
+                    + ((BodyTooLargeException) rootOf(failure, BodyTooLargeException.class)).limit() + " bytes)";
+            case UPSTREAM_TIMEOUT -> "upstream timed out";
+            case UPSTREAM_CONNECT -> "upstream unreachable";
+            default -> "upstream connection failed";
+        };
+    }
+
+    private static Throwable rootOf(Throwable failure, Class<? extends Throwable> type) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return t;
+            }
+        }
+        return failure;
+    }
+
+    // ---------------------------------------------------------------- the upstream client
+
+    @Override
+    protected HttpClient newHttpClient() {
+        ClientConnector connector = new ClientConnector();
+        connector.setExecutor(getServer().getThreadPool());
+        SslContextFactory.Client tls = new SslContextFactory.Client();
+        // Certificates are verified (endpoint identification HTTPS, Jetty's default) and SNI is sent.
+        if (clientSettings.trustStore() != null) {
+            tls.setTrustStore(clientSettings.trustStore());
+        }
+        connector.setSslContextFactory(tls);
+        return new HttpClient(new HttpClientTransportOverHTTP(connector));
+    }
+
+    @Override
+    protected void configureHttpClient(HttpClient httpClient) {
+        super.configureHttpClient(httpClient);
+        httpClient.setConnectTimeout(clientSettings.connectTimeout().toMillis());
+        httpClient.setMaxConnectionsPerDestination(clientSettings.maxConnectionsPerDestination());
+        httpClient.setMaxRequestsQueuedPerDestination(clientSettings.maxQueuedPerDestination());
+        // Pooled connections idle this long are closed; the next request connects (and resolves) anew.
+        httpClient.setIdleTimeout(TimeUnit.SECONDS.toMillis(60));
+        httpClient.setUserAgentField(null);
+        httpClient.setName(getClass().getSimpleName() + "-client");
+    }
+
+    // ---------------------------------------------------------------- C2P
+
+    @Override
+    public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
+        Exchange exchange = new Exchange(clientToProxyRequest.getMethod(), clientToProxyRequest.getHttpURI().getPath(),
+                System.nanoTime());
+        Callback completion = new CompletionCallback(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback,
+                exchange);
+        try {
+            long limit = maxRequestBytes(clientToProxyRequest);
+            long declared = clientToProxyRequest.getLength();
+            if (declared > limit) {
+                BodyTooLargeException tooLarge = new BodyTooLargeException(limit);
+                exchange.failed(tooLarge, Exchange.Outcome.BODY_TOO_LARGE);
+                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 413,
+                        messageFor(Exchange.Outcome.BODY_TOO_LARGE, tooLarge));
+                return true;
+            }
+            exchange.upstream(chooseUpstream(clientToProxyRequest));
+            clientToProxyRequest.setAttribute(EXCHANGE_ATTRIBUTE, exchange);
+            return super.handle(clientToProxyRequest, proxyToClientResponse, completion);
+        } catch (RuntimeException x) {
+            completion.failed(x);
+            return true;
+        }
+    }
+
+    private static Exchange exchange(Request clientToProxyRequest) {
+        return (Exchange) clientToProxyRequest.getAttribute(EXCHANGE_ATTRIBUTE);
+    }
+
+    @Override
+    protected HttpURI rewriteHttpURI(Request clientToProxyRequest) {
+        return exchange(clientToProxyRequest).upstream().resolve(clientToProxyRequest.getHttpURI());
+    }
+
+    // ---------------------------------------------------------------- P2S
+
+    @Override
+    protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
+        Exchange exchange = exchange(clientToProxyRequest);
+        org.eclipse.jetty.client.Request proxyToServerRequest = super.newProxyToServerRequest(clientToProxyRequest,
+                newHttpURI);
+        proxyToServerRequest.idleTimeout(exchange.upstream().idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        // The client going away is Ollama's only cancel signal: abort upstream at once, even when no
+        // byte is flowing (a model load can keep the upstream silent for minutes).
+        clientToProxyRequest.addFailureListener(failure -> {
+            exchange.clientGone(true);
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} C2P client gone, aborting P2S: {}", requestId(clientToProxyRequest), failure.toString());
+            }
+            proxyToServerRequest.abort(failure);
+        });
+        return proxyToServerRequest;
+    }
+
+    @Override
+    protected void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+        super.copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
+        // Without a Host header the client sends the upstream's own authority.
+        proxyToServerRequest.headers(headers -> headers.remove(HttpHeader.HOST));
+    }
+
+    @Override
+    protected void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+        String remote = Request.getRemoteAddr(clientToProxyRequest);
+        String proto = clientToProxyRequest.isSecure() ? "https" : "http";
+        String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
+        proxyToServerRequest.headers(headers -> {
+            String forwardedFor = headers.get(X_FORWARDED_FOR);
+            headers.put(X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank()
+                    ? remote : forwardedFor + ", " + remote);
+            headers.put(X_FORWARDED_PROTO, proto);
+            if (host != null) {
+                headers.put(X_FORWARDED_HOST, host);
+            } else {
+                headers.remove(X_FORWARDED_HOST);
+            }
+            injectHeaders(clientToProxyRequest, headers);
+        });
+    }
+
+    @Override
+    protected org.eclipse.jetty.client.Request.Content newProxyToServerRequestContent(
+            Request clientToProxyRequest, Response proxyToClientResponse,
+            org.eclipse.jetty.client.Request proxyToServerRequest) {
+        org.eclipse.jetty.client.Request.Content content = super.newProxyToServerRequestContent(clientToProxyRequest,
+                proxyToClientResponse, proxyToServerRequest);
+        long limit = maxRequestBytes(clientToProxyRequest);
+        return limit == Long.MAX_VALUE ? content : new LimitedContent(content, limit);
+    }
+
+    @Override
+    protected void sendProxyToServerRequest(Request clientToProxyRequest,
+                                            org.eclipse.jetty.client.Request proxyToServerRequest,
+                                            Response proxyToClientResponse, Callback proxyToClientCallback) {
+        exchange(clientToProxyRequest).upstreamStarted();
+        super.sendProxyToServerRequest(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse,
+                proxyToClientCallback);
+    }
+
+    // ---------------------------------------------------------------- S2P and P2C
+
+    @Override
+    protected org.eclipse.jetty.client.Response.CompleteListener newServerToProxyResponseListener(
+            Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+            Response proxyToClientResponse, Callback proxyToClientCallback) {
+        return new StreamingListener(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse,
+                proxyToClientCallback);
+    }
+
+    @Override
+    protected void onServerToProxyResponseFailure(Request clientToProxyRequest,
+                                                  org.eclipse.jetty.client.Request proxyToServerRequest,
+                                                  org.eclipse.jetty.client.Response serverToProxyResponse,
+                                                  Response proxyToClientResponse, Callback proxyToClientCallback,
+                                                  Throwable failure) {
+        Exchange exchange = exchange(clientToProxyRequest);
+        exchange.upstreamEnded();
+        Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED : outcomeOf(failure);
+        exchange.failed(failure, outcome);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} S2P failed ({}), P2C committed={}: {}", requestId(clientToProxyRequest), outcome,
+                    proxyToClientResponse.isCommitted(), failure.toString());
+        }
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+            proxyToClientCallback.failed(failure);
+        } else if (!proxyToClientResponse.isCommitted()) {
+            proxyToClientResponse.reset();
+            ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback,
+                    statusFor(failure), messageFor(outcome, failure));
+        } else if (exchange.ndjson()) {
+            byte[] line = ErrorResponses.ndjsonErrorLine(messageFor(outcome, failure));
+            ByteBuffer tail;
+            if (exchange.endsWithNewline()) {
+                tail = ByteBuffer.wrap(line);
+            } else {
+                // The upstream broke mid-line: end that line so the error is a line of its own.
+                tail = ByteBuffer.allocate(line.length + 1).put((byte) '\n').put(line).flip();
+            }
+            proxyToClientResponse.write(true, tail, proxyToClientCallback);
+        } else {
+            // No error page after the first byte: abort, so the client sees a truncated response.
+            proxyToClientCallback.failed(failure);
+        }
+    }
+
+    /** Copies S2P to P2C chunk by chunk, observing what passes for the exchange record. */
+    private final class StreamingListener extends ProxyResponseListener {
+        private final Request clientToProxyRequest;
+        private final Response proxyToClientResponse;
+        private final Exchange exchange;
+
+        StreamingListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+                          Response proxyToClientResponse, Callback proxyToClientCallback) {
+            super(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
+            this.clientToProxyRequest = clientToProxyRequest;
+            this.proxyToClientResponse = proxyToClientResponse;
+            this.exchange = exchange(clientToProxyRequest);
+        }
+
+        @Override
+        public void onBegin(org.eclipse.jetty.client.Response serverToProxyResponse) {
+            exchange.upstreamFirstByte();
+            super.onBegin(serverToProxyResponse);
+        }
+
+        @Override
+        public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
+            super.onHeaders(serverToProxyResponse);
+            String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
+            exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
+            onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
+        }
+
+        @Override
+        public void onContent(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk serverToProxyChunk,
+                              Runnable serverToProxyDemander) {
+            ByteBuffer content = serverToProxyChunk.getByteBuffer();
+            int length = content.remaining();
+            if (length > 0) {
+                exchange.endsWithNewline(content.get(content.limit() - 1) == '\n');
+                onServerToProxyContent(clientToProxyRequest, content.asReadOnlyBuffer());
+            }
+            super.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
+        }
+
+        @Override
+        public void onSuccess(org.eclipse.jetty.client.Response serverToProxyResponse) {
+            exchange.upstreamEnded();
+            super.onSuccess(serverToProxyResponse);
+        }
+    }
+
+    /** Completes the client's callback and fires the completion hook, both exactly once. */
+    private final class CompletionCallback implements Callback {
+        private final Request clientToProxyRequest;
+        private final Response proxyToClientResponse;
+        private final Callback proxyToClientCallback;
+        private final Exchange exchange;
+        private final AtomicBoolean completed = new AtomicBoolean();
+
+        CompletionCallback(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+                           Exchange exchange) {
+            this.clientToProxyRequest = clientToProxyRequest;
+            this.proxyToClientResponse = proxyToClientResponse;
+            this.proxyToClientCallback = proxyToClientCallback;
+            this.exchange = exchange;
+        }
+
+        @Override
+        public void succeeded() {
+            if (completed.compareAndSet(false, true)) {
+                proxyToClientCallback.succeeded();
+                complete(null);
+            }
+        }
+
+        @Override
+        public void failed(Throwable failure) {
+            if (completed.compareAndSet(false, true)) {
+                proxyToClientCallback.failed(failure);
+                complete(failure);
+            }
+        }
+
+        private void complete(Throwable failure) {
+            if (failure != null) {
+                exchange.failed(failure, exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED : outcomeOf(failure));
+            }
+            int status = exchange.clientGone() ? Exchange.CLIENT_CLOSED_REQUEST : proxyToClientResponse.getStatus();
+            exchange.ended(status, Response.getContentBytesWritten(proxyToClientResponse));
+            try {
+                onExchangeComplete(clientToProxyRequest, exchange);
+            } catch (RuntimeException x) {
+                LOG.warn("completion hook failed", x);
+            }
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return proxyToClientCallback.getInvocationType();
+        }
+    }
+
+    /** The client's request body, failed with {@link BodyTooLargeException} once it grows past the limit. */
+    private static final class LimitedContent implements org.eclipse.jetty.client.Request.Content {
+        private final org.eclipse.jetty.client.Request.Content delegate;
+        private final long limit;
+        private long received;
+
+        LimitedContent(org.eclipse.jetty.client.Request.Content delegate, long limit) {
+            this.delegate = delegate;
+            this.limit = limit;
+        }
+
+        @Override
+        public Content.Chunk read() {
+            Content.Chunk chunk = delegate.read();
+            if (chunk == null || Content.Chunk.isFailure(chunk)) {
+                return chunk;
+            }
+            received += chunk.remaining();
+            if (received > limit) {
+                chunk.release();
+                BodyTooLargeException tooLarge = new BodyTooLargeException(limit);
+                delegate.fail(tooLarge);
+                return Content.Chunk.from(tooLarge, true);
+            }
+            return chunk;
+        }
+
+        @Override
+        public void demand(Runnable demandCallback) {
+            delegate.demand(demandCallback);
+        }
+
+        @Override
+        public void fail(Throwable failure) {
+            delegate.fail(failure);
+        }
+
+        @Override
+        public long getLength() {
+            return delegate.getLength();
+        }
+
+        @Override
+        public String getContentType() {
+            return delegate.getContentType();
+        }
+
+        @Override
+        public boolean rewind() {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package dev.oqp.common.proxy;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.util.Collection;
+
+/** Trust stores built from PEM files, for https upstreams signed by a private CA. */
+public final class TrustStores {
+    private TrustStores() {
+    }
+
+    /**
+     * A trust store holding every certificate of a PEM file.
+     *
+     * @throws IOException if the file cannot be read or holds no certificate
+     */
+    public static KeyStore fromPem(Path pem) throws IOException {
+        try (InputStream in = Files.newInputStream(pem)) {
+            Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509")
+                    .generateCertificates(in);
+            if (certificates.isEmpty()) {
+                throw new IOException(pem + ": no certificate found");
+            }
+            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+            store.load(null, null);
+            int i = 0;
+            for (Certificate certificate : certificates) {
+                store.setCertificateEntry("ca-" + i++, certificate);
+            }
+            return store;
+        } catch (GeneralSecurityException e) {
+            throw new IOException(pem + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.oqp.common.server;
+
+import java.net.InetAddress;
+import java.time.Duration;
+
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/** Builds the Jetty server both binaries run: one thread pool, plain HTTP/1.1 connectors. */
+public final class Servers {
+    /** Idle time of a client connection between requests; a request in progress is not subject to it. */
+    public static final Duration CONNECTION_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+    private Servers() {
+    }
+
+    /**
+     * A server whose thread pool is shared by the connectors and the upstream clients. Every exchange is
+     * asynchronous, so threads are not held while a stream is open; the pool only bounds bursts of work.
+     *
+     * @param drainTimeout how long {@code stop()} lets in-flight requests finish
+     */
+    public static Server newServer(String name, Duration drainTimeout) {
+        QueuedThreadPool threads = new QueuedThreadPool(256, 4);
+        threads.setName(name);
+        Server server = new Server(threads);
+        server.setStopTimeout(drainTimeout.toMillis());
+        server.setStopAtShutdown(true);
+        return server;
+    }
+
+    /** Adds an HTTP/1.1 connector named {@code name} on {@code bind:port} (port 0: any free port). */
+    public static ServerConnector addConnector(Server server, String name, String bind, int port) {
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        http.setSendDateHeader(true);
+        ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+        connector.setName(name);
+        connector.setHost(bind);
+        connector.setPort(port);
+        connector.setIdleTimeout(CONNECTION_IDLE_TIMEOUT.toMillis());
+        connector.setReuseAddress(true);
+        server.addConnector(connector);
+        return connector;
+    }
+
+    /** True for 127.0.0.0/8, ::1 and {@code localhost}. */
+    public static boolean isLoopback(String bind) {
+        if ("localhost".equalsIgnoreCase(bind)) {
+            return true;
+        }
+        try {
+            return InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+}

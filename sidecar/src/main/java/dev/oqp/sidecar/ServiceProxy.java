@@ -1,0 +1,87 @@
+package dev.oqp.sidecar;
+
+import java.io.IOException;
+import java.util.Map;
+
+import dev.oqp.common.config.ServiceConfig;
+import dev.oqp.common.proxy.ClientSettings;
+import dev.oqp.common.proxy.Exchange;
+import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.TrustStores;
+import dev.oqp.common.proxy.Upstream;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.server.Request;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy of one sidecar service (one listen port): every request goes to the service's upstream with
+ * the service's headers put in place of the client's same-named ones, plus {@code X-Client-Name}.
+ */
+final class ServiceProxy extends ProxyBase {
+    private static final Logger ACCESS = LoggerFactory.getLogger("dev.oqp.access");
+    /**
+     * The sidecar does not queue: Ollama does. Connections to the upstream are therefore not limited
+     * below what clients can open, so Jetty's per-destination queue never fills in practice.
+     */
+    private static final int MAX_CONNECTIONS = 4096;
+
+    private final ServiceConfig service;
+    private final Upstream upstream;
+    private final SidecarMetrics metrics;
+    private final boolean accessLog;
+
+    ServiceProxy(ServiceConfig service, SidecarMetrics metrics, boolean accessLog) throws IOException {
+        super(new ClientSettings(service.connectTimeout(), MAX_CONNECTIONS, MAX_CONNECTIONS,
+                service.caFile() == null ? null : TrustStores.fromPem(service.caFile())));
+        this.service = service;
+        this.upstream = new Upstream(service.name(), service.upstream(), service.timeout());
+        this.metrics = metrics;
+        this.accessLog = accessLog;
+    }
+
+    @Override
+    protected Upstream chooseUpstream(Request clientToProxyRequest) {
+        return upstream;
+    }
+
+    @Override
+    protected long maxRequestBytes(Request clientToProxyRequest) {
+        return service.maxBody();
+    }
+
+    @Override
+    protected void injectHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToServerHeaders) {
+        for (Map.Entry<String, String> header : service.headers().entrySet()) {
+            proxyToServerHeaders.put(header.getKey(), header.getValue());
+        }
+        proxyToServerHeaders.put("X-Client-Name", service.name());
+    }
+
+    @Override
+    protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
+        metrics.requests.labelValues(service.name(), Integer.toString(exchange.status())).inc();
+        double upstreamSeconds = exchange.upstreamSeconds();
+        if (upstreamSeconds >= 0) {
+            metrics.upstreamSeconds.labelValues(service.name()).observe(upstreamSeconds);
+        }
+        if (accessLog) {
+            var line = ACCESS.atInfo()
+                    .addKeyValue("service", service.name())
+                    .addKeyValue("method", exchange.method())
+                    .addKeyValue("path", exchange.path())
+                    .addKeyValue("status", exchange.status())
+                    .addKeyValue("bytes", exchange.bytesToClient())
+                    .addKeyValue("total_ms", round(exchange.totalMillis()))
+                    .addKeyValue("upstream_ms", round(exchange.upstreamMillis()));
+            if (exchange.outcome() != Exchange.Outcome.NONE) {
+                line = line.addKeyValue("error", exchange.outcome().name().toLowerCase(java.util.Locale.ROOT));
+            }
+            line.log("request");
+        }
+    }
+
+    private static double round(double millis) {
+        return millis < 0 ? -1 : Math.round(millis * 100.0) / 100.0;
+    }
+}

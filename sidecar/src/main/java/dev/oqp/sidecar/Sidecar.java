@@ -1,0 +1,87 @@
+package dev.oqp.sidecar;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.ServiceConfig;
+import dev.oqp.common.server.ConnectorRouter;
+import dev.oqp.common.server.HealthHandler;
+import dev.oqp.common.server.MetricsHandler;
+import dev.oqp.common.server.Servers;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+
+/**
+ * The ollama-auth-sidecar: one listen port per configured service, each streaming every request to its
+ * upstream with the service's headers injected; {@code /health} answered locally on every port; an
+ * optional Prometheus port. Stateless. {@link #stop()} stops accepting at once and lets in-flight
+ * exchanges finish for up to {@code sidecar.drain_timeout}.
+ */
+public final class Sidecar {
+    private final OqpConfig config;
+    private final Server server;
+    private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
+    private final ServerConnector metricsConnector;
+
+    public Sidecar(OqpConfig config) throws IOException {
+        this.config = config;
+        this.server = Servers.newServer("sidecar", config.sidecar().drainTimeout());
+        SidecarMetrics metrics = new SidecarMetrics();
+        ConnectorRouter router = new ConnectorRouter();
+        for (ServiceConfig service : config.services()) {
+            ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
+            router.route(connector, new HealthHandler(new ServiceProxy(service, metrics, config.logging().accessLog())));
+            serviceConnectors.put(service.name(), connector);
+        }
+        if (config.sidecar().metricsPort() > 0) {
+            metricsConnector = Servers.addConnector(server, "metrics", config.sidecar().metricsBind(),
+                    config.sidecar().metricsPort());
+            router.route(metricsConnector, new MetricsHandler(metrics.registry));
+        } else {
+            metricsConnector = null;
+        }
+        server.setHandler(new GracefulHandler(router));
+    }
+
+    /** Binds every port and starts serving. */
+    public void start() throws Exception {
+        server.start();
+    }
+
+    /** Stops accepting, lets in-flight exchanges finish (up to the drain timeout), then stops. */
+    public void stop() throws Exception {
+        server.stop();
+    }
+
+    /** Waits until the server has stopped. */
+    public void join() throws InterruptedException {
+        server.join();
+    }
+
+    /** The port the named service listens on (the bound one). */
+    public int port(String serviceName) {
+        return serviceConnectors.get(serviceName).getLocalPort();
+    }
+
+    /** The bound metrics port, or -1 when metrics are off. */
+    public int metricsPort() {
+        return metricsConnector == null ? -1 : metricsConnector.getLocalPort();
+    }
+
+    /** {@code name bind:port} of every listener, for the start line. */
+    List<String> listeners() {
+        List<String> out = new ArrayList<>();
+        for (ServiceConfig service : config.services()) {
+            out.add(service.name() + " " + service.bind() + ":" + port(service.name()) + " -> " + service.upstream());
+        }
+        if (metricsConnector != null) {
+            out.add("metrics " + config.sidecar().metricsBind() + ":" + metricsPort());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,176 @@
+package dev.oqp.common.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.UncheckedIOException;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Renders the effective configuration as YAML in the file's own keys, for {@code --check-config} and
+ * the start-up log. Secrets are shown as {@code ***}: every header value, every {@code key} and
+ * {@code key_sha256}, and the password of a Redis URL. The output parses back to the same config when
+ * it held no secrets.
+ */
+public final class ConfigPrinter {
+
+    /** The replacement for every secret. */
+    public static final String REDACTED = "***";
+
+    private static final YAMLMapper YAML = YAMLMapper.builder()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
+            .build();
+
+    private ConfigPrinter() {
+    }
+
+    /** The effective configuration as YAML, secrets redacted. */
+    public static String redactedYaml(OqpConfig config) {
+        ObjectNode root = YAML.createObjectNode();
+        ArrayNode services = root.putArray("services");
+        for (ServiceConfig s : config.services()) {
+            ObjectNode n = services.addObject();
+            n.put("name", s.name());
+            n.put("listen", s.listen());
+            n.put("bind", s.bind());
+            n.put("allow_public", s.allowPublic());
+            if (s.upstream() != null) {
+                n.put("upstream", s.upstream().toString());
+            }
+            n.put("timeout", Durations.format(s.timeout()));
+            n.put("connect_timeout", Durations.format(s.connectTimeout()));
+            n.put("max_body", Sizes.format(s.maxBody()));
+            headers(n, s.headers());
+            if (s.client() != null) {
+                n.put("client", s.client());
+            }
+            if (s.caFile() != null) {
+                n.put("ca_file", s.caFile().toString());
+            }
+        }
+
+        ProxyConfig p = config.proxy();
+        ObjectNode proxy = root.putObject("proxy");
+        proxy.put("host", p.host());
+        proxy.put("port", p.port());
+        proxy.put("allow_public", p.allowPublic());
+        proxy.put("max_concurrent", p.maxConcurrent());
+        proxy.put("max_body", Sizes.format(p.maxBody()));
+        proxy.put("drain_timeout", Durations.format(p.drainTimeout()));
+        ArrayNode trusted = proxy.putArray("trusted_proxies");
+        p.trustedProxies().forEach(c -> trusted.add(c.toString()));
+
+        OllamaConfig o = config.ollama();
+        ObjectNode ollama = root.putObject("ollama");
+        ArrayNode hosts = ollama.putArray("hosts");
+        for (HostConfig h : o.hosts()) {
+            ObjectNode n = hosts.addObject();
+            n.put("name", h.name());
+            n.put("url", h.url().toString());
+            n.put("max_concurrent", h.maxConcurrent());
+            n.put("weight", h.weight());
+            headers(n, h.headers());
+        }
+        ollama.put("connect_timeout", Durations.format(o.connectTimeout()));
+        ollama.put("request_timeout", Durations.format(o.requestTimeout()));
+        ollama.put("health_check_interval", Durations.format(o.healthCheckInterval()));
+        ollama.put("model_sync_interval", Durations.format(o.modelSyncInterval()));
+
+        QueueConfig q = config.queue();
+        ObjectNode queue = root.putObject("queue");
+        for (Tier t : Tier.values()) {
+            ObjectNode n = queue.putObject(t.yamlName());
+            n.put("max_depth", q.tier(t).maxDepth());
+            n.put("max_wait", Durations.format(q.tier(t).maxWait()));
+        }
+        queue.put("overflow_status_code", q.overflowStatusCode());
+        queue.put("aging", Durations.format(q.aging()));
+        queue.put("max_queued_bytes", Sizes.format(q.maxQueuedBytes()));
+
+        AuthConfig a = config.auth();
+        ObjectNode auth = root.putObject("auth");
+        auth.put("enabled", a.enabled());
+        ArrayNode keys = auth.putArray("keys");
+        for (KeyConfig k : a.keys()) {
+            ObjectNode n = keys.addObject();
+            n.put("client_id", k.clientId());
+            switch (k.source()) {
+                case KEY:
+                    n.put("key", REDACTED);
+                    break;
+                case KEY_ENV:
+                    n.put("key_env", k.keyEnv());
+                    break;
+                case KEY_FILE:
+                    n.put("key_file", k.keyFile().toString());
+                    break;
+                default:
+                    n.put("key_sha256", REDACTED);
+                    break;
+            }
+            n.put("max_priority", k.maxPriority().yamlName());
+            n.put("scope", k.scope().yamlName());
+            n.put("max_concurrent", k.maxConcurrent());
+            ArrayNode models = n.putArray("models");
+            k.models().forEach(models::add);
+        }
+        ObjectNode rate = auth.putObject("rate_limit");
+        rate.put("max_failures", a.rateLimit().maxFailures());
+        rate.put("window", Durations.format(a.rateLimit().window()));
+
+        ObjectNode routing = root.putObject("routing");
+        routing.put("strategy", lower(config.routing().strategy()));
+        routing.put("fallback", lower(config.routing().fallback()));
+
+        EmbeddingCacheConfig c = config.embeddingCache();
+        ObjectNode cache = root.putObject("embedding_cache");
+        cache.put("enabled", c.enabled());
+        cache.put("backend", RedisUrls.redact(c.backend()));
+        cache.put("ttl", Durations.format(c.ttl()));
+        cache.put("max_entries", c.maxEntries());
+        cache.put("max_entry_bytes", Sizes.format(c.maxEntryBytes()));
+        cache.put("key_prefix", c.keyPrefix());
+        cache.put("partition", lower(c.partition()));
+        cache.put("required", c.required());
+
+        ObjectNode keepAlive = root.putObject("keep_alive");
+        keepAlive.put("default", config.keepAlive().defaultValue());
+        keepAlive.put("override", config.keepAlive().override());
+
+        ObjectNode admin = root.putObject("admin");
+        admin.put("metrics_public", config.admin().metricsPublic());
+        admin.put("dashboard", config.admin().dashboard());
+
+        ObjectNode logging = root.putObject("logging");
+        logging.put("level", config.logging().level());
+        logging.put("format", lower(config.logging().format()));
+        logging.put("access_log", config.logging().accessLog());
+
+        SidecarConfig sc = config.sidecar();
+        ObjectNode sidecar = root.putObject("sidecar");
+        sidecar.put("metrics_port", sc.metricsPort());
+        sidecar.put("metrics_bind", sc.metricsBind());
+        sidecar.put("metrics_allow_public", sc.metricsAllowPublic());
+        sidecar.put("drain_timeout", Durations.format(sc.drainTimeout()));
+
+        try {
+            return YAML.writeValueAsString(root);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void headers(ObjectNode parent, Map<String, String> headers) {
+        ObjectNode n = parent.putObject("headers");
+        headers.keySet().forEach(name -> n.put(name, REDACTED));
+    }
+
+    private static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,49 @@
+package dev.oqp.common.config;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The embedding cache of the queue proxy ({@code embedding_cache:}).
+ *
+ * @param enabled       default true
+ * @param backend       {@code memory} (default) or a {@code redis://} / {@code rediss://} URL
+ *                      ({@code redis://[[user]:password@]host[:port][/db]}, no query), as written after interpolation;
+ *                      may contain a password: print it only through {@link ConfigPrinter}
+ * @param ttl           entry lifetime; default 24h; always positive
+ * @param maxEntries    memory backend: LRU bound; default 50000; always >= 1
+ * @param maxEntryBytes larger responses are not cached; default 1 MiB; always positive
+ * @param keyPrefix     Redis key prefix; default {@code oqp:embed:}
+ * @param partition     {@code shared} (default) or {@code client}: each client sees only its own entries
+ * @param required      false (default): a down backend means misses; true: errors, and {@code /ready} fails
+ */
+public record EmbeddingCacheConfig(boolean enabled, String backend, Duration ttl, int maxEntries, long maxEntryBytes,
+        String keyPrefix, Partition partition, boolean required) {
+
+    /** {@code shared | client}. */
+    public enum Partition { SHARED, CLIENT }
+
+    public static final String MEMORY = "memory";
+
+    public EmbeddingCacheConfig {
+        Objects.requireNonNull(backend, "backend");
+        Checks.positive("ttl", ttl);
+        Checks.range("maxEntries", maxEntries, 1, Integer.MAX_VALUE);
+        Checks.positive("maxEntryBytes", maxEntryBytes);
+        Objects.requireNonNull(keyPrefix, "keyPrefix");
+        Objects.requireNonNull(partition, "partition");
+    }
+
+    /** True for the embedded in-memory backend. */
+    public boolean isMemory() {
+        return MEMORY.equals(backend);
+    }
+
+    /** The backend with any password replaced by {@code ***}. */
+    @Override
+    public String toString() {
+        return "EmbeddingCacheConfig[enabled=" + enabled + ", backend=" + RedisUrls.redact(backend) + ", ttl=" + ttl
+                + ", maxEntries=" + maxEntries + ", maxEntryBytes=" + maxEntryBytes + ", keyPrefix=" + keyPrefix
+                + ", partition=" + partition + ", required=" + required + "]";
+    }
+}

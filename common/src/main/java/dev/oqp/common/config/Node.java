@@ -1,0 +1,302 @@
+package dev.oqp.common.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A YAML value with its path, bound by hand so that every problem names where it is. Scalar
+ * accessors return {@code null} both when the value is absent (or YAML null) and when it is
+ * invalid; in the latter case a problem has been recorded. Use {@link #absent()} to tell them apart.
+ */
+final class Node {
+
+    /** Problems and the environment of one load. */
+    static final class Context {
+        final Map<String, String> env;
+        final List<String> problems = new ArrayList<>();
+
+        Context(Map<String, String> env) {
+            this.env = env;
+        }
+
+        void problem(String path, String message) {
+            problems.add(path.isEmpty() ? message : path + ": " + message);
+        }
+    }
+
+    final Context ctx;
+    final JsonNode json;
+    final String path;
+
+    Node(Context ctx, JsonNode json, String path) {
+        this.ctx = ctx;
+        this.json = json;
+        this.path = path;
+    }
+
+    boolean absent() {
+        return json == null || json.isNull() || json.isMissingNode();
+    }
+
+    void problem(String message) {
+        ctx.problem(path, message);
+    }
+
+    String childPath(String key) {
+        return path.isEmpty() ? key : path + "." + key;
+    }
+
+    static String kind(JsonNode n) {
+        if (n.isObject()) {
+            return "a map";
+        } else if (n.isArray()) {
+            return "a list";
+        } else if (n.isBoolean()) {
+            return "a boolean";
+        } else if (n.isNumber()) {
+            return "a number";
+        } else if (n.isTextual()) {
+            return "a string";
+        }
+        return "null";
+    }
+
+    /** A map with a closed set of keys; unknown keys are reported. Absent or wrong type gives an empty mapping. */
+    Mapping mapping(List<String> allowed) {
+        Map<String, JsonNode> fields = new LinkedHashMap<>();
+        if (!absent()) {
+            if (!json.isObject()) {
+                problem("expected a map, got " + kind(json));
+            } else {
+                for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    if (allowed.contains(e.getKey())) {
+                        fields.put(e.getKey(), e.getValue());
+                    } else {
+                        ctx.problem(childPath(e.getKey()), "unknown key (expected one of: " + String.join(", ", allowed) + ")");
+                    }
+                }
+            }
+        }
+        return new Mapping(this, fields);
+    }
+
+    /** A map with free keys, in file order; absent or wrong type gives an empty map. */
+    Map<String, Node> entries() {
+        Map<String, Node> out = new LinkedHashMap<>();
+        if (!absent()) {
+            if (!json.isObject()) {
+                problem("expected a map, got " + kind(json));
+            } else {
+                json.fields().forEachRemaining(e -> out.put(e.getKey(), new Node(ctx, e.getValue(), childPath(e.getKey()))));
+            }
+        }
+        return out;
+    }
+
+    /** The elements of a list; absent or wrong type gives an empty list. */
+    List<Node> elements() {
+        List<Node> out = new ArrayList<>();
+        if (!absent()) {
+            if (!json.isArray()) {
+                problem("expected a list, got " + kind(json));
+            } else {
+                for (int i = 0; i < json.size(); i++) {
+                    out.add(new Node(ctx, json.get(i), path + "[" + i + "]"));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** True when the value is present but is not a list (the problem is reported by {@link #elements()}). */
+    boolean isList() {
+        return !absent() && json.isArray();
+    }
+
+    /**
+     * A string value, interpolated. Whole numbers are taken as their digits; booleans and fractions are
+     * refused with a hint to quote them, because YAML has already changed their spelling ({@code yes} is true).
+     */
+    String string() {
+        if (absent()) {
+            return null;
+        }
+        if (json.isTextual()) {
+            return interpolated();
+        }
+        if (json.isIntegralNumber()) {
+            return json.asText();
+        }
+        if (json.isBoolean() || json.isNumber()) {
+            problem("expected a string, got " + kind(json) + " (quote the value)");
+        } else {
+            problem("expected a string, got " + kind(json));
+        }
+        return null;
+    }
+
+    /** The text of any scalar, strings interpolated; containers are a problem. */
+    private String scalarText(String expected) {
+        if (json.isTextual()) {
+            return interpolated();
+        }
+        if (json.isValueNode()) {
+            return json.asText();
+        }
+        problem("expected " + expected + ", got " + kind(json));
+        return null;
+    }
+
+    private String interpolated() {
+        List<String> found = new ArrayList<>();
+        String out = Interpolator.interpolate(json.textValue(), ctx.env, found);
+        found.forEach(this::problem);
+        return out;
+    }
+
+    Integer integer(int min, int max) {
+        if (absent()) {
+            return null;
+        }
+        String text = scalarText("an integer");
+        if (text == null) {
+            return null;
+        }
+        String range = max == Integer.MAX_VALUE ? ">= " + min : min + "-" + max;
+        if (!text.trim().matches("-?\\d+") || (json.isNumber() && !json.isIntegralNumber())) {
+            problem(show(text) + " (expected: an integer " + range + ")");
+            return null;
+        }
+        long value;
+        try {
+            value = Long.parseLong(text.trim());
+        } catch (NumberFormatException e) {
+            value = Long.MAX_VALUE;
+        }
+        if (value < min || value > max) {
+            problem(text.trim() + " (expected: " + range + ")");
+            return null;
+        }
+        return (int) value;
+    }
+
+    /** A duration; zero is allowed only when {@code allowZero}; negative never. */
+    Duration duration(boolean allowZero) {
+        if (absent()) {
+            return null;
+        }
+        String text = scalarText("a duration");
+        if (text == null) {
+            return null;
+        }
+        Duration d;
+        try {
+            d = Durations.parse(text);
+        } catch (IllegalArgumentException e) {
+            problem(e.getMessage());
+            return null;
+        }
+        if (d.isNegative() || (!allowZero && d.isZero())) {
+            problem(text.trim() + " (expected: " + (allowZero ? ">= 0" : "> 0") + ")");
+            return null;
+        }
+        return d;
+    }
+
+    /** A positive size in bytes. */
+    Long size() {
+        if (absent()) {
+            return null;
+        }
+        String text = scalarText("a size");
+        if (text == null) {
+            return null;
+        }
+        long bytes;
+        try {
+            bytes = Sizes.parse(text);
+        } catch (IllegalArgumentException e) {
+            problem(e.getMessage());
+            return null;
+        }
+        if (bytes <= 0) {
+            problem(text.trim() + " (expected: > 0)");
+            return null;
+        }
+        return bytes;
+    }
+
+    Boolean bool() {
+        if (absent()) {
+            return null;
+        }
+        if (json.isBoolean()) {
+            return json.booleanValue();
+        }
+        String text = scalarText("a boolean");
+        if (text == null) {
+            return null;
+        }
+        if (json.isTextual() && (text.equals("true") || text.equals("false"))) {
+            return Boolean.valueOf(text);
+        }
+        problem(show(text) + " (expected: true or false)");
+        return null;
+    }
+
+    /** One of the constants of {@code type}, written in lowercase (matched without regard to case). */
+    <E extends Enum<E>> E choice(Class<E> type) {
+        if (absent()) {
+            return null;
+        }
+        String text = scalarText("one of " + names(type));
+        if (text == null) {
+            return null;
+        }
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(text.trim())) {
+                return e;
+            }
+        }
+        problem(show(text) + " (expected one of: " + names(type) + ")");
+        return null;
+    }
+
+    static <E extends Enum<E>> String names(Class<E> type) {
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            names.add(e.name().toLowerCase(Locale.ROOT));
+        }
+        return String.join(", ", names);
+    }
+
+    static String show(String text) {
+        return text.isEmpty() ? "\"\"" : text;
+    }
+
+    /** The fields of a closed map. */
+    static final class Mapping {
+        private final Node parent;
+        private final Map<String, JsonNode> fields;
+
+        Mapping(Node parent, Map<String, JsonNode> fields) {
+            this.parent = parent;
+            this.fields = fields;
+        }
+
+        Node get(String key) {
+            return new Node(parent.ctx, fields.get(key), parent.childPath(key));
+        }
+
+        boolean has(String key) {
+            return !get(key).absent();
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.oqp.common.config;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The upstream fleet ({@code ollama:}).
+ *
+ * @param hosts               at least one; default one host named {@code default} from {@code OLLAMA_HOST},
+ *                            else {@code http://127.0.0.1:11434}
+ * @param connectTimeout      upstream connect timeout; default 5s; always positive
+ * @param requestTimeout      upstream idle timeout (not total); default 300s; always positive
+ * @param healthCheckInterval default 10s; always positive
+ * @param modelSyncInterval   period of {@code /api/tags} and {@code /api/ps} on every host; default 15s; always positive
+ */
+public record OllamaConfig(List<HostConfig> hosts, Duration connectTimeout, Duration requestTimeout,
+        Duration healthCheckInterval, Duration modelSyncInterval) {
+
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(300);
+    public static final Duration DEFAULT_HEALTH_CHECK_INTERVAL = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_MODEL_SYNC_INTERVAL = Duration.ofSeconds(15);
+
+    public OllamaConfig {
+        hosts = List.copyOf(hosts);
+        if (hosts.isEmpty()) {
+            throw new IllegalArgumentException("hosts: empty (expected: at least one host)");
+        }
+        Checks.positive("connectTimeout", connectTimeout);
+        Checks.positive("requestTimeout", requestTimeout);
+        Checks.positive("healthCheckInterval", healthCheckInterval);
+        Checks.positive("modelSyncInterval", modelSyncInterval);
+    }
+}

@@ -50,7 +50,7 @@ public final class ConfigPrinter {
                 n.put("client", s.client());
             }
             if (s.caFile() != null) {
-                n.put("ca_file", s.caFile().toString());
+                n.put("ca_file", literal(s.caFile().toString()));
             }
         }
 
@@ -107,7 +107,7 @@ public final class ConfigPrinter {
                     n.put("key_env", k.keyEnv());
                     break;
                 case KEY_FILE:
-                    n.put("key_file", k.keyFile().toString());
+                    n.put("key_file", literal(k.keyFile().toString()));
                     break;
                 default:
                     n.put("key_sha256", REDACTED);
@@ -117,7 +117,7 @@ public final class ConfigPrinter {
             n.put("scope", k.scope().yamlName());
             n.put("max_concurrent", k.maxConcurrent());
             ArrayNode models = n.putArray("models");
-            k.models().forEach(models::add);
+            k.models().forEach(m -> models.add(literal(m)));
         }
         ObjectNode rate = auth.putObject("rate_limit");
         rate.put("max_failures", a.rateLimit().maxFailures());
@@ -134,7 +134,7 @@ public final class ConfigPrinter {
         cache.put("ttl", Durations.format(c.ttl()));
         cache.put("max_entries", c.maxEntries());
         cache.put("max_entry_bytes", Sizes.format(c.maxEntryBytes()));
-        cache.put("key_prefix", c.keyPrefix());
+        cache.put("key_prefix", literal(c.keyPrefix()));
         cache.put("partition", lower(c.partition()));
         cache.put("required", c.required());
 
@@ -168,6 +168,11 @@ public final class ConfigPrinter {
     private static void headers(ObjectNode parent, Map<String, String> headers) {
         ObjectNode n = parent.putObject("headers");
         headers.keySet().forEach(name -> n.put(name, REDACTED));
+    }
+
+    /** Escapes {@code $} so that the printed value reads back unchanged through interpolation. */
+    private static String literal(String value) {
+        return value.replace("$", "$$");
     }
 
     private static String lower(Enum<?> e) {

@@ -3,7 +3,6 @@ package dev.oqp.common.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -74,8 +73,7 @@ final class Node {
             if (!json.isObject()) {
                 problem("expected a map, got " + kind(json));
             } else {
-                for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
+                for (Map.Entry<String, JsonNode> e : json.properties()) {
                     if (allowed.contains(e.getKey())) {
                         fields.put(e.getKey(), e.getValue());
                     } else {
@@ -94,7 +92,7 @@ final class Node {
             if (!json.isObject()) {
                 problem("expected a map, got " + kind(json));
             } else {
-                json.fields().forEachRemaining(e -> out.put(e.getKey(), new Node(ctx, e.getValue(), childPath(e.getKey()))));
+                json.properties().forEach(e -> out.put(e.getKey(), new Node(ctx, e.getValue(), childPath(e.getKey()))));
             }
         }
         return out;

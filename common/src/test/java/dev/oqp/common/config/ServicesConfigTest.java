@@ -1,0 +1,280 @@
+package dev.oqp.common.config;
+
+import static dev.oqp.common.config.Yaml.proxy;
+import static dev.oqp.common.config.Yaml.proxyProblems;
+import static dev.oqp.common.config.Yaml.sidecar;
+import static dev.oqp.common.config.Yaml.sidecarProblems;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServicesConfigTest {
+
+    private static String service(String extra) {
+        return "services:\n  - name: svc\n    listen: 11437\n    upstream: http://ollama:11434\n" + extra;
+    }
+
+    @Test
+    void minimalSidecarServiceGetsEveryDefault() throws ConfigException {
+        ServiceConfig s = sidecar(service("")).services().get(0);
+        assertThat(s).isEqualTo(new ServiceConfig("svc", 11437, "127.0.0.1", false, URI.create("http://ollama:11434"),
+                Duration.ofSeconds(300), Duration.ofSeconds(10), 64L << 20, java.util.Map.of(), null, null));
+    }
+
+    @Test
+    void everyServiceKeyIsBound() throws ConfigException {
+        ServiceConfig s = sidecar("""
+                services:
+                  - name: memsearch-watch
+                    listen: 11437
+                    bind: 0.0.0.0
+                    allow_public: true
+                    upstream: HTTPS://gpu.example:8443/
+                    timeout: 5m
+                    connect_timeout: 2s
+                    max_body: 1MiB
+                    headers:
+                      Authorization: "Bearer abc"
+                      X-Queue-Priority: low
+                    client: memsearch
+                """).services().get(0);
+        assertThat(s.bind()).isEqualTo("0.0.0.0");
+        assertThat(s.allowPublic()).isTrue();
+        assertThat(s.upstream()).isEqualTo(URI.create("https://gpu.example:8443"));
+        assertThat(s.timeout()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(s.connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(s.maxBody()).isEqualTo(1L << 20);
+        assertThat(s.headers()).containsExactly(java.util.Map.entry("Authorization", "Bearer abc"),
+                java.util.Map.entry("X-Queue-Priority", "low"));
+        assertThat(s.client()).isEqualTo("memsearch");
+        assertThatThrownBy(() -> s.headers().put("X", "y")).isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
+    void sidecarNeedsAtLeastOneService() {
+        assertThat(sidecarProblems("")).containsExactly("services: at least one service is required by ollama-auth-sidecar");
+        assertThat(sidecarProblems("services: []")).containsExactly("services: at least one service is required by ollama-auth-sidecar");
+    }
+
+    @Test
+    void sidecarNeedsAnUpstreamOnEveryServiceButTheQueueProxyDoesNot() throws ConfigException {
+        String yaml = "services:\n  - name: a\n    listen: 11437\n";
+        assertThat(sidecarProblems(yaml)).containsExactly("services[0].upstream: required by ollama-auth-sidecar");
+        assertThat(proxy(yaml).services().get(0).upstream()).isNull();
+    }
+
+    @Test
+    void nameIsRequiredAndMustBeAnId() {
+        assertThat(proxyProblems("services:\n  - listen: 11437\n")).containsExactly("services[0].name: required");
+        assertThat(proxyProblems("services:\n  - name: 'a b'\n    listen: 11437\n"))
+                .containsExactly("services[0].name: a b (expected: 1-64 characters of A-Z a-z 0-9 . _ -)");
+        assertThat(proxyProblems("services:\n  - name: ''\n    listen: 11437\n"))
+                .containsExactly("services[0].name: \"\" (expected: 1-64 characters of A-Z a-z 0-9 . _ -)");
+    }
+
+    @Test
+    void duplicateServiceNameIsReportedWithTheFirstPath() {
+        assertThat(proxyProblems("""
+                services:
+                  - {name: x, listen: 11437}
+                  - {name: y, listen: 11438}
+                  - {name: x, listen: 11439}
+                """)).containsExactly("services[2].name: duplicate service name \"x\" (also services[0].name)");
+    }
+
+    @Test
+    void listenIsRequiredAndInRange() {
+        assertThat(proxyProblems("services:\n  - name: a\n")).containsExactly("services[0].listen: required (expected: a port 1024-65535)");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 80}\n")).containsExactly("services[0].listen: 80 (expected: 1024-65535)");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 65536}\n")).containsExactly("services[0].listen: 65536 (expected: 1024-65535)");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: abc}\n"))
+                .containsExactly("services[0].listen: abc (expected: an integer 1024-65535)");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: [1]}\n"))
+                .containsExactly("services[0].listen: expected an integer, got a list");
+    }
+
+    @Test
+    void duplicateServicePortIsReportedWithBothPaths() {
+        assertThat(proxyProblems("""
+                services:
+                  - {name: a, listen: 11437}
+                  - {name: b, listen: 11437}
+                """)).containsExactly("services[1].listen: port 11437 is already used by services[0].listen");
+    }
+
+    @Test
+    void servicePortMayNotCollideWithProxyPortOrSidecarMetricsPort() {
+        assertThat(proxyProblems("""
+                services:
+                  - {name: a, listen: 11435}
+                  - {name: b, listen: 9100}
+                sidecar:
+                  metrics_port: 9100
+                """)).containsExactly(
+                        "proxy.port (default): port 11435 is already used by services[0].listen",
+                        "sidecar.metrics_port: port 9100 is already used by services[1].listen");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000}\nproxy:\n  port: 2000\n"))
+                .containsExactly("proxy.port: port 2000 is already used by services[0].listen");
+    }
+
+    @Test
+    void sidecarIgnoresTheDefaultProxyPortButNotAnExplicitOne() throws ConfigException {
+        assertThat(sidecar("services:\n  - {name: a, listen: 11435, upstream: 'http://o:11434'}\n").services()).hasSize(1);
+        assertThat(sidecarProblems("services:\n  - {name: a, listen: 11435, upstream: 'http://o:11434'}\nproxy: {port: 11435}\n"))
+                .containsExactly("proxy.port: port 11435 is already used by services[0].listen");
+    }
+
+    @Test
+    void bindMustBeAnIpLiteralOrLocalhost() throws ConfigException {
+        assertThat(proxyProblems(service("    bind: ollama.local\n")))
+                .containsExactly("services[0].bind: ollama.local (expected: an IP address such as 127.0.0.1, 0.0.0.0 or ::1, or localhost)");
+        assertThat(proxy(service("    bind: localhost\n")).services().get(0).bind()).isEqualTo("localhost");
+        assertThat(proxy(service("    bind: '::1'\n")).services().get(0).bind()).isEqualTo("::1");
+        assertThat(proxy(service("    bind: 127.0.0.2\n")).services().get(0).bind()).isEqualTo("127.0.0.2");
+    }
+
+    @Test
+    void nonLoopbackBindNeedsAllowPublic() throws ConfigException {
+        assertThat(proxyProblems(service("    bind: 0.0.0.0\n"))).containsExactly(
+                "services[0].bind: 0.0.0.0 is not a loopback address (expected: allow_public: true to accept connections from other machines)");
+        assertThat(proxyProblems(service("    bind: '::'\n"))).hasSize(1);
+        assertThat(proxyProblems(service("    bind: 192.168.1.5\n"))).hasSize(1);
+        assertThat(proxy(service("    bind: '::'\n    allow_public: true\n")).services().get(0).allowPublic()).isTrue();
+    }
+
+    @Test
+    void upstreamMustBeAnAbsoluteHttpUrlWithoutExtras() {
+        String expected = " (expected: an http or https URL such as http://ollama:11434)";
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'ftp://o'}\n"))
+                .containsExactly("services[0].upstream: ftp://o" + expected);
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'ollama:11434'}\n"))
+                .containsExactly("services[0].upstream: ollama:11434" + expected);
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: '/api'}\n"))
+                .containsExactly("services[0].upstream: /api" + expected);
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://o:1/x?y=1'}\n"))
+                .containsExactly("services[0].upstream: http://o:1/x?y=1 has a query or fragment (expected: scheme://host[:port])");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://o:1/ollama'}\n"))
+                .containsExactly("services[0].upstream: http://o:1/ollama has a path (expected: scheme://host[:port], paths are not supported)");
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://'}\n"))
+                .containsExactly("services[0].upstream: not a valid URL" + expected);
+    }
+
+    @Test
+    void upstreamCredentialsAreRefusedWithoutEchoingThem() {
+        List<String> problems = proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://u:s3cret@o:1'}\n");
+        assertThat(problems).containsExactly(
+                "services[0].upstream: credentials in the URL are not allowed (expected: put them in headers, e.g. Authorization)");
+    }
+
+    @Test
+    void timeoutsMustBePositiveDurations() {
+        assertThat(proxyProblems(service("    timeout: 0\n"))).containsExactly("services[0].timeout: 0 (expected: > 0)");
+        assertThat(proxyProblems(service("    connect_timeout: -1s\n"))).containsExactly("services[0].connect_timeout: -1s (expected: > 0)");
+        assertThat(proxyProblems(service("    timeout: soon\n")))
+                .containsExactly("services[0].timeout: soon (expected: a duration such as 250ms, 30s, 5m, 1h30m, or whole seconds)");
+    }
+
+    @Test
+    void maxBodyMustBeAPositiveSize() {
+        assertThat(proxyProblems(service("    max_body: 0\n"))).containsExactly("services[0].max_body: 0 (expected: > 0)");
+        assertThat(proxyProblems(service("    max_body: lots\n")))
+                .containsExactly("services[0].max_body: lots (expected: a size such as 64KiB, 50MiB, 1GiB, or whole bytes)");
+    }
+
+    @Test
+    void headersMustBeAMapOfStrings() {
+        assertThat(proxyProblems(service("    headers: [a]\n"))).containsExactly("services[0].headers: expected a map, got a list");
+        assertThat(proxyProblems(service("    headers:\n      X-A: {b: c}\n")))
+                .containsExactly("services[0].headers.X-A: expected a string, got a map");
+        assertThat(proxyProblems(service("    headers:\n      X-A: yes\n")))
+                .containsExactly("services[0].headers.X-A: expected a string, got a boolean (quote the value)");
+        assertThat(proxyProblems(service("    headers:\n      X-A:\n")))
+                .containsExactly("services[0].headers.X-A: expected a string, got null");
+    }
+
+    @Test
+    void headerNamesMustBeTokens() {
+        assertThat(proxyProblems(service("    headers:\n      'X A': b\n")))
+                .containsExactly("services[0].headers.X A: not a valid header name (expected: RFC 9110 token characters)");
+        assertThat(proxyProblems(service("    headers:\n      'X:A': b\n"))).hasSize(1);
+    }
+
+    @Test
+    void hopByHopAndFramingHeadersCannotBeInjected() {
+        for (String name : List.of("Host", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade",
+                "TE", "Trailer", "Proxy-Connection")) {
+            assertThat(proxyProblems(service("    headers:\n      " + name + ": x\n")))
+                    .containsExactly("services[0].headers." + name + ": this header cannot be injected (it is managed by the proxy)");
+        }
+    }
+
+    @Test
+    void headerNamesDifferingOnlyInCaseAreDuplicates() {
+        assertThat(proxyProblems(service("    headers:\n      Authorization: a\n      authorization: b\n")))
+                .containsExactly("services[0].headers.authorization: duplicate header (also services[0].headers.Authorization)");
+    }
+
+    @Test
+    void headerValuesMayNotCarryControlCharactersButMayCarryTabs() throws ConfigException {
+        String message = "services[0].headers.X-A: value contains a control character such as CR, LF or NUL (expected: printable text)";
+        assertThat(proxyProblems(service("    headers:\n      X-A: \"a\\r\\nInjected: yes\"\n"))).containsExactly(message);
+        assertThat(proxyProblems(service("    headers:\n      X-A: \"a\\nb\"\n"))).containsExactly(message);
+        assertThat(proxyProblems(service("    headers:\n      X-A: \"a\\0b\"\n"))).containsExactly(message);
+        assertThat(proxyProblems(service("    headers:\n      X-A: \"a\\x7fb\"\n"))).containsExactly(message);
+        assertThat(proxy(service("    headers:\n      X-A: \"a\\tb\"\n")).services().get(0).headers()).containsEntry("X-A", "a\tb");
+    }
+
+    @Test
+    void headerValueFromEnvironmentIsCheckedForControlCharacters() {
+        assertThat(Yaml.proxyProblems(service("    headers:\n      X-A: ${V}\n"), java.util.Map.of("V", "a\r\nb")))
+                .containsExactly("services[0].headers.X-A: value contains a control character such as CR, LF or NUL (expected: printable text)");
+    }
+
+    @Test
+    void clientMustBeANonEmptyId() {
+        assertThat(proxyProblems(service("    client: ''\n")))
+                .containsExactly("services[0].client: \"\" (expected: 1-64 characters of A-Z a-z 0-9 . _ -)");
+    }
+
+    @Test
+    void caFileMustExistBeReadableAndHoldACertificate(@TempDir Path dir) throws IOException, ConfigException {
+        Path missing = dir.resolve("missing.pem");
+        assertThat(proxyProblems(service("    ca_file: " + missing + "\n")))
+                .containsExactly("services[0].ca_file: " + missing + " does not exist");
+        assertThat(proxyProblems(service("    ca_file: " + dir + "\n")))
+                .containsExactly("services[0].ca_file: " + dir + " is not a readable file");
+        Path junk = Files.writeString(dir.resolve("junk.pem"), "not a certificate");
+        assertThat(proxyProblems(service("    ca_file: " + junk + "\n"))).singleElement().asString()
+                .startsWith("services[0].ca_file: " + junk + " is not a PEM certificate file");
+        Path ca = Files.writeString(dir.resolve("ca.pem"), TestCertificates.PEM);
+        assertThat(proxy(service("    ca_file: " + ca + "\n")).services().get(0).caFile()).isEqualTo(ca);
+    }
+
+    @Test
+    void relativeCaFileIsResolvedAgainstTheConfigFileDirectory(@TempDir Path dir) throws IOException, ConfigException {
+        Files.writeString(dir.resolve("ca.pem"), TestCertificates.PEM);
+        Path file = Files.writeString(dir.resolve("oqp.yaml"), service("    ca_file: ca.pem\n"));
+        assertThat(ConfigLoader.load(file, Target.SIDECAR, Yaml.NO_ENV).services().get(0).caFile())
+                .isEqualTo(dir.resolve("ca.pem").toAbsolutePath());
+    }
+
+    @Test
+    void unknownServiceKeyListsTheAllowedOnes() {
+        assertThat(proxyProblems(service("    lisen: 1\n"))).containsExactly("services[0].lisen: unknown key (expected one of: "
+                + "name, listen, bind, allow_public, upstream, timeout, connect_timeout, max_body, headers, client, ca_file)");
+    }
+
+    @Test
+    void servicesMustBeAListOfMaps() {
+        assertThat(proxyProblems("services: {name: a}\n")).containsExactly("services: expected a list, got a map");
+        assertThat(proxyProblems("services: [a]\n")).containsExactly("services[0]: expected a map, got a string");
+    }
+}

@@ -16,7 +16,7 @@ public final class TrustStores {
     }
 
     /**
-     * A trust store holding every certificate of a PEM file.
+     * A trust store holding the JVM's trusted CAs plus every certificate of a PEM file.
      *
      * @throws IOException if the file cannot be read or holds no certificate
      */
@@ -27,15 +27,29 @@ public final class TrustStores {
             if (certificates.isEmpty()) {
                 throw new IOException(pem + ": no certificate found");
             }
-            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-            store.load(null, null);
+            KeyStore store = jvmTrustStore();
             int i = 0;
             for (Certificate certificate : certificates) {
-                store.setCertificateEntry("ca-" + i++, certificate);
+                store.setCertificateEntry("oqp-ca-file-" + i++, certificate);
             }
             return store;
         } catch (GeneralSecurityException e) {
             throw new IOException(pem + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A copy of the JVM's trust store ({@code javax.net.ssl.trustStore}, else the JDK's cacerts). */
+    private static KeyStore jvmTrustStore() throws IOException, GeneralSecurityException {
+        String configured = System.getProperty("javax.net.ssl.trustStore");
+        Path path = configured != null && !configured.isBlank()
+                ? Path.of(configured)
+                : Path.of(System.getProperty("java.home"), "lib", "security", "cacerts");
+        if (Files.isReadable(path)) {
+            String password = System.getProperty("javax.net.ssl.trustStorePassword");
+            return KeyStore.getInstance(path.toFile(), password == null ? null : password.toCharArray());
+        }
+        KeyStore empty = KeyStore.getInstance(KeyStore.getDefaultType());
+        empty.load(null, null);
+        return empty;
     }
 }

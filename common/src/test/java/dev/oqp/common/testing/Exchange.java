@@ -143,6 +143,7 @@ final class Exchange {
         }
         if (total == 0 || "HEAD".equals(record.method())) {
             disarm();
+            runOnComplete();
             complete();
             return;
         }
@@ -157,6 +158,7 @@ final class Exchange {
         }
         if (last) {
             disarm();
+            runOnComplete(); // state changes (model loaded) are visible before the client sees the end
         }
         response.write(last, ByteBuffer.wrap(data), Callback.from(() -> written(last), this::clientGone));
     }
@@ -171,6 +173,12 @@ final class Exchange {
             next++;
         }
         schedule(reply.streamed() ? fake.tokenDelay() : Duration.ZERO, this::writeNext);
+    }
+
+    private void runOnComplete() {
+        if (reply.onComplete() != null && !(fault instanceof Fault.ErrorLineAfter && reply.streamed())) {
+            reply.onComplete().run();
+        }
     }
 
     private void disarm() {
@@ -208,9 +216,6 @@ final class Exchange {
     private void complete() {
         if (!end()) {
             return;
-        }
-        if (reply.onComplete() != null) {
-            reply.onComplete().run();
         }
         record.markFinished(System.nanoTime());
         callback.succeeded();

@@ -170,7 +170,7 @@ class FakeOllamaTest {
         while ((line = reader.readLine()) != null) {
             lines.add(line);
         }
-        RecordedRequest recorded = fake.requests().get(0);
+        RecordedRequest recorded = fake.requests().get(0).awaitFinished(WAIT);
         assertThat(recorded.lineWriteNanos()).hasSize(4);
         assertThat(firstArrived).isLessThan(recorded.lineWriteNanos().get(3) - Duration.ofMillis(300).toNanos());
         for (int i = 1; i < 4; i++) {
@@ -365,9 +365,8 @@ class FakeOllamaTest {
                 throw new IOException("EOF");
             }
         }).isInstanceOf(IOException.class);
-        RecordedRequest recorded = fake.requests().get(0);
+        RecordedRequest recorded = fake.requests().get(0).awaitFinished(WAIT);
         assertThat(recorded.lineWriteNanos()).hasSize(2);
-        assertThat(recorded.finished()).isTrue();
         assertThat(recorded.cancelled()).isFalse();
 
         // through a real client: the stream fails after the lines it got
@@ -388,7 +387,7 @@ class FakeOllamaTest {
         assertThat(readHead(reader)).contains("200");
         assertThat(readJsonLine(reader)).contains("\"The\"");
         RecordedRequest recorded = fake.awaitRequests(1, WAIT).get(0);
-        assertThat(recorded.lineWriteNanos()).hasSize(1);
+        await().atMost(WAIT).until(() -> recorded.lineWriteNanos().size() == 1);
         assertThat(recorded.finished()).isFalse();
         assertThat(fake.inFlight()).isEqualTo(1);
         long closed = System.nanoTime();
@@ -466,6 +465,7 @@ class FakeOllamaTest {
         assertThat(first.get().statusCode()).isEqualTo(200);
         assertThat(third.get().statusCode()).isEqualTo(200);
         assertThat(recorded.get(1).lineWriteNanos()).isEmpty();
+        recorded.get(2).awaitFinished(WAIT);
         // the third starts only after the first finished
         assertThat(recorded.get(2).lineWriteNanos().get(0)).isGreaterThan(recorded.get(0).completedNanos());
         assertThat(fake.maxConcurrency()).isEqualTo(3);
@@ -492,7 +492,7 @@ class FakeOllamaTest {
         start(FakeOllama.builder().firstByteDelay(Duration.ofMillis(300)).tokenDelay(Duration.ZERO));
         long start = System.nanoTime();
         assertThat(post("/api/generate", "{\"model\":\"llama3\",\"prompt\":\"hi\"}").statusCode()).isEqualTo(200);
-        RecordedRequest recorded = fake.requests().get(0);
+        RecordedRequest recorded = fake.requests().get(0).awaitFinished(WAIT);
         assertThat(recorded.lineWriteNanos().get(0) - recorded.receivedNanos()).isGreaterThanOrEqualTo(Duration.ofMillis(300).toNanos());
         assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(Duration.ofMillis(300).toNanos());
     }

@@ -1,7 +1,6 @@
 package dev.oqp.common.testing;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
@@ -12,6 +11,7 @@ import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.util.BufferUtil;
 
 /**
  * Notices a client closing its connection while the fake is not reading or writing it (waiting for a
@@ -64,7 +64,8 @@ final class DisconnectWatcher implements AutoCloseable {
                     return;
                 }
                 try {
-                    closed = endPoint.fill(ByteBuffer.allocate(16 * 1024)) < 0;
+                    // Jetty buffers are in flush mode: BufferUtil.allocate gives an empty one with room to fill
+                    closed = endPoint.fill(BufferUtil.allocate(16 * 1024)) < 0;
                 } catch (IOException | RuntimeException e) {
                     closed = true;
                 }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.NetworkChannel;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -143,6 +142,7 @@ final class Exchange {
         }
         if (total == 0 || "HEAD".equals(record.method())) {
             disarm();
+            runOnComplete();
             complete();
             return;
         }
@@ -157,6 +157,7 @@ final class Exchange {
         }
         if (last) {
             disarm();
+            runOnComplete(); // state changes (model loaded) are visible before the client sees the end
         }
         response.write(last, ByteBuffer.wrap(data), Callback.from(() -> written(last), this::clientGone));
     }
@@ -173,6 +174,12 @@ final class Exchange {
         schedule(reply.streamed() ? fake.tokenDelay() : Duration.ZERO, this::writeNext);
     }
 
+    private void runOnComplete() {
+        if (reply.onComplete() != null && !(fault instanceof Fault.ErrorLineAfter && reply.streamed())) {
+            reply.onComplete().run();
+        }
+    }
+
     private void disarm() {
         DisconnectWatcher.Watch w = watch;
         if (w != null) {
@@ -180,7 +187,8 @@ final class Exchange {
         }
     }
 
-    private boolean end() {
+    /** Ends the exchange once: {@code mark} records the outcome before the slot is handed on. */
+    private boolean end(Runnable mark) {
         boolean held;
         boolean waiting;
         synchronized (this) {
@@ -196,6 +204,7 @@ final class Exchange {
             }
         }
         disarm();
+        mark.run();
         if (held) {
             fake.releaseSlot(reply.slotModel());
         } else if (waiting) {
@@ -206,28 +215,23 @@ final class Exchange {
     }
 
     private void complete() {
-        if (!end()) {
+        if (!end(() -> record.markFinished(System.nanoTime()))) {
             return;
         }
-        if (reply.onComplete() != null) {
-            reply.onComplete().run();
-        }
-        record.markFinished(System.nanoTime());
         callback.succeeded();
     }
 
     private void clientGone(Throwable cause) {
         long now = System.nanoTime();
-        if (!end()) {
+        if (!end(() -> record.markCancelled(now))) {
             return;
         }
-        record.markCancelled(now);
         closeQuietly(request.getConnectionMetaData().getConnection().getEndPoint());
         callback.failed(cause);
     }
 
     private void reset() {
-        if (!end()) {
+        if (!end(() -> { })) {
             return;
         }
         EndPoint raw = request.getConnectionMetaData().getConnection().getEndPoint();
@@ -252,9 +256,5 @@ final class Exchange {
         } catch (RuntimeException ignored) {
             // already closed
         }
-    }
-
-    static byte[] utf8(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
     }
 }

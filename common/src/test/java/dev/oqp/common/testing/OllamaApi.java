@@ -248,13 +248,14 @@ final class OllamaApi {
         Generation generation = new Generation(body, body.path("options").path("num_predict").asInt(-1));
         boolean stream = streamFlag(body, true);
         long start = System.nanoTime();
+        int prompt = promptTokens;
         Supplier<ObjectNode> done = () -> {
             ObjectNode last = chunk(model, chat, stream ? "" : String.join("", generation.tokens));
             last.put("done", true).put("done_reason", generation.doneReason);
             if (!chat) {
                 last.putArray("context").add(1).add(2).add(3);
             }
-            metrics(last, start, promptTokens, generation.tokens.size());
+            metrics(last, start, prompt, generation.tokens.size());
             return last;
         };
         List<Supplier<byte[]>> lines = new ArrayList<>();

@@ -25,6 +25,10 @@ import java.util.concurrent.TimeoutException;
  * ({@link #lineWriteNanos()}, {@link #completedNanos()}, {@link #cancelled()}, {@link #cancelledNanos()})
  * keeps updating while the exchange runs and is safe to read from any thread. All times are
  * {@link System#nanoTime()} values.
+ *
+ * <p>A line is recorded when Jetty reports its write flushed, which can be a moment after the client
+ * already read it; before asserting on the outcome of an exchange, wait with {@link #awaitFinished}
+ * or {@link #awaitCancelled}.
  */
 public final class RecordedRequest {
 

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeoutException;
 
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.ServiceConfig;
@@ -15,6 +16,8 @@ import dev.oqp.common.server.Servers;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ollama-auth-sidecar: one listen port per configured service, each streaming every request to its
@@ -23,6 +26,7 @@ import org.eclipse.jetty.server.handler.GracefulHandler;
  * exchanges finish for up to {@code sidecar.drain_timeout}.
  */
 public final class Sidecar {
+    private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
     private final OqpConfig config;
     private final Server server;
     private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
@@ -55,7 +59,12 @@ public final class Sidecar {
 
     /** Stops accepting, lets in-flight exchanges finish (up to the drain timeout), then stops. */
     public void stop() throws Exception {
-        server.stop();
+        try {
+            server.stop();
+        } catch (TimeoutException e) {
+            LOG.atWarn().addKeyValue("drain_timeout", config.sidecar().drainTimeout().toString())
+                    .log("drain timeout expired: exchanges still in progress were cut");
+        }
     }
 
     /** Waits until the server has stopped. */
@@ -66,6 +75,11 @@ public final class Sidecar {
     /** The port the named service listens on (the bound one). */
     public int port(String serviceName) {
         return serviceConnectors.get(serviceName).getLocalPort();
+    }
+
+    /** The connector of the named service (tests shorten its idle timeout). */
+    ServerConnector connector(String serviceName) {
+        return serviceConnectors.get(serviceName);
     }
 
     /** The bound metrics port, or -1 when metrics are off. */

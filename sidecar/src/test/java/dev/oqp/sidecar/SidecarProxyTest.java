@@ -287,15 +287,29 @@ class SidecarProxyTest {
             closed = System.nanoTime();
         }
 
-        RecordedRequest upstream = ollama.requests().get(0).awaitCancelled(Duration.ofSeconds(2));
+        RecordedRequest upstream = ollama.requests().get(0).awaitCancelled(Duration.ofSeconds(10));
         assertThat(Duration.ofNanos(upstream.cancelledNanos() - closed)).isLessThan(Duration.ofSeconds(1));
     }
 
     @Test
+    void modelLoadLongerThanTheClientConnectionIdleTimeoutIsNotCut() throws Exception {
+        ollama(FakeOllama.builder().installed("llama3:latest").firstByteDelay(Duration.ofMillis(1500)));
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));
+        sidecar.connector("ui").setIdleTimeout(300);
+
+        HttpResponse<String> response = fixture.post(base(sidecar, "ui").resolve("/api/generate"),
+                "{\"model\":\"llama3\",\"prompt\":\"hi\",\"stream\":false}");
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(response.body()).get("done").asBoolean()).isTrue();
+        assertThat(ollama.requests().get(0).cancelled()).isFalse();
+    }
+
+    @Test
     void httpsUpstreamIsVerifiedAgainstTheConfiguredCaAndGetsSni(@TempDir Path dir) throws Exception {
-        TestTls.Material tls = TestTls.generate(dir);
+        TestTls.Material tls = TestTls.generate(dir, "ollama.oqp.test"); // resolved by src/test/resources/test-hosts
         ollama(FakeOllama.builder().tls(tls.keyStore(), tls.password()));
-        URI upstream = URI.create("https://localhost:" + ollama.port());
+        URI upstream = URI.create("https://ollama.oqp.test:" + ollama.port());
         Sidecar trusting = fixture.start(service("trusted", upstream, "ca_file: " + tls.certificatePem()));
         Sidecar verifying = fixture.start(service("untrusted", upstream));
 
@@ -304,7 +318,7 @@ class SidecarProxyTest {
 
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(ollama.requests()).hasSize(1);
-        assertThat(ollama.requests().get(0).sniHost()).isEqualTo("localhost");
+        assertThat(ollama.requests().get(0).sniHost()).isEqualTo("ollama.oqp.test");
         assertThat(rejected.statusCode()).isEqualTo(502);
     }
 
@@ -370,7 +384,8 @@ class SidecarProxyTest {
                     return true;
                 }
             });
-            String rest = SidecarFixture.readUntil(in, "\"done\":true");
+            String rest = SidecarFixture.readUntil(in, "\"done\":true")
+                    + new String(in.readAllBytes(), StandardCharsets.UTF_8);
             assertThat(rest).contains("\"done_reason\"");
             stopper.join(5000);
         }

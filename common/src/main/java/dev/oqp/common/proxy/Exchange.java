@@ -34,6 +34,7 @@ public final class Exchange {
     private volatile boolean ndjson;
     private volatile boolean endsWithNewline = true;
     private volatile long endNanos;
+    private volatile ClientCloseWatcher clientCloseWatcher;
 
     Exchange(String method, String path, long startNanos) {
         this.method = method;
@@ -147,6 +148,14 @@ public final class Exchange {
 
     void clientGone(boolean gone) {
         this.clientGone = gone;
+    }
+
+    void clientCloseWatcher(ClientCloseWatcher watcher) {
+        this.clientCloseWatcher = watcher;
+    }
+
+    ClientCloseWatcher clientCloseWatcher() {
+        return clientCloseWatcher;
     }
 
     void failed(Throwable failure, Outcome outcome) {

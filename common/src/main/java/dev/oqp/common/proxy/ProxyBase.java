@@ -7,6 +7,7 @@ import java.nio.channels.UnresolvedAddressException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 import javax.net.ssl.SSLException;
 
@@ -229,15 +230,24 @@ public abstract class ProxyBase extends ProxyHandler {
         org.eclipse.jetty.client.Request proxyToServerRequest = super.newProxyToServerRequest(clientToProxyRequest,
                 newHttpURI);
         proxyToServerRequest.idleTimeout(exchange.upstream().idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        // The upstream's idle timeout governs silence during an exchange (a model load may last minutes);
+        // the client connection's idle timeout must not end it. A stalled write still fails on its own.
+        clientToProxyRequest.addIdleTimeoutListener(timeout -> false);
         // The client going away is Ollama's only cancel signal: abort upstream at once, even when no
         // byte is flowing (a model load can keep the upstream silent for minutes).
-        clientToProxyRequest.addFailureListener(failure -> {
+        Consumer<Throwable> clientGone = failure -> {
             exchange.clientGone(true);
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} C2P client gone, aborting P2S: {}", requestId(clientToProxyRequest), failure.toString());
             }
             proxyToServerRequest.abort(failure);
-        });
+        };
+        clientToProxyRequest.addFailureListener(clientGone);
+        ClientCloseWatcher watcher = ClientCloseWatcher.of(clientToProxyRequest, clientGone);
+        if (watcher != null) {
+            exchange.clientCloseWatcher(watcher);
+            proxyToServerRequest.onRequestSuccess(sent -> watcher.start());
+        }
         return proxyToServerRequest;
     }
 
@@ -273,8 +283,7 @@ public abstract class ProxyBase extends ProxyHandler {
             org.eclipse.jetty.client.Request proxyToServerRequest) {
         org.eclipse.jetty.client.Request.Content content = super.newProxyToServerRequestContent(clientToProxyRequest,
                 proxyToClientResponse, proxyToServerRequest);
-        long limit = maxRequestBytes(clientToProxyRequest);
-        return limit == Long.MAX_VALUE ? content : new LimitedContent(content, limit);
+        return new ClientRequestContent(content, maxRequestBytes(clientToProxyRequest));
     }
 
     @Override
@@ -398,7 +407,12 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
+                ClientCloseWatcher watcher = stopWatching();
                 proxyToClientCallback.succeeded();
+                if (watcher != null && watcher.pipelined()) {
+                    // A byte of the client's next request was consumed while watching: end the connection.
+                    clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close();
+                }
                 complete(null);
             }
         }
@@ -406,9 +420,19 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void failed(Throwable failure) {
             if (completed.compareAndSet(false, true)) {
+                stopWatching();
                 proxyToClientCallback.failed(failure);
                 complete(failure);
             }
+        }
+
+        /** Must run before the client's callback completes, when the connection reads its next request. */
+        private ClientCloseWatcher stopWatching() {
+            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+            if (watcher != null) {
+                watcher.stop();
+            }
+            return watcher;
         }
 
         private void complete(Throwable failure) {
@@ -430,13 +454,17 @@ public abstract class ProxyBase extends ProxyHandler {
         }
     }
 
-    /** The client's request body, failed with {@link BodyTooLargeException} once it grows past the limit. */
-    private static final class LimitedContent implements org.eclipse.jetty.client.Request.Content {
+    /**
+     * The client's request body as the upstream request reads it: failed with {@link BodyTooLargeException}
+     * once it grows past the limit, and never failing the client's request when the upstream side fails
+     * (Jetty's default would, and a failed client request reads as the client having gone away).
+     */
+    private static final class ClientRequestContent implements org.eclipse.jetty.client.Request.Content {
         private final org.eclipse.jetty.client.Request.Content delegate;
         private final long limit;
         private long received;
 
-        LimitedContent(org.eclipse.jetty.client.Request.Content delegate, long limit) {
+        ClientRequestContent(org.eclipse.jetty.client.Request.Content delegate, long limit) {
             this.delegate = delegate;
             this.limit = limit;
         }
@@ -450,9 +478,8 @@ public abstract class ProxyBase extends ProxyHandler {
             received += chunk.remaining();
             if (received > limit) {
                 chunk.release();
-                BodyTooLargeException tooLarge = new BodyTooLargeException(limit);
-                delegate.fail(tooLarge);
-                return Content.Chunk.from(tooLarge, true);
+                // The client request itself is not failed: that would read as the client going away.
+                return Content.Chunk.from(new BodyTooLargeException(limit), true);
             }
             return chunk;
         }
@@ -464,7 +491,7 @@ public abstract class ProxyBase extends ProxyHandler {
 
         @Override
         public void fail(Throwable failure) {
-            delegate.fail(failure);
+            // The upstream exchange failed; the client's request stays healthy so its response can be written.
         }
 
         @Override

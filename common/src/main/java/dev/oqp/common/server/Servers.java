@@ -14,6 +14,9 @@ public final class Servers {
     /** Idle time of a client connection between requests; a request in progress is not subject to it. */
     public static final Duration CONNECTION_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
+    /** Idle time after which a keep-alive connection is closed once the server is stopping. */
+    public static final Duration SHUTDOWN_IDLE_TIMEOUT = Duration.ofMillis(200);
+
     private Servers() {
     }
 
@@ -43,6 +46,8 @@ public final class Servers {
         connector.setHost(bind);
         connector.setPort(port);
         connector.setIdleTimeout(CONNECTION_IDLE_TIMEOUT.toMillis());
+        // On stop, idle keep-alive connections are closed this soon; busy ones finish their exchange.
+        connector.setShutdownIdleTimeout(SHUTDOWN_IDLE_TIMEOUT.toMillis());
         connector.setReuseAddress(true);
         server.addConnector(connector);
         return connector;

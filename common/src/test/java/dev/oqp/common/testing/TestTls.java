@@ -23,8 +23,12 @@ public final class TestTls {
     private TestTls() {
     }
 
-    /** Generates {@code keystore.p12} and {@code cert.pem} into {@code directory} (created if needed). */
-    public static Material generate(Path directory) {
+    /**
+     * Generates {@code keystore.p12} and {@code cert.pem} into {@code directory} (created if needed), for
+     * {@code localhost}, {@code 127.0.0.1} and every name of {@code extraDnsNames}. The JDK sends SNI only
+     * for dotted names, so a test asserting SNI needs one such name resolving to loopback.
+     */
+    public static Material generate(Path directory, String... extraDnsNames) {
         try {
             Files.createDirectories(directory);
             Path keyStore = directory.resolve("keystore.p12");
@@ -33,7 +37,7 @@ public final class TestTls {
             Files.deleteIfExists(pem);
             String password = "changeit";
             keytool("-genkeypair", "-alias", "fake", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
-                    "-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1",
+                    "-dname", "CN=localhost", "-ext", san(extraDnsNames),
                     "-storetype", "PKCS12", "-keystore", keyStore.toString(),
                     "-storepass", password, "-keypass", password);
             keytool("-exportcert", "-rfc", "-alias", "fake", "-keystore", keyStore.toString(),
@@ -42,6 +46,14 @@ public final class TestTls {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static String san(String... extraDnsNames) {
+        StringBuilder san = new StringBuilder("SAN=dns:localhost,ip:127.0.0.1");
+        for (String name : extraDnsNames) {
+            san.append(",dns:").append(name);
+        }
+        return san.toString();
     }
 
     private static void keytool(String... args) throws IOException {

@@ -84,6 +84,7 @@ class FakeOllamaTest {
     /** A raw HTTP/1.1 client: lets a test read part of a response and then drop the connection. */
     private BufferedReader rawPost(String path, String body) throws IOException {
         Socket socket = new Socket("127.0.0.1", fake.port());
+        socket.setSoTimeout((int) WAIT.toMillis());
         sockets.add(socket);
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -537,5 +538,18 @@ class FakeOllamaTest {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(ndjson(response.body())).last().satisfies(done -> assertThat(done.get("done").asBoolean()).isTrue());
         assertThat(fake.requests().get(0).sniHost()).isEqualTo("localhost");
+
+        // a TLS client leaving mid-stream is noticed too
+        fake.setTokenDelay(Duration.ofSeconds(2));
+        javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket("localhost", fake.port());
+        socket.setSoTimeout((int) WAIT.toMillis());
+        sockets.add(socket);
+        socket.getOutputStream().write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 31\r\n\r\n"
+                + "{\"model\":\"llama3\",\"prompt\":\"a\"}").getBytes(StandardCharsets.US_ASCII));
+        BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+        readHead(reader);
+        assertThat(readJsonLine(reader)).contains("\"The\"");
+        socket.close();
+        fake.awaitCancelled(1, SECOND);
     }
 }

@@ -33,6 +33,7 @@ final class ServiceProxy extends ProxyBase {
 
     ServiceProxy(ServiceConfig service, SidecarMetrics metrics, boolean accessLog) throws IOException {
         super(new ClientSettings(service.connectTimeout(), MAX_CONNECTIONS, MAX_CONNECTIONS,
+                "https".equals(service.upstream().getScheme()),
                 service.caFile() == null ? null : TrustStores.fromPem(service.caFile())));
         this.service = service;
         this.upstream = new Upstream(service.name(), service.upstream(), service.timeout());

@@ -1,7 +1,6 @@
 package dev.oqp.sidecar;
 
 import java.io.PrintStream;
-import java.security.Security;
 import java.util.List;
 import java.util.Map;
 
@@ -13,6 +12,7 @@ import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
 import dev.oqp.common.log.Logging;
 import dev.oqp.common.server.CommandLine;
+import dev.oqp.common.server.JvmSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +30,7 @@ public final class SidecarMain {
 
     public static void main(String[] args) {
         long startNanos = System.nanoTime();
+        JvmSettings.apply();
         int status = run(args, System.getenv(), System.out, System.err, startNanos);
         if (status != 0) {
             System.exit(status);
@@ -78,11 +79,6 @@ public final class SidecarMain {
 
         Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
         Logger log = LoggerFactory.getLogger(SidecarMain.class);
-        // Upstream names are resolved per new connection; keep the JVM's positive DNS cache short so a
-        // restarted container with a new address is found again within seconds.
-        if (Security.getProperty("networkaddress.cache.ttl") == null) {
-            Security.setProperty("networkaddress.cache.ttl", "5");
-        }
         Sidecar sidecar = null;
         try {
             sidecar = new Sidecar(config);
@@ -93,12 +89,12 @@ public final class SidecarMain {
             stopQuietly(sidecar);
             return 1;
         }
-        log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config)).log("effective configuration");
         log.atInfo()
                 .addKeyValue("version", CommandLine.version(SidecarMain.class))
                 .addKeyValue("listeners", String.join("; ", sidecar.listeners()))
                 .addKeyValue("startup_ms", (System.nanoTime() - startNanos) / 1_000_000)
                 .log(BINARY + " ready");
+        log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config)).log("effective configuration");
         return 0;
     }
 

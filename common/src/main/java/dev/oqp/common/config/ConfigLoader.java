@@ -2,9 +2,7 @@ package dev.oqp.common.config;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -35,10 +33,6 @@ import java.util.regex.Pattern;
  * See {@code docs/configuration.md} for every key and rule.
  */
 public final class ConfigLoader {
-
-    private static final YAMLMapper YAML = YAMLMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .build();
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final String ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ -";
@@ -121,9 +115,11 @@ public final class ConfigLoader {
     private OqpConfig bind(String yaml) throws ConfigException {
         JsonNode tree;
         try {
-            tree = YAML.readTree(yaml);
+            tree = YamlTree.read(yaml);
         } catch (JacksonException e) {
             throw new ConfigException(List.of(syntaxProblem(e)));
+        } catch (IOException e) {
+            throw new ConfigException(List.of("top level: cannot read: " + e.getMessage()));
         }
         Node root = new Node(ctx, tree, "");
         if (!root.absent() && !tree.isObject()) {

@@ -1,11 +1,8 @@
 package dev.oqp.common.config;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import java.io.UncheckedIOException;
 import java.util.Locale;
 import java.util.Map;
 
@@ -20,18 +17,12 @@ public final class ConfigPrinter {
     /** The replacement for every secret. */
     public static final String REDACTED = "***";
 
-    private static final YAMLMapper YAML = YAMLMapper.builder()
-            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
-            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
-            .build();
-
     private ConfigPrinter() {
     }
 
     /** The effective configuration as YAML, secrets redacted. */
     public static String redactedYaml(OqpConfig config) {
-        ObjectNode root = YAML.createObjectNode();
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
         ArrayNode services = root.putArray("services");
         for (ServiceConfig s : config.services()) {
             ObjectNode n = services.addObject();
@@ -158,11 +149,7 @@ public final class ConfigPrinter {
         sidecar.put("metrics_allow_public", sc.metricsAllowPublic());
         sidecar.put("drain_timeout", Durations.format(sc.drainTimeout()));
 
-        try {
-            return YAML.writeValueAsString(root);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
+        return YamlTree.write(root);
     }
 
     private static void headers(ObjectNode parent, Map<String, String> headers) {

@@ -15,10 +15,12 @@ import java.util.Objects;
  * @param connectTimeout               TCP (and TLS) connect budget per connection attempt
  * @param maxConnectionsPerDestination connections open at once to one upstream
  * @param maxQueuedPerDestination      requests waiting for a connection to one upstream
+ * @param tls                          whether any upstream of this client is https; without it no TLS
+ *                                     context is built (it costs a noticeable part of start-up)
  * @param trustStore                   certificates trusted for https upstreams; null = the JVM's CAs
  */
 public record ClientSettings(Duration connectTimeout, int maxConnectionsPerDestination,
-                             int maxQueuedPerDestination, KeyStore trustStore) {
+                             int maxQueuedPerDestination, boolean tls, KeyStore trustStore) {
     public ClientSettings {
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         if (connectTimeout.isZero() || connectTimeout.isNegative()) {

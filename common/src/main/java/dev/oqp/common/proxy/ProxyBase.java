@@ -163,15 +163,27 @@ public abstract class ProxyBase extends ProxyHandler {
 
     @Override
     protected HttpClient newHttpClient() {
-        ClientConnector connector = new ClientConnector();
+        ClientConnector connector = clientSettings.tls() ? new ClientConnector() : new PlainClientConnector();
         connector.setExecutor(getServer().getThreadPool());
-        SslContextFactory.Client tls = new SslContextFactory.Client();
-        // Certificates are verified (endpoint identification HTTPS, Jetty's default) and SNI is sent.
-        if (clientSettings.trustStore() != null) {
-            tls.setTrustStore(clientSettings.trustStore());
+        connector.setScheduler(getServer().getScheduler());
+        connector.setByteBufferPool(getServer().getByteBufferPool());
+        if (clientSettings.tls()) {
+            SslContextFactory.Client tls = new SslContextFactory.Client();
+            // Certificates are verified (endpoint identification HTTPS, Jetty's default) and SNI is sent.
+            if (clientSettings.trustStore() != null) {
+                tls.setTrustStore(clientSettings.trustStore());
+            }
+            connector.setSslContextFactory(tls);
         }
-        connector.setSslContextFactory(tls);
         return new HttpClient(new HttpClientTransportOverHTTP(connector));
+    }
+
+    /** A connector for plain-HTTP upstreams only: it builds no TLS context. */
+    private static final class PlainClientConnector extends ClientConnector {
+        @Override
+        protected SslContextFactory.Client newSslContextFactory() {
+            return null;
+        }
     }
 
     @Override

@@ -1,0 +1,40 @@
+package dev.oqp.common.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+
+import org.junit.jupiter.api.Test;
+
+class ErrorResponsesTest {
+    private static String body(String path, int status, String message) {
+        return new String(ErrorResponses.body(path, status, message), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void nativeAndRootPathsGetOllamaShape() {
+        assertThat(body("/api/chat", 502, "upstream unreachable")).isEqualTo("{\"error\":\"upstream unreachable\"}");
+        assertThat(body("/", 504, "upstream timed out")).isEqualTo("{\"error\":\"upstream timed out\"}");
+    }
+
+    @Test
+    void openAiPathsGetOpenAiShapeWithTypeByStatus() {
+        assertThat(body("/v1/chat/completions", 413, "too large")).isEqualTo(
+                "{\"error\":{\"message\":\"too large\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}");
+        assertThat(body("/v1/models", 404, "x")).contains("\"type\":\"not_found_error\"");
+        assertThat(body("/v1/embeddings", 502, "x")).contains("\"type\":\"api_error\"");
+        assertThat(body("/v1/embeddings", 429, "x")).contains("\"type\":\"rate_limit_error\"");
+        assertThat(body("/v1foo", 502, "x")).isEqualTo("{\"error\":\"x\"}");
+    }
+
+    @Test
+    void messagesAreEscapedLikeGoEncodingJson() {
+        assertThat(ErrorResponses.quote("a\"b\\c\n<&>\u0001")).isEqualTo("\"a\\\"b\\\\c\\n\\u003c\\u0026\\u003e\\u0001\"");
+    }
+
+    @Test
+    void ndjsonErrorLineIsOneLine() {
+        assertThat(new String(ErrorResponses.ndjsonErrorLine("upstream timed out"), StandardCharsets.UTF_8))
+                .isEqualTo("{\"error\":\"upstream timed out\"}\n");
+    }
+}

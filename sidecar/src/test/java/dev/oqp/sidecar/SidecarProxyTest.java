@@ -12,6 +12,7 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -162,6 +163,20 @@ class SidecarProxyTest {
 
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(ollama.requests().get(0).body()).isEqualTo(body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void bodyAfterExpect100ContinueIsForwarded() throws Exception {
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        Sidecar sidecar = fixture.start(service("rag", ollama.baseUri()));
+        String body = "{\"model\":\"llama3\",\"stream\":false,\"prompt\":\"" + "p".repeat(2 << 20) + "\"}";
+
+        HttpResponse<String> response = fixture.http.send(HttpRequest.newBuilder(base(sidecar, "rag")
+                        .resolve("/api/generate")).expectContinue(true)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(ollama.requests().get(0).body()).hasSize(body.length());
     }
 
     @Test
@@ -320,6 +335,32 @@ class SidecarProxyTest {
         assertThat(ollama.requests()).hasSize(1);
         assertThat(ollama.requests().get(0).sniHost()).isEqualTo("ollama.oqp.test");
         assertThat(rejected.statusCode()).isEqualTo(502);
+    }
+
+    @Test
+    void upstreamNameIsResolvedAgainWhenItsAddressChanges() throws Exception {
+        Path hosts = Path.of(System.getProperty("jdk.net.hosts.file"));
+        String original = Files.readString(hosts);
+        try (FakeOllama before = FakeOllama.builder().listen("127.0.0.2", 0).start()) {
+            int port = before.port();
+            Files.writeString(hosts, original + "127.0.0.2 moving.oqp.test\n");
+            Sidecar sidecar = fixture.start(service("ui", URI.create("http://moving.oqp.test:" + port)));
+            URI version = base(sidecar, "ui").resolve("/api/version");
+            assertThat(fixture.get(version).statusCode()).isEqualTo(200);
+            assertThat(before.requests()).hasSize(1);
+
+            // The container restarts with a new address, same name and port; the sidecar keeps running.
+            before.stop();
+            Files.writeString(hosts, original + "127.0.0.3 moving.oqp.test\n");
+            try (FakeOllama after = FakeOllama.builder().listen("127.0.0.3", port).start()) {
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                    assertThat(fixture.get(version).statusCode()).isEqualTo(200);
+                    assertThat(after.requests()).isNotEmpty();
+                });
+            }
+        } finally {
+            Files.writeString(hosts, original);
+        }
     }
 
     @Test

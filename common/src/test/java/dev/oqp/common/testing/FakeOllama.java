@@ -101,8 +101,21 @@ public final class FakeOllama implements AutoCloseable {
         private boolean checkHost;
         private Path keyStore;
         private String keyStorePassword;
+        private String bindAddress = "127.0.0.1";
+        private int bindPort;
 
         private Builder() {
+        }
+
+        /**
+         * Listens on {@code address} (a loopback address such as {@code 127.0.0.2}) and {@code port}
+         * (0 = ephemeral) instead of {@code 127.0.0.1} and an ephemeral port: lets a test move "the same"
+         * upstream to a new address, as a restarted container does.
+         */
+        public Builder listen(String address, int port) {
+            this.bindAddress = Objects.requireNonNull(address);
+            this.bindPort = port;
+            return this;
         }
 
         /** Models listed by {@code /api/tags} (default: {@code llama3:latest} and {@code all-minilm:latest} if none given). */
@@ -171,7 +184,7 @@ public final class FakeOllama implements AutoCloseable {
             return this;
         }
 
-        /** Starts the fake on {@code 127.0.0.1} and an ephemeral port. */
+        /** Starts the fake on {@code 127.0.0.1} and an ephemeral port, unless {@link #listen} says otherwise. */
         public FakeOllama start() {
             FakeOllama fake = new FakeOllama(this);
             try {
@@ -204,6 +217,7 @@ public final class FakeOllama implements AutoCloseable {
     private final boolean tls;
     private final Server server;
     private final ServerConnector connector;
+    private final String bindAddress;
     private final Map<String, SlotPool> slots = new HashMap<>();
     private final List<RecordedRequest> requests = new ArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -250,8 +264,9 @@ public final class FakeOllama implements AutoCloseable {
         } else {
             this.connector = new ServerConnector(server, http);
         }
-        connector.setHost("127.0.0.1");
-        connector.setPort(0);
+        this.bindAddress = builder.bindAddress;
+        connector.setHost(bindAddress);
+        connector.setPort(builder.bindPort);
         connector.setReuseAddress(true);
         connector.setIdleTimeout(Duration.ofHours(1).toMillis()); // Ollama has no server timeouts
         server.addConnector(connector);
@@ -278,7 +293,7 @@ public final class FakeOllama implements AutoCloseable {
 
     /** {@code http://127.0.0.1:PORT} (or {@code https://} with TLS), without a trailing slash. */
     public URI baseUri() {
-        return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + port);
+        return URI.create((tls ? "https" : "http") + "://" + bindAddress + ":" + port);
     }
 
     /** Installs a fault for the requests that arrive from now on; {@link Fault#none()} clears it. */

@@ -100,7 +100,10 @@ final class SidecarFixture implements AutoCloseable {
         if (body != null) {
             head.append("Content-Type: application/json\r\nContent-Length: ").append(content.length).append("\r\n");
         }
-        head.append("Connection: close\r\n\r\n");
+        if (!headers.containsKey("Connection")) {
+            head.append("Connection: close\r\n");
+        }
+        head.append("\r\n");
         OutputStream out = socket.getOutputStream();
         out.write(head.toString().getBytes(StandardCharsets.US_ASCII));
         out.write(content);

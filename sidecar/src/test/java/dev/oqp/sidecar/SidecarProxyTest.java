@@ -400,6 +400,27 @@ class SidecarProxyTest {
     }
 
     @Test
+    void clientClosingRightAfterACompleteResponseIsCountedAsSuccess() throws Exception {
+        ollama(FakeOllama.builder());
+        int metricsPort = SidecarFixture.freePort();
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri())
+                + "sidecar:\n  metrics_port: " + metricsPort + "\n  drain_timeout: 1s\n");
+
+        for (int i = 0; i < 20; i++) {
+            try (Socket socket = SidecarFixture.rawRequest(sidecar.port("ui"), "GET", "/api/version",
+                    Map.of("Connection", "keep-alive"), null)) {
+                // Close the moment the body is complete, as curl does when it exits.
+                SidecarFixture.readUntil(socket.getInputStream(), "\"}");
+            }
+        }
+
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(fixture.get(URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).body())
+                        .contains("oqp_sidecar_requests_total{service=\"ui\",status=\"200\"} 20")
+                        .doesNotContain("status=\"499\""));
+    }
+
+    @Test
     void stopLetsAStreamInProgressFinishAndRefusesNewConnections() throws Exception {
         ollama(FakeOllama.builder().installed("llama3:latest")
                 .tokens(List.of("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")).tokenDelay(Duration.ofMillis(100)));

@@ -16,7 +16,9 @@ public final class Exchange {
 
     /** Why an exchange did not complete normally; {@link #NONE} when it did. */
     public enum Outcome {
-        NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED
+        NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED,
+        /** The server stopped and its drain timeout cut the exchange. */
+        SHUTDOWN
     }
 
     private final String method;

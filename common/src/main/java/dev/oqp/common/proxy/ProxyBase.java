@@ -248,7 +248,12 @@ public abstract class ProxyBase extends ProxyHandler {
         // The client going away is Ollama's only cancel signal: abort upstream at once, even when no
         // byte is flowing (a model load can keep the upstream silent for minutes).
         Consumer<Throwable> clientGone = failure -> {
-            exchange.clientGone(true);
+            if (getServer().isStopping()) {
+                // Not the client: the drain timeout ran out and the server is closing connections.
+                exchange.failed(failure, Exchange.Outcome.SHUTDOWN);
+            } else {
+                exchange.clientGone(true);
+            }
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} C2P client gone, aborting P2S: {}", requestId(clientToProxyRequest), failure.toString());
             }
@@ -325,13 +330,14 @@ public abstract class ProxyBase extends ProxyHandler {
                                                   Throwable failure) {
         Exchange exchange = exchange(clientToProxyRequest);
         exchange.upstreamEnded();
-        Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED : outcomeOf(failure);
+        Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED
+                : exchange.outcome() == Exchange.Outcome.SHUTDOWN ? Exchange.Outcome.SHUTDOWN : outcomeOf(failure);
         exchange.failed(failure, outcome);
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} S2P failed ({}), P2C committed={}: {}", requestId(clientToProxyRequest), outcome,
                     proxyToClientResponse.isCommitted(), failure.toString());
         }
-        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED || outcome == Exchange.Outcome.SHUTDOWN) {
             proxyToClientCallback.failed(failure);
         } else if (!proxyToClientResponse.isCommitted()) {
             proxyToClientResponse.reset();
@@ -370,6 +376,12 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void onBegin(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamFirstByte();
+            // From here on bytes flow to the client and a failed write tells that it left. Watching longer
+            // would mistake a client closing right after the last byte for one that left early.
+            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+            if (watcher != null) {
+                watcher.stop();
+            }
             super.onBegin(serverToProxyResponse);
         }
 
@@ -451,7 +463,10 @@ public abstract class ProxyBase extends ProxyHandler {
             if (failure != null) {
                 exchange.failed(failure, exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED : outcomeOf(failure));
             }
-            int status = exchange.clientGone() ? Exchange.CLIENT_CLOSED_REQUEST : proxyToClientResponse.getStatus();
+            // 499 only when the client's leaving cut the exchange short; a client closing its connection
+            // right after a complete response is a normal end.
+            int status = failure != null && exchange.clientGone()
+                    ? Exchange.CLIENT_CLOSED_REQUEST : proxyToClientResponse.getStatus();
             exchange.ended(status, Response.getContentBytesWritten(proxyToClientResponse));
             try {
                 onExchangeComplete(clientToProxyRequest, exchange);

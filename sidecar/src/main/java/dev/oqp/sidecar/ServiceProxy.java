@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.Map;
 
 import dev.oqp.common.config.ServiceConfig;
+import dev.oqp.common.log.Logging;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
@@ -19,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * the service's headers put in place of the client's same-named ones, plus {@code X-Client-Name}.
  */
 final class ServiceProxy extends ProxyBase {
-    private static final Logger ACCESS = LoggerFactory.getLogger("dev.oqp.access");
+    private static final Logger ACCESS = LoggerFactory.getLogger(Logging.ACCESS_LOGGER);
     /**
      * The sidecar does not queue: Ollama does. Connections to the upstream are therefore not limited
      * below what clients can open, so Jetty's per-destination queue never fills in practice.

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.server.ConnectorRouter;
 import dev.oqp.common.server.HealthHandler;
@@ -16,6 +17,7 @@ import dev.oqp.common.server.Servers;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,16 +47,60 @@ public final class Sidecar {
         if (config.sidecar().metricsPort() > 0) {
             metricsConnector = Servers.addConnector(server, "metrics", config.sidecar().metricsBind(),
                     config.sidecar().metricsPort());
-            router.route(metricsConnector, new MetricsHandler(metrics.registry));
+            router.route(metricsConnector, new HealthHandler(new MetricsHandler(metrics.registry)));
         } else {
             metricsConnector = null;
         }
-        server.setHandler(new GracefulHandler(router));
+        GracefulHandler graceful = new GracefulHandler(router);
+        server.setHandler(graceful);
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopping(LifeCycle event) {
+                LOG.atInfo().addKeyValue("in_flight", graceful.getCurrentRequestCount())
+                        .addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
+                        .log("stopping: no new connections, letting requests in flight finish");
+            }
+
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                LOG.info("stopped");
+            }
+        });
     }
 
-    /** Binds every port and starts serving. */
+    /**
+     * Binds every port and starts serving.
+     *
+     * @throws IOException naming the service whose port cannot be bound
+     */
     public void start() throws Exception {
-        server.start();
+        try {
+            server.start();
+        } catch (IOException e) {
+            for (Map.Entry<String, ServerConnector> entry : serviceConnectors.entrySet()) {
+                if (!entry.getValue().isOpen()) {
+                    throw new IOException("service " + entry.getKey() + ": cannot listen on "
+                            + hostPort(entry.getValue().getHost(), entry.getValue().getPort()) + ": " + rootMessage(e), e);
+                }
+            }
+            if (metricsConnector != null && !metricsConnector.isOpen()) {
+                throw new IOException("metrics: cannot listen on "
+                        + hostPort(metricsConnector.getHost(), metricsConnector.getPort()) + ": " + rootMessage(e), e);
+            }
+            throw e;
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage();
+    }
+
+    static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 
     /** Stops accepting, lets in-flight exchanges finish (up to the drain timeout), then stops. */
@@ -91,10 +137,10 @@ public final class Sidecar {
     List<String> listeners() {
         List<String> out = new ArrayList<>();
         for (ServiceConfig service : config.services()) {
-            out.add(service.name() + " " + service.bind() + ":" + port(service.name()) + " -> " + service.upstream());
+            out.add(service.name() + " " + hostPort(service.bind(), port(service.name())) + " -> " + service.upstream());
         }
         if (metricsConnector != null) {
-            out.add("metrics " + config.sidecar().metricsBind() + ":" + metricsPort());
+            out.add("metrics " + hostPort(config.sidecar().metricsBind(), metricsPort()));
         }
         return out;
     }

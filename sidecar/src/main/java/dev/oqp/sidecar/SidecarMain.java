@@ -73,7 +73,7 @@ public final class SidecarMain {
         }
         if (commandLine.checkConfig()) {
             out.println("# " + commandLine.config() + ": valid (secrets shown as ***)");
-            out.print(ConfigPrinter.redactedYaml(config));
+            out.print(ConfigPrinter.redactedYaml(config, Target.SIDECAR));
             return 0;
         }
 
@@ -85,7 +85,6 @@ public final class SidecarMain {
             sidecar.start();
         } catch (Exception e) {
             err.println(BINARY + ": cannot start: " + describe(e));
-            log.atError().addKeyValue("reason", describe(e)).log("cannot start");
             stopQuietly(sidecar);
             return 1;
         }
@@ -94,7 +93,7 @@ public final class SidecarMain {
                 .addKeyValue("listeners", String.join("; ", sidecar.listeners()))
                 .addKeyValue("startup_ms", (System.nanoTime() - startNanos) / 1_000_000)
                 .log(BINARY + " ready");
-        log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config)).log("effective configuration");
+        log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config, Target.SIDECAR)).log("effective configuration");
         return 0;
     }
 
@@ -109,13 +108,14 @@ public final class SidecarMain {
         }
     }
 
+    /** The failure's message and, when it adds something, its root cause's. */
     private static String describe(Throwable e) {
-        StringBuilder sb = new StringBuilder(String.valueOf(e.getMessage()));
-        for (Throwable cause = e.getCause(); cause != null && cause != e; cause = cause.getCause()) {
-            if (cause.getMessage() != null && !sb.toString().contains(cause.getMessage())) {
-                sb.append(": ").append(cause.getMessage());
-            }
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
         }
-        return sb.toString();
+        String message = String.valueOf(e.getMessage());
+        return root == e || root.getMessage() == null || message.contains(root.getMessage())
+                ? message : message + ": " + root.getMessage();
     }
 }

@@ -79,7 +79,9 @@ class SidecarMainTest {
         assertThat(run(Map.of("LIBRECHAT_KEY", "very-secret-value"), "--check-config", "--config", file.toString()))
                 .isEqualTo(0);
 
-        assertThat(out()).contains("librechat").contains("11437").contains("***").doesNotContain("very-secret-value");
+        assertThat(out()).contains("librechat").contains("11437").contains("***").doesNotContain("very-secret-value")
+                .contains("sidecar:").contains("logging:")
+                .as("sections the sidecar does not act on are not shown").doesNotContain("embedding_cache");
     }
 
     @Test
@@ -101,7 +103,8 @@ class SidecarMainTest {
 
             assertThat(run(Map.of(), "--config", file.toString())).isEqualTo(1);
 
-            assertThat(err()).contains("cannot start").contains(String.valueOf(taken.getLocalPort()));
+            assertThat(err()).contains("cannot start: service a: cannot listen on 127.0.0.1:" + taken.getLocalPort())
+                    .contains("already in use");
         }
     }
 }

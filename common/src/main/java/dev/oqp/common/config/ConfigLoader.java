@@ -343,6 +343,11 @@ public final class ConfigLoader {
                     value.problem("value contains a control character such as CR, LF or NUL (expected: printable text)");
                     return;
                 }
+                if (c > 0x7e) {
+                    // HTTP sends header bytes as Latin-1: anything else would arrive changed.
+                    value.problem("value contains a non-ASCII character (expected: printable ASCII text)");
+                    return;
+                }
             }
             out.put(name, text);
         });

@@ -22,6 +22,22 @@ public final class ConfigPrinter {
 
     /** The effective configuration as YAML, secrets redacted. */
     public static String redactedYaml(OqpConfig config) {
+        return YamlTree.write(redactedTree(config));
+    }
+
+    /**
+     * The effective configuration as {@code target} acts on it, secrets redacted: the sidecar's view holds
+     * only {@code services}, {@code logging} and {@code sidecar}; the queue proxy's holds everything.
+     */
+    public static String redactedYaml(OqpConfig config, Target target) {
+        ObjectNode root = redactedTree(config);
+        if (target == Target.SIDECAR) {
+            root.retain("services", "logging", "sidecar");
+        }
+        return YamlTree.write(root);
+    }
+
+    private static ObjectNode redactedTree(OqpConfig config) {
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         ArrayNode services = root.putArray("services");
         for (ServiceConfig s : config.services()) {
@@ -149,7 +165,7 @@ public final class ConfigPrinter {
         sidecar.put("metrics_allow_public", sc.metricsAllowPublic());
         sidecar.put("drain_timeout", Durations.format(sc.drainTimeout()));
 
-        return YamlTree.write(root);
+        return root;
     }
 
     private static void headers(ObjectNode parent, Map<String, String> headers) {

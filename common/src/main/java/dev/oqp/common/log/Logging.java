@@ -15,6 +15,8 @@ import org.slf4j.LoggerFactory;
  * injected secrets); the binaries log their own start line.
  */
 public final class Logging {
+    /** The logger every access-log line goes to; INFO whatever the root level. */
+    public static final String ACCESS_LOGGER = "dev.oqp.access";
     private Logging() {
     }
 
@@ -50,6 +52,9 @@ public final class Logging {
 
         root.addAppender(console);
         root.setLevel(level);
+        // The access log is switched by its own setting (logging.access_log), not by the level: an
+        // operator running at warn still wants one line per request.
+        context.getLogger(ACCESS_LOGGER).setLevel(Level.INFO);
         // Jetty stays at WARN whatever the level: its debug output prints request headers, which carry
         // the secrets this tool injects, and its INFO lines duplicate our own start line.
         context.getLogger("org.eclipse.jetty").setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);

@@ -233,6 +233,14 @@ class ServicesConfigTest {
     }
 
     @Test
+    void headerValuesMustBeAscii() {
+        String message = "services[0].headers.X-A: value contains a non-ASCII character (expected: printable ASCII text)";
+        assertThat(proxyProblems(service("    headers:\n      X-A: \"caf\u00e9\"\n"))).containsExactly(message);
+        assertThat(Yaml.proxyProblems(service("    headers:\n      Authorization: \"Bearer ${K}\"\n"),
+                java.util.Map.of("K", "\u2026"))).containsExactly(message.replace("X-A", "Authorization"));
+    }
+
+    @Test
     void headerValueFromEnvironmentIsCheckedForControlCharacters() {
         assertThat(Yaml.proxyProblems(service("    headers:\n      X-A: ${V}\n"), java.util.Map.of("V", "a\r\nb")))
                 .containsExactly("services[0].headers.X-A: value contains a control character such as CR, LF or NUL (expected: printable text)");

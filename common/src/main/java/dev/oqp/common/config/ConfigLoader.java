@@ -280,26 +280,29 @@ public final class ConfigLoader {
             node.problem("credentials in the URL are not allowed (expected: put them in headers, e.g. Authorization)");
             return null;
         }
+        // Messages name the scheme, host and port at most: a path or query may carry a secret.
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https") || uri.isOpaque()) {
-            node.problem(Node.show(text) + expected);
+            node.problem((scheme.isEmpty() || uri.isOpaque() ? "not an absolute URL"
+                    : "scheme \"" + scheme + "\" is not supported") + expected);
             return null;
         }
         if (uri.getHost() == null) {
-            node.problem(text + " has no valid host" + expected);
+            node.problem("no valid host" + expected);
             return null;
         }
+        String origin = scheme + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
         if (uri.getPort() == 0 || uri.getPort() > 65535) {
-            node.problem(text + " has port " + uri.getPort() + " (expected: 1-65535)");
+            node.problem(origin + " has port " + uri.getPort() + " (expected: 1-65535)");
             return null;
         }
         if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-            node.problem(text + " has a query or fragment (expected: scheme://host[:port])");
+            node.problem(origin + " has a query or fragment (expected: scheme://host[:port])");
             return null;
         }
         String path = uri.getRawPath();
         if (path != null && !path.isEmpty() && !path.equals("/")) {
-            node.problem(text + " has a path (expected: scheme://host[:port], paths are not supported)");
+            node.problem(origin + " has a path (expected: scheme://host[:port], paths are not supported)");
             return null;
         }
         try {

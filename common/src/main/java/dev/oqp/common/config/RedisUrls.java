@@ -35,25 +35,17 @@ final class RedisUrls {
 
     /** {@code s} with the user-info's password (or the whole user-info when it has no colon) replaced by {@code ***}. */
     static String redact(String s) {
+        // The last '@' ends the credentials whatever they contain ('/', '?', '#' and '@' included), and a
+        // mistyped scheme ("rediss:/user:pw@host") must not let them through either.
+        int at = s.lastIndexOf('@');
+        if (at < 0) {
+            return s;
+        }
         int scheme = s.indexOf("://");
-        if (scheme < 0) {
-            return s;
-        }
-        int start = scheme + 3;
-        int end = s.length();
-        for (char c : new char[] {'/', '?', '#'}) {
-            int i = s.indexOf(c, start);
-            if (i >= 0 && i < end) {
-                end = i;
-            }
-        }
-        int at = s.lastIndexOf('@', end - 1);
-        if (at < start) {
-            return s;
-        }
+        int start = scheme >= 0 && scheme < at ? scheme + 3 : 0;
         String userInfo = s.substring(start, at);
         int colon = userInfo.indexOf(':');
-        String redacted = colon >= 0 ? userInfo.substring(0, colon + 1) + "***" : "***";
+        String redacted = scheme >= 0 && colon >= 0 ? userInfo.substring(0, colon + 1) + "***" : "***";
         return s.substring(0, start) + redacted + s.substring(at);
     }
 }

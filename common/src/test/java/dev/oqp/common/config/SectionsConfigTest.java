@@ -106,7 +106,7 @@ class SectionsConfigTest {
                         "ollama.hosts[1].name: duplicate host name \"a\" (also ollama.hosts[0].name)",
                         "ollama.hosts[1].url: required (expected: an http or https URL such as http://ollama:11434)",
                         "ollama.hosts[2].name: required",
-                        "ollama.hosts[2].url: tcp://x (expected: an http or https URL such as http://ollama:11434)",
+                        "ollama.hosts[2].url: scheme \"tcp\" is not supported (expected: an http or https URL such as http://ollama:11434)",
                         "ollama.hosts[2].headers.Host: this header cannot be injected (it is managed by the proxy)",
                         "ollama.request_timeout: 0 (expected: > 0)");
     }
@@ -185,6 +185,14 @@ class SectionsConfigTest {
         assertThat(proxyProblems("embedding_cache: {backend: 'redis://:hunter2@valkey:6379/x'}")).containsExactly(
                 "embedding_cache.backend: redis://:***@valkey:6379/x: database x (expected: a non-negative integer) "
                         + "(expected: redis://[:password@]host[:port][/db])");
+        for (String password : new String[] {"Zm9v/YmFy#c2VjcmV0", "abc/def", "p?w@x", "hunter2hunter2"}) {
+            // each URL is invalid (database "x", or the mistyped scheme), so its problem is printed
+            for (String url : new String[] {"redis://:" + password + "@valkey:6379/x", "redis://default:" + password
+                    + "@valkey:6379/x", "rediss:/default:" + password + "@valkey:6379/0"}) {
+                assertThat(String.join("\n", proxyProblems("embedding_cache: {backend: '" + url + "'}")))
+                        .as(url).doesNotContain(password);
+            }
+        }
         assertThat(proxyProblems("embedding_cache: {backend: 'redis://valkey:6379/0?timeout=1s'}")).containsExactly(
                 "embedding_cache.backend: redis://valkey:6379/0?timeout=1s: query and fragment are not supported "
                         + "(expected: redis://[:password@]host[:port][/db])");

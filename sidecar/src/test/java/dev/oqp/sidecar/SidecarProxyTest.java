@@ -89,6 +89,88 @@ class SidecarProxyTest {
     }
 
     @Test
+    void backToBackRequestsOnOneKeepAliveConnectionArriveIntact() throws Exception {
+        ollama(FakeOllama.builder());
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri(), "headers: {Authorization: \"Bearer k\"}"));
+        int rounds = 300;
+
+        try (Socket socket = new Socket(java.net.InetAddress.getLoopbackAddress(), sidecar.port("ui"))) {
+            socket.setSoTimeout(10_000);
+            java.io.OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+            byte[] request = ("GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+            for (int i = 0; i < rounds; i++) {
+                out.write(request);
+                out.flush();
+                // The next request goes out the moment this response's body is in.
+                SidecarFixture.readUntil(in, "\"}");
+            }
+        }
+
+        ollama.awaitRequests(rounds, Duration.ofSeconds(5));
+        assertThat(ollama.requests()).hasSize(rounds)
+                .allSatisfy(r -> assertThat(r.method() + " " + r.path()).isEqualTo("GET /api/version"));
+    }
+
+    @Test
+    void connectAndTraceAreRefusedWithoutReachingUpstream() throws Exception {
+        ollama(FakeOllama.builder());
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri(), "headers: {Authorization: \"Bearer k\"}"));
+
+        for (String requestLine : List.of("CONNECT evil.example:443 HTTP/1.1", "TRACE / HTTP/1.1")) {
+            try (Socket socket = new Socket(java.net.InetAddress.getLoopbackAddress(), sidecar.port("ui"))) {
+                socket.getOutputStream().write((requestLine + "\r\nHost: evil.example:443\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                socket.setSoTimeout(10_000);
+                String response = SidecarFixture.readUntil(socket.getInputStream(), "}");
+                assertThat(response).as(requestLine).startsWith("HTTP/1.1 405").doesNotContain("Bearer k");
+            }
+        }
+        assertThat(ollama.requests()).isEmpty();
+    }
+
+    @Test
+    void asteriskRequestTargetIsABadRequest() throws Exception {
+        ollama(FakeOllama.builder());
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));
+
+        try (Socket socket = SidecarFixture.rawRequest(sidecar.port("ui"), "OPTIONS", "*", Map.of(), null)) {
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(response).startsWith("HTTP/1.1 400");
+        }
+        assertThat(ollama.requests()).isEmpty();
+    }
+
+    @Test
+    void forwardingHeadersClaimedByTheClientAreReplacedByThePeerAddress() throws Exception {
+        ollama(FakeOllama.builder());
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));
+
+        fixture.http.send(HttpRequest.newBuilder(base(sidecar, "ui").resolve("/api/version"))
+                .header("X-Forwarded-For", "1.2.3.4").header("Forwarded", "for=1.2.3.4").GET().build(),
+                HttpResponse.BodyHandlers.discarding());
+
+        RecordedRequest received = ollama.requests().get(0);
+        assertThat(received.headerValues("X-Forwarded-For")).containsExactly("127.0.0.1");
+        assertThat(received.header("Forwarded")).isNull();
+    }
+
+    @Test
+    void clientStallingItsBodyGets408NotAnUpstreamTimeout() throws Exception {
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));
+        sidecar.connector("ui").setIdleTimeout(300);
+
+        try (Socket socket = new Socket(java.net.InetAddress.getLoopbackAddress(), sidecar.port("ui"))) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"model\"")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String response = SidecarFixture.readUntil(socket.getInputStream(), "}");
+            assertThat(response).startsWith("HTTP/1.1 408").contains("{\"error\":\"request body not received in time\"}");
+        }
+    }
+
+    @Test
     void upstreamHostHeaderIsTheUpstreamAuthority() throws Exception {
         ollama(FakeOllama.builder().checkHost(true));
         Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));

@@ -17,6 +17,10 @@ public final class Exchange {
     /** Why an exchange did not complete normally; {@link #NONE} when it did. */
     public enum Outcome {
         NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED,
+        /** The client did not send its request body in time. */
+        CLIENT_TIMEOUT,
+        /** Refused before anything was sent upstream (a method or request target the proxy never forwards). */
+        REJECTED,
         /** The server stopped and its drain timeout cut the exchange. */
         SHUTDOWN
     }

@@ -118,6 +118,8 @@ public abstract class ProxyBase extends ProxyHandler {
     public static int statusFor(Throwable failure) {
         return switch (outcomeOf(failure)) {
             case BODY_TOO_LARGE -> 413;
+            case CLIENT_TIMEOUT -> 408;
+            case CLIENT_CLOSED -> Exchange.CLIENT_CLOSED_REQUEST;
             case UPSTREAM_TIMEOUT -> 504;
             default -> 502;
         };
@@ -127,6 +129,9 @@ public abstract class ProxyBase extends ProxyHandler {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof BodyTooLargeException) {
                 return Exchange.Outcome.BODY_TOO_LARGE;
+            }
+            if (t instanceof ClientBodyException) {
+                return hasCause(t, TimeoutException.class) ? Exchange.Outcome.CLIENT_TIMEOUT : Exchange.Outcome.CLIENT_CLOSED;
             }
             if (t instanceof TimeoutException) {
                 return Exchange.Outcome.UPSTREAM_TIMEOUT;
@@ -145,9 +150,20 @@ public abstract class ProxyBase extends ProxyHandler {
             case BODY_TOO_LARGE -> "request body too large (limit "
                     + ((BodyTooLargeException) rootOf(failure, BodyTooLargeException.class)).limit() + " bytes)";
             case UPSTREAM_TIMEOUT -> "upstream timed out";
+            case CLIENT_TIMEOUT -> "request body not received in time";
+            case CLIENT_CLOSED -> "client closed the connection";
             case UPSTREAM_CONNECT -> "upstream unreachable";
             default -> "upstream connection failed";
         };
+    }
+
+    private static boolean hasCause(Throwable failure, Class<? extends Throwable> type) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Throwable rootOf(Throwable failure, Class<? extends Throwable> type) {
@@ -207,6 +223,21 @@ public abstract class ProxyBase extends ProxyHandler {
         Callback completion = new CompletionCallback(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback,
                 exchange);
         try {
+            String method = clientToProxyRequest.getMethod();
+            if ("CONNECT".equals(method) || "TRACE".equals(method)) {
+                // Never tunnel, never echo a request carrying injected secrets back to the client.
+                exchange.failed(new IllegalArgumentException(method), Exchange.Outcome.REJECTED);
+                proxyToClientResponse.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 405, "method not allowed");
+                return true;
+            }
+            String path = clientToProxyRequest.getHttpURI().getPath();
+            if (path == null || !path.startsWith("/")) {
+                exchange.failed(new IllegalArgumentException("target"), Exchange.Outcome.REJECTED);
+                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 400,
+                        "request target must be a path");
+                return true;
+            }
             long limit = maxRequestBytes(clientToProxyRequest);
             long declared = clientToProxyRequest.getLength();
             if (declared > limit) {
@@ -281,9 +312,10 @@ public abstract class ProxyBase extends ProxyHandler {
         String proto = clientToProxyRequest.isSecure() ? "https" : "http";
         String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
         proxyToServerRequest.headers(headers -> {
-            String forwardedFor = headers.get(X_FORWARDED_FOR);
-            headers.put(X_FORWARDED_FOR, forwardedFor == null || forwardedFor.isBlank()
-                    ? remote : forwardedFor + ", " + remote);
+            // This proxy is the edge: what a client claims about earlier hops is not passed on, so an
+            // upstream that trusts this proxy learns the real peer, not an address the client chose.
+            headers.remove(HttpHeader.FORWARDED);
+            headers.put(X_FORWARDED_FOR, remote);
             headers.put(X_FORWARDED_PROTO, proto);
             if (host != null) {
                 headers.put(X_FORWARDED_HOST, host);
@@ -332,6 +364,9 @@ public abstract class ProxyBase extends ProxyHandler {
         exchange.upstreamEnded();
         Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED
                 : exchange.outcome() == Exchange.Outcome.SHUTDOWN ? Exchange.Outcome.SHUTDOWN : outcomeOf(failure);
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+            exchange.clientGone(true);
+        }
         exchange.failed(failure, outcome);
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} S2P failed ({}), P2C committed={}: {}", requestId(clientToProxyRequest), outcome,
@@ -388,6 +423,19 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
             super.onHeaders(serverToProxyResponse);
+            // Headers the upstream named in Connection are hop-by-hop too (Jetty drops only its fixed list).
+            for (String connection : serverToProxyResponse.getHeaders().getValuesList(HttpHeader.CONNECTION)) {
+                for (String name : connection.split(",")) {
+                    if (!name.isBlank()) {
+                        proxyToClientResponse.getHeaders().remove(name.trim());
+                    }
+                }
+            }
+            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+            if (watcher != null && watcher.pipelined()) {
+                // A byte of the client's next request was consumed while watching: this connection ends here.
+                proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
@@ -402,7 +450,28 @@ public abstract class ProxyBase extends ProxyHandler {
                 exchange.endsWithNewline(content.get(content.limit() - 1) == '\n');
                 onServerToProxyContent(clientToProxyRequest, content.asReadOnlyBuffer());
             }
-            super.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
+            serverToProxyChunk.retain();
+            proxyToClientResponse.write(false, content, new Callback() {
+                @Override
+                public void succeeded() {
+                    serverToProxyChunk.release();
+                    // Backpressure: the next upstream chunk is read only once this one is written.
+                    serverToProxyDemander.run();
+                }
+
+                @Override
+                public void failed(Throwable failure) {
+                    serverToProxyChunk.release();
+                    // The client cannot be written to: it left. Abort upstream so Ollama stops generating.
+                    exchange.clientGone(true);
+                    serverToProxyResponse.abort(failure);
+                }
+
+                @Override
+                public InvocationType getInvocationType() {
+                    return InvocationType.NON_BLOCKING;
+                }
+            });
         }
 
         @Override
@@ -432,11 +501,12 @@ public abstract class ProxyBase extends ProxyHandler {
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
                 ClientCloseWatcher watcher = stopWatching();
-                proxyToClientCallback.succeeded();
                 if (watcher != null && watcher.pipelined()) {
-                    // A byte of the client's next request was consumed while watching: end the connection.
+                    // A byte of the client's next request was consumed while watching: close before the
+                    // connection could parse what is left of that request.
                     clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close();
                 }
+                proxyToClientCallback.succeeded();
                 complete(null);
             }
         }
@@ -499,8 +569,12 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public Content.Chunk read() {
             Content.Chunk chunk = delegate.read();
-            if (chunk == null || Content.Chunk.isFailure(chunk)) {
-                return chunk;
+            if (chunk == null) {
+                return null;
+            }
+            if (Content.Chunk.isFailure(chunk)) {
+                // The client's side failed (it stalled or left mid-body): not the upstream's fault.
+                return Content.Chunk.from(new ClientBodyException(chunk.getFailure()), chunk.isLast());
             }
             received += chunk.remaining();
             if (received > limit) {

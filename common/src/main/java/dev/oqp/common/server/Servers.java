@@ -5,6 +5,7 @@ import java.time.Duration;
 
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -16,6 +17,9 @@ public final class Servers {
 
     /** Idle time after which a keep-alive connection is closed once the server is stopping. */
     public static final Duration SHUTDOWN_IDLE_TIMEOUT = Duration.ofMillis(200);
+
+    /** Client connections open at once across all listeners of one process. */
+    public static final int MAX_CLIENT_CONNECTIONS = 4096;
 
     private Servers() {
     }
@@ -32,6 +36,9 @@ public final class Servers {
         Server server = new Server(threads);
         server.setStopTimeout(drainTimeout.toMillis());
         server.setStopAtShutdown(true);
+        // Past this many open client connections the acceptors pause until some close, so a flood cannot
+        // exhaust file descriptors (each proxied exchange also holds an upstream connection).
+        server.addBean(new NetworkConnectionLimit(MAX_CLIENT_CONNECTIONS, server));
         return server;
     }
 
@@ -43,7 +50,8 @@ public final class Servers {
         http.setSendDateHeader(true);
         ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         connector.setName(name);
-        connector.setHost(bind);
+        // "localhost" is bound as the loopback address itself, whatever a hosts file says about the name.
+        connector.setHost("localhost".equalsIgnoreCase(bind) ? InetAddress.getLoopbackAddress().getHostAddress() : bind);
         connector.setPort(port);
         connector.setIdleTimeout(CONNECTION_IDLE_TIMEOUT.toMillis());
         // On stop, idle keep-alive connections are closed this soon; busy ones finish their exchange.

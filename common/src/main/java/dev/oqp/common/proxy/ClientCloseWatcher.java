@@ -2,7 +2,6 @@ package dev.oqp.common.proxy;
 
 import java.io.IOException;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 import org.eclipse.jetty.io.AbstractEndPoint;
@@ -28,14 +27,18 @@ import org.eclipse.jetty.util.Callback;
  * next request is never disturbed.
  */
 final class ClientCloseWatcher implements Callback {
-    private static final int IDLE = 0;
-    private static final int WATCHING = 1;
-    private static final int STOPPED = 2;
     private static final CancellationException STOP = new CancellationException("exchange complete");
 
     private final AbstractEndPoint endPoint;
     private final Consumer<Throwable> onClientGone;
-    private final AtomicInteger state = new AtomicInteger(IDLE);
+    /*
+     * All state changes and every registration of read interest happen under this object's lock, so that
+     * once stop() returns no read interest of ours is left on the connection: a dangling one would take
+     * the place of the connection's own and lose the client's next request.
+     */
+    private boolean started;
+    private boolean stopped;
+    private boolean registered;
     private volatile boolean pipelined;
 
     private ClientCloseWatcher(AbstractEndPoint endPoint, Consumer<Throwable> onClientGone) {
@@ -50,17 +53,24 @@ final class ClientCloseWatcher implements Callback {
                 ? new ClientCloseWatcher(abstractEndPoint, onClientGone) : null;
     }
 
-    /** Starts watching; call once the request body has been consumed. */
-    void start() {
-        if (state.compareAndSet(IDLE, WATCHING) && !endPoint.tryFillInterested(this)) {
-            // Someone else reads this connection: nothing to watch.
-            state.compareAndSet(WATCHING, IDLE);
+    /** Starts watching; call once the request body has been consumed. No effect after {@link #stop()}. */
+    synchronized void start() {
+        if (started || stopped) {
+            return;
         }
+        started = true;
+        // false: someone else reads this connection, so there is nothing to watch.
+        registered = endPoint.tryFillInterested(this);
     }
 
-    /** Stops watching; call before the response to the client completes. Idempotent. */
-    void stop() {
-        if (state.getAndSet(STOPPED) == WATCHING) {
+    /** Stops watching and withdraws any read interest of ours. Idempotent. */
+    synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (registered) {
+            registered = false;
             endPoint.getFillInterest().onFail(STOP);
         }
     }
@@ -72,31 +82,42 @@ final class ClientCloseWatcher implements Callback {
 
     @Override
     public void succeeded() {
-        if (state.get() != WATCHING) {
-            return;
-        }
-        try {
-            // Jetty's buffers are kept in flush mode: an empty one has limit 0.
-            int filled = endPoint.fill(BufferUtil.allocate(1));
-            if (filled < 0) {
-                state.set(STOPPED);
-                onClientGone.accept(new EofException("client closed the connection"));
-            } else if (filled > 0) {
-                pipelined = true;
-                state.set(STOPPED);
-            } else if (state.get() == WATCHING && !endPoint.tryFillInterested(this)) {
-                state.compareAndSet(WATCHING, IDLE);
+        Throwable gone = null;
+        synchronized (this) {
+            registered = false;
+            if (stopped) {
+                return;
             }
-        } catch (IOException x) {
-            state.set(STOPPED);
-            onClientGone.accept(x);
+            try {
+                // Jetty's buffers are kept in flush mode: an empty one has limit 0.
+                int filled = endPoint.fill(BufferUtil.allocate(1));
+                if (filled < 0) {
+                    stopped = true;
+                    gone = new EofException("client closed the connection");
+                } else if (filled > 0) {
+                    pipelined = true;
+                    stopped = true;
+                } else {
+                    registered = endPoint.tryFillInterested(this);
+                }
+            } catch (IOException x) {
+                stopped = true;
+                gone = x;
+            }
+        }
+        if (gone != null) {
+            onClientGone.accept(gone);
         }
     }
 
     @Override
     public void failed(Throwable x) {
-        if (x == STOP || state.getAndSet(STOPPED) != WATCHING) {
-            return;
+        synchronized (this) {
+            registered = false;
+            if (x == STOP || stopped) {
+                return;
+            }
+            stopped = true;
         }
         onClientGone.accept(x);
     }

@@ -335,10 +335,28 @@ parse_wrk() { # file -> "rps p50us p99us errors"
   echo "${rps:-n/a} $(to_us "${p50:-x}") $(to_us "${p99:-x}") ${non2xx:-0}${sockerr:+ ($sockerr)}"
 }
 
+# CPU time (ticks) used by a process and its direct children (nginx workers; JVM threads are in the
+# process's own counters). Together with wrk's request count this gives CPU µs per request, a measure
+# of efficiency that does not depend on how the 2-core box was shared out during the run.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local root="$1" sum=0 f fields
+  for f in /proc/[0-9]*/stat; do
+    fields=$(cat "$f" 2>/dev/null) || continue
+    fields=${fields##*) }   # drop "pid (comm) " (comm may contain spaces)
+    # shellcheck disable=SC2086
+    set -- $fields           # $1=state $2=ppid ... $12=utime $13=stime
+    local pid=${f#/proc/}; pid=${pid%/stat}
+    if [ "$pid" = "$root" ] || [ "$2" = "$root" ]; then sum=$(( sum + ${12} + ${13} )); fi
+  done
+  echo "$sum"
+}
+
 declare -A R
 TARGETS=(direct nginx sidecar)
 declare -A PORT=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [sidecar]=$SIDECAR_PORT)
 CONNS=("1:1" "32:2")   # connections:threads
+declare -A SERVER_PID=([direct]=$UPSTREAM_PID [nginx]=$NGINX_PID [sidecar]=$SIDECAR_PID)
 
 if [ "$LOAD" = "1" ]; then
   for ct in "${CONNS[@]}"; do
@@ -348,10 +366,14 @@ if [ "$LOAD" = "1" ]; then
       log "warm-up  $tgt c=$c ($WARMUP)"
       wrk -t"$t" -c"$c" -d"$WARMUP" --latency "$url" > "$OUT_DIR/wrk-warmup-$tgt-c$c.txt"
       log "measure  $tgt c=$c ($DURATION)"
+      t0=$(cpu_ticks "${SERVER_PID[$tgt]}")
       wrk -t"$t" -c"$c" -d"$DURATION" --latency "$url" > "$OUT_DIR/wrk-$tgt-c$c.txt"
+      t1=$(cpu_ticks "${SERVER_PID[$tgt]}")
       read -r rps p50 p99 err <<<"$(parse_wrk "$OUT_DIR/wrk-$tgt-c$c.txt")"
-      R[$tgt,$c,rps]=$rps; R[$tgt,$c,p50]=$p50; R[$tgt,$c,p99]=$p99; R[$tgt,$c,err]=$err
-      log "         -> ${rps} req/s, p50 ${p50}us, p99 ${p99}us, non-2xx/errors: ${err}"
+      nreq=$(awk '/requests in/{print $1; exit}' "$OUT_DIR/wrk-$tgt-c$c.txt")
+      cpu=$(awk -v d=$(( t1 - t0 )) -v hz="$CLK_TCK" -v n="${nreq:-0}" 'BEGIN{ if (n>0) printf "%.1f", d/hz*1e6/n; else print "n/a" }')
+      R[$tgt,$c,rps]=$rps; R[$tgt,$c,p50]=$p50; R[$tgt,$c,p99]=$p99; R[$tgt,$c,err]=$err; R[$tgt,$c,cpu]=$cpu
+      log "         -> ${rps} req/s, p50 ${p50}us, p99 ${p99}us, CPU ${cpu}us/req, non-2xx/errors: ${err}"
     done
   done
 fi
@@ -372,20 +394,21 @@ RESULTS="$OUT_DIR/results.md"
   echo "- wrk: GET /api/version, duration ${DURATION}, warm-up ${WARMUP} per target; c=1 uses -t1, c=32 uses -t2"
   echo
   if [ "$LOAD" = "1" ]; then
-    echo "| conns | target  |   req/s | p50 (µs) | p99 (µs) | non-2xx / errors |"
-    echo "|------:|---------|--------:|---------:|---------:|------------------|"
+    echo "| conns | target  |   req/s | p50 (µs) | p99 (µs) | server CPU µs/req | non-2xx / errors |"
+    echo "|------:|---------|--------:|---------:|---------:|------------------:|------------------|"
     for ct in "${CONNS[@]}"; do
       c=${ct%%:*}
       for tgt in "${TARGETS[@]}"; do
-        printf '| %5s | %-7s | %7s | %8s | %8s | %s |\n' "$c" "$tgt" "${R[$tgt,$c,rps]}" "${R[$tgt,$c,p50]}" "${R[$tgt,$c,p99]}" "${R[$tgt,$c,err]}"
+        printf '| %5s | %-7s | %7s | %8s | %8s | %17s | %s |\n' "$c" "$tgt" "${R[$tgt,$c,rps]}" "${R[$tgt,$c,p50]}" "${R[$tgt,$c,p99]}" "${R[$tgt,$c,cpu]}" "${R[$tgt,$c,err]}"
       done
     done
     echo
     ADD_NGX=$(( R[nginx,1,p50] - R[direct,1,p50] ))
     ADD_SC=$(( R[sidecar,1,p50] - R[direct,1,p50] ))
     RATIO=$(awk -v s="${R[sidecar,32,rps]}" -v n="${R[nginx,32,rps]}" 'BEGIN{printf "%.2f", s/n}')
-    echo "- added median over direct at c=1: nginx +${ADD_NGX} µs, sidecar +${ADD_SC} µs (difference $(( ADD_SC - ADD_NGX )) µs)"
+    echo "- added median over direct at c=1: nginx $(printf %+d "$ADD_NGX") µs, sidecar $(printf %+d "$ADD_SC") µs (sidecar − nginx: $(printf %+d $(( ADD_SC - ADD_NGX ))) µs)"
     echo "- throughput ratio sidecar/nginx at c=32: ${RATIO}"
+    echo "- server CPU µs/req = CPU time of the proxy (nginx: master+workers; sidecar: the JVM; direct: the upstream nginx) during the measured run / requests; the proxies' rows exclude the upstream's CPU"
     echo "- sidecar after load: RSS $(( ${SIDECAR_RSS_KB/n\/a/0} / 1024 )) MiB, ${SIDECAR_THREADS} threads"
   fi
   echo "- startup (process start -> first answered request, ${STARTUP_RUNS} runs):"
@@ -397,7 +420,7 @@ RESULTS="$OUT_DIR/results.md"
     a=$(awk -v r="$RATIO" 'BEGIN{print (r>=0.5)?"MET":"NOT MET"}')
     b=$([ $(( ADD_SC - ADD_NGX )) -le 100 ] && echo MET || echo "NOT MET")
     echo "- (a) c=32 sidecar throughput >= 0.5 x nginx: ${a} (ratio ${RATIO})"
-    echo "- (b) c=1 sidecar added median within 100 µs of nginx's: ${b} (+${ADD_SC} vs +${ADD_NGX} µs)"
+    echo "- (b) c=1 sidecar added median within 100 µs of nginx's: ${b} ($(printf %+d "$ADD_SC") vs $(printf %+d "$ADD_NGX") µs)"
   fi
   c_ok=$([ "$SC_START_MED" -lt 1000 ] && echo MET || echo "NOT MET")
   echo "- (c) sidecar ready in < 1 s: ${c_ok} (median ${SC_START_MED} ms, min ${SC_START_MIN} ms)"

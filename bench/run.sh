@@ -231,6 +231,8 @@ start_sidecar() { # $1 = log file, $2 = config (default: the load config) ; sets
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print "n/a"} else if (NR%2) {print a[(NR+1)/2]} else {printf "%d\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 minimum() { sort -n | head -1; }
 
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # ---------------------------------------------------------------- upstream
 log "nginx: $("$NGINX_BIN" -v 2>&1)"
 log "java:  $("$JAVA" -version 2>&1 | head -1)"
@@ -392,6 +394,7 @@ RESULTS="$OUT_DIR/results.md"
   echo "- java: $("$JAVA" -version 2>&1 | head -1); JAVA_OPTS='${JAVA_OPTS}'"
   echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //'); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
   echo "- wrk: GET /api/version, duration ${DURATION}, warm-up ${WARMUP} per target; c=1 uses -t1, c=32 uses -t2"
+  echo "- load average at start: ${LOADAVG_START}; at end: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running on the box skews the numbers)"
   echo
   if [ "$LOAD" = "1" ]; then
     echo "| conns | target  |   req/s | p50 (µs) | p99 (µs) | server CPU µs/req | non-2xx / errors |"

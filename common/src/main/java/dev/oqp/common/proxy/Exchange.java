@@ -122,6 +122,10 @@ public final class Exchange {
         this.upstream = upstream;
     }
 
+    long upstreamStartNanos() {
+        return upstreamStartNanos;
+    }
+
     void upstreamStarted() {
         upstreamStartNanos = System.nanoTime();
     }

@@ -22,6 +22,7 @@ import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.URIUtil;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,9 +64,23 @@ public abstract class ProxyBase extends ProxyHandler {
     private static final String X_FORWARDED_HOST = "X-Forwarded-Host";
 
     private final ClientSettings clientSettings;
+    private SilenceWatch silenceWatch;
 
     protected ProxyBase(ClientSettings clientSettings) {
         this.clientSettings = clientSettings;
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        silenceWatch = new SilenceWatch(getServer().getScheduler());
+        addBean(silenceWatch, true);
+        super.doStart();
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        super.doStop();
+        removeBean(silenceWatch);
     }
 
     // ---------------------------------------------------------------- hooks
@@ -191,7 +206,11 @@ public abstract class ProxyBase extends ProxyHandler {
             }
             connector.setSslContextFactory(tls);
         }
-        return new HttpClient(new HttpClientTransportOverHTTP(connector));
+        HttpClientTransportOverHTTP transport = new HttpClientTransportOverHTTP(connector);
+        // The response listeners only write to the client asynchronously and the completion hook must not
+        // block, so upstream responses are processed on the thread that read them, without a hand-off.
+        transport.setInvocationType(InvocationType.NON_BLOCKING);
+        return new HttpClient(transport);
     }
 
     /** A connector for plain-HTTP upstreams only: it builds no TLS context. */
@@ -215,6 +234,15 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     // ---------------------------------------------------------------- C2P
+
+    /**
+     * Nothing in {@link #handle} blocks (the upstream exchange is asynchronous and the hooks must not
+     * block), so Jetty may run it on the thread that parsed the request instead of handing it to another.
+     */
+    @Override
+    public InvocationType getInvocationType() {
+        return InvocationType.NON_BLOCKING;
+    }
 
     @Override
     public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
@@ -270,8 +298,13 @@ public abstract class ProxyBase extends ProxyHandler {
     @Override
     protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
         Exchange exchange = exchange(clientToProxyRequest);
-        org.eclipse.jetty.client.Request proxyToServerRequest = super.newProxyToServerRequest(clientToProxyRequest,
-                newHttpURI);
+        // From the parts: HttpURI.toURI() would parse the whole URI again for every request.
+        int port = newHttpURI.getPort() > 0 ? newHttpURI.getPort() : URIUtil.getDefaultPortForScheme(newHttpURI.getScheme());
+        org.eclipse.jetty.client.Request proxyToServerRequest = getHttpClient()
+                .newRequest(newHttpURI.getHost(), port)
+                .scheme(newHttpURI.getScheme())
+                .path(newHttpURI.getPathQuery())
+                .method(clientToProxyRequest.getMethod());
         proxyToServerRequest.idleTimeout(exchange.upstream().idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
         // The upstream's idle timeout governs silence during an exchange (a model load may last minutes);
         // the client connection's idle timeout must not end it. A stalled write still fails on its own.
@@ -294,7 +327,8 @@ public abstract class ProxyBase extends ProxyHandler {
         ClientCloseWatcher watcher = ClientCloseWatcher.of(clientToProxyRequest, clientGone);
         if (watcher != null) {
             exchange.clientCloseWatcher(watcher);
-            proxyToServerRequest.onRequestSuccess(sent -> watcher.start());
+            // Watched only once the body is sent and only if the upstream then stays silent a while.
+            proxyToServerRequest.onRequestSuccess(sent -> silenceWatch.awaiting(exchange));
         }
         return proxyToServerRequest;
     }
@@ -413,6 +447,7 @@ public abstract class ProxyBase extends ProxyHandler {
             exchange.upstreamFirstByte();
             // From here on bytes flow to the client and a failed write tells that it left. Watching longer
             // would mistake a client closing right after the last byte for one that left early.
+            silenceWatch.answered(exchange);
             ClientCloseWatcher watcher = exchange.clientCloseWatcher();
             if (watcher != null) {
                 watcher.stop();
@@ -522,6 +557,7 @@ public abstract class ProxyBase extends ProxyHandler {
 
         /** Must run before the client's callback completes, when the connection reads its next request. */
         private ClientCloseWatcher stopWatching() {
+            silenceWatch.answered(exchange);
             ClientCloseWatcher watcher = exchange.clientCloseWatcher();
             if (watcher != null) {
                 watcher.stop();

@@ -8,6 +8,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Invocable;
 
 /** Sends each request to the handler of the connector (listen port) it arrived on. */
 public final class ConnectorRouter extends Handler.Sequence {
@@ -17,6 +18,19 @@ public final class ConnectorRouter extends Handler.Sequence {
     public void route(Connector connector, Handler handler) {
         routes.put(connector, handler);
         addHandler(handler);
+    }
+
+    /**
+     * The routes are fixed before the server starts, so the router is as non-blocking as its handlers
+     * (a plain {@code Sequence} reports BLOCKING, which makes Jetty hand every request to another thread).
+     */
+    @Override
+    public InvocationType getInvocationType() {
+        InvocationType type = InvocationType.NON_BLOCKING;
+        for (Handler handler : routes.values()) {
+            type = Invocable.combine(type, handler.getInvocationType());
+        }
+        return type;
     }
 
     @Override

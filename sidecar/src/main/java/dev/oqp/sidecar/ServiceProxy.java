@@ -2,6 +2,7 @@ package dev.oqp.sidecar;
 
 import java.io.IOException;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.log.Logging;
@@ -10,6 +11,8 @@ import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.TrustStores;
 import dev.oqp.common.proxy.Upstream;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.server.Request;
 import org.slf4j.Logger;
@@ -31,6 +34,9 @@ final class ServiceProxy extends ProxyBase {
     private final Upstream upstream;
     private final SidecarMetrics metrics;
     private final boolean accessLog;
+    /** The series of this service, looked up once rather than per request. */
+    private final Map<Integer, CounterDataPoint> requestsByStatus = new ConcurrentHashMap<>();
+    private final DistributionDataPoint upstreamTime;
 
     ServiceProxy(ServiceConfig service, SidecarMetrics metrics, boolean accessLog) throws IOException {
         super(new ClientSettings(service.connectTimeout(), MAX_CONNECTIONS, MAX_CONNECTIONS,
@@ -40,6 +46,7 @@ final class ServiceProxy extends ProxyBase {
         this.upstream = new Upstream(service.name(), service.upstream(), service.timeout());
         this.metrics = metrics;
         this.accessLog = accessLog;
+        this.upstreamTime = metrics.upstreamSeconds.labelValues(service.name());
     }
 
     @Override
@@ -62,10 +69,11 @@ final class ServiceProxy extends ProxyBase {
 
     @Override
     protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
-        metrics.requests.labelValues(service.name(), Integer.toString(exchange.status())).inc();
+        requestsByStatus.computeIfAbsent(exchange.status(),
+                status -> metrics.requests.labelValues(service.name(), Integer.toString(status))).inc();
         double upstreamSeconds = exchange.upstreamSeconds();
         if (upstreamSeconds >= 0) {
-            metrics.upstreamSeconds.labelValues(service.name()).observe(upstreamSeconds);
+            upstreamTime.observe(upstreamSeconds);
         }
         if (accessLog) {
             var line = ACCESS.atInfo()

@@ -68,6 +68,16 @@ public final class Sidecar {
         });
     }
 
+    /** Runs {@code action} once the server has stopped (after the drain). */
+    public void whenStopped(Runnable action) {
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                action.run();
+            }
+        });
+    }
+
     /**
      * Binds every port and starts serving.
      *

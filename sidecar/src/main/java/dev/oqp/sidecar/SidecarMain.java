@@ -94,6 +94,8 @@ public final class SidecarMain {
                 .addKeyValue("startup_ms", (System.nanoTime() - startNanos) / 1_000_000)
                 .log(BINARY + " ready");
         log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config, Target.SIDECAR)).log("effective configuration");
+        // On SIGTERM Jetty stops the server from its shutdown hook; the last lines must reach stdout.
+        sidecar.whenStopped(Logging::drainAndStop);
         return 0;
     }
 

@@ -403,6 +403,21 @@ class SidecarProxyTest {
     }
 
     @Test
+    void clientThatLeavesBeforeAnAnswerGetsNoErrorPage() throws Exception {
+        ollama(FakeOllama.builder().installed("llama3:latest").firstByteDelay(Duration.ofSeconds(20)));
+        Sidecar sidecar = fixture.start(service("ui", ollama.baseUri()));
+
+        try (Socket socket = SidecarFixture.rawRequest(sidecar.port("ui"), "POST", "/api/generate", Map.of(),
+                "{\"model\":\"llama3\",\"prompt\":\"hi\"}")) {
+            ollama.awaitRequests(1, Duration.ofSeconds(5));
+            socket.shutdownOutput();
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(response).as("a client that is gone gets no HTML error page").isEmpty();
+        }
+        ollama.requests().get(0).awaitCancelled(Duration.ofSeconds(2));
+    }
+
+    @Test
     void httpsUpstreamIsVerifiedAgainstTheConfiguredCaAndGetsSni(@TempDir Path dir) throws Exception {
         TestTls.Material tls = TestTls.generate(dir, "ollama.oqp.test"); // resolved by src/test/resources/test-hosts
         ollama(FakeOllama.builder().tls(tls.keyStore(), tls.password()));

@@ -1,5 +1,6 @@
 package dev.oqp.common.log;
 
+import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -15,6 +16,19 @@ import org.slf4j.LoggerFactory;
  * injected secrets); the binaries log their own start line.
  */
 public final class Logging {
+    /** Log lines waiting for stdout before new ones are dropped. */
+    public static final int QUEUE_SIZE = 8192;
+
+    /**
+     * Writes out the lines still queued and stops logging. Call once, when the process is about to
+     * exit (the queue's writer thread would not outlive the JVM).
+     */
+    public static void drainAndStop() {
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+            context.stop();
+        }
+    }
+
     /** The logger every access-log line goes to; INFO whatever the root level. */
     public static final String ACCESS_LOGGER = "dev.oqp.access";
     private Logging() {
@@ -49,8 +63,20 @@ public final class Logging {
         console.setName("console");
         console.setEncoder(encoder);
         console.start();
+        // Lines are handed to one writer thread through a bounded queue. Log calls happen on the threads
+        // that move bytes (the access log at the end of every exchange): a stdout nobody reads must never
+        // stall proxying, so when the queue is full lines are dropped instead of waiting.
+        AsyncAppender async = new AsyncAppender();
+        async.setContext(context);
+        async.setName("async-console");
+        async.setQueueSize(QUEUE_SIZE);
+        async.setDiscardingThreshold(0);
+        async.setNeverBlock(true);
+        async.setMaxFlushTime(2000);
+        async.addAppender(console);
+        async.start();
 
-        root.addAppender(console);
+        root.addAppender(async);
         root.setLevel(level);
         // The access log is switched by its own setting (logging.access_log), not by the level: an
         // operator running at warn still wants one line per request.

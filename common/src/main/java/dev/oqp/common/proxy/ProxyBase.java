@@ -122,7 +122,8 @@ public abstract class ProxyBase extends ProxyHandler {
     /**
      * Called exactly once per request that entered this handler, after the response to the client
      * ended on whatever path (success, upstream failure, client gone, limit exceeded). Must not throw
-     * and must not block. Default: nothing.
+     * and must not block: it may run on a selector thread. Logging is fine (lines are queued, see
+     * {@code Logging}); file or network I/O is not. Default: nothing.
      */
     protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
     }
@@ -406,12 +407,24 @@ public abstract class ProxyBase extends ProxyHandler {
             LOG.debug("{} S2P failed ({}), P2C committed={}: {}", requestId(clientToProxyRequest), outcome,
                     proxyToClientResponse.isCommitted(), failure.toString());
         }
-        if (outcome == Exchange.Outcome.CLIENT_CLOSED || outcome == Exchange.Outcome.SHUTDOWN) {
+        boolean committed = proxyToClientResponse.isCommitted();
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+            if (!committed) {
+                // Nobody to answer: close rather than let Jetty write its HTML error page.
+                clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close(failure);
+            }
             proxyToClientCallback.failed(failure);
-        } else if (!proxyToClientResponse.isCommitted()) {
+        } else if (outcome == Exchange.Outcome.SHUTDOWN && committed) {
+            proxyToClientCallback.failed(failure);
+        } else if (!committed) {
             proxyToClientResponse.reset();
-            ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback,
-                    statusFor(failure), messageFor(outcome, failure));
+            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+            if (outcome == Exchange.Outcome.SHUTDOWN || watcher != null && watcher.pipelined()) {
+                proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
+            int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : statusFor(failure);
+            String message = outcome == Exchange.Outcome.SHUTDOWN ? "server shutting down" : messageFor(outcome, failure);
+            ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, status, message);
         } else if (exchange.ndjson()) {
             byte[] line = ErrorResponses.ndjsonErrorLine(messageFor(outcome, failure));
             ByteBuffer tail;
@@ -426,6 +439,18 @@ public abstract class ProxyBase extends ProxyHandler {
             // No error page after the first byte: abort, so the client sees a truncated response.
             proxyToClientCallback.failed(failure);
         }
+    }
+
+    @Override
+    protected void onProxyToClientResponseFailure(Request clientToProxyRequest,
+                                                  org.eclipse.jetty.client.Request proxyToServerRequest,
+                                                  org.eclipse.jetty.client.Response serverToProxyResponse,
+                                                  Response proxyToClientResponse, Callback proxyToClientCallback,
+                                                  Throwable failure) {
+        // The upstream response was complete but its last write to the client failed: the client left.
+        exchange(clientToProxyRequest).clientGone(true);
+        super.onProxyToClientResponseFailure(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse,
+                proxyToClientResponse, proxyToClientCallback, failure);
     }
 
     /** Copies S2P to P2C chunk by chunk, observing what passes for the exchange record. */
@@ -535,12 +560,9 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
-                ClientCloseWatcher watcher = stopWatching();
-                if (watcher != null && watcher.pipelined()) {
-                    // A byte of the client's next request was consumed while watching: close before the
-                    // connection could parse what is left of that request.
-                    clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close();
-                }
+                // A response to a client that pipelined carries Connection: close (set when its headers
+                // were written), so the connection ends after it and never parses the rest of that request.
+                stopWatching();
                 proxyToClientCallback.succeeded();
                 complete(null);
             }

@@ -204,13 +204,14 @@ final class Exchange {
             }
         }
         disarm();
+        // Counted out before the outcome is visible, so a test that saw the outcome sees inFlight() agree.
+        fake.exchangeEnded();
         mark.run();
         if (held) {
             fake.releaseSlot(reply.slotModel());
         } else if (waiting) {
             fake.abandonSlot(reply.slotModel(), this);
         }
-        fake.exchangeEnded();
         return true;
     }
 

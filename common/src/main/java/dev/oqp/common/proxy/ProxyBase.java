@@ -299,7 +299,7 @@ public abstract class ProxyBase extends ProxyHandler {
     @Override
     protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
         Exchange exchange = exchange(clientToProxyRequest);
-        // From the parts: HttpURI.toURI() would parse the whole URI again for every request.
+        // From the parts: HttpURI.toURI() would build and parse a whole java.net.URI for every request.
         int port = newHttpURI.getPort() > 0 ? newHttpURI.getPort() : URIUtil.getDefaultPortForScheme(newHttpURI.getScheme());
         org.eclipse.jetty.client.Request proxyToServerRequest = getHttpClient()
                 .newRequest(newHttpURI.getHost(), port)

@@ -38,7 +38,10 @@ public record Client(String clientId, Scope scope, Tier maxPriority, int maxConc
         return new Client(key.clientId(), key.scope(), key.maxPriority(), key.maxConcurrent(), key.models());
     }
 
-    /** True only for {@link #ANONYMOUS}, the client used when authentication is disabled. */
+    /**
+     * True only for {@link #ANONYMOUS} itself (by identity), the client used when authentication is disabled; a
+     * configured key whose client id happens to be {@code anonymous} is not anonymous.
+     */
     public boolean anonymous() {
         return this == ANONYMOUS;
     }

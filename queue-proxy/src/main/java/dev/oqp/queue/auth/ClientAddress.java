@@ -77,7 +77,7 @@ public final class ClientAddress {
     }
 
     /** An IP literal with optional brackets, port and zone, without DNS; {@code null} when it is anything else. */
-    static InetAddress parse(String s) {
+    private static InetAddress parse(String s) {
         if (s == null) {
             return null;
         }

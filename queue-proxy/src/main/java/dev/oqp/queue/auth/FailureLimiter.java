@@ -22,8 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * flood of new addresses cannot reset a blocked attacker, and an address close to its limit outlives a flood of
  * addresses with a failure or two each; whatever the flood evicts loses at most {@code max_failures - 1} counted
  * failures, no more than the flooder could spend from each of its own addresses anyway. When every tracked address
- * is blocked, a new address is not tracked until a window ends (the limiter fails open for new addresses rather
- * than blocking everyone).
+ * is blocked, a new address is not tracked until the earliest of their windows ends (the limiter fails open for new
+ * addresses rather than blocking everyone), and until then new addresses cost a lookup, not a sweep.
  *
  * <p>Thread-safe: lookups are lock-free, and only inserting a new address takes a lock.
  */
@@ -39,6 +39,9 @@ public final class FailureLimiter {
     private final int maxTrackedAddresses;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Object insertLock = new Object();
+    /** Guarded by insertLock: a sweep found only blocked addresses, none of whose windows ends before noRoomUntil. */
+    private boolean fullOfBlocked;
+    private long noRoomUntil;
 
     /** A limiter tracking at most {@link #DEFAULT_MAX_TRACKED_ADDRESSES} addresses. */
     public FailureLimiter(RateLimitConfig config) {
@@ -101,6 +104,9 @@ public final class FailureLimiter {
                 return window;
             }
             if (windows.size() >= maxTrackedAddresses) {
+                if (fullOfBlocked && nowNanos - noRoomUntil < 0) {
+                    return null;
+                }
                 sweep(nowNanos);
                 if (windows.size() >= maxTrackedAddresses) {
                     return null;
@@ -114,6 +120,7 @@ public final class FailureLimiter {
 
     /** Called with the insert lock held and the table full. */
     private void sweep(long nowNanos) {
+        fullOfBlocked = false;
         windows.values().removeIf(window -> window.retireIfEnded(nowNanos));
         if (windows.size() < maxTrackedAddresses) {
             return;
@@ -129,14 +136,21 @@ public final class FailureLimiter {
         });
         // Counts and starts are snapshotted so that concurrent failures cannot reorder the sort.
         candidates.sort(Comparator.comparingInt(Candidate::failures).thenComparingLong(Candidate::start));
+        long earliestStart = nowNanos;
         for (Candidate candidate : candidates) {
             if (windows.size() <= target) {
-                return;
+                break;
             }
             if (candidate.window().retireIfUnblocked(nowNanos)) {
                 windows.remove(candidate.ip(), candidate.window());
+            } else if (candidate.start() - earliestStart < 0) {
+                earliestStart = candidate.start();
             }
         }
+        // With no room, new addresses skip the sweep until the first blocked window ends, so a flood of
+        // new addresses against a table of blocked ones costs no sorting.
+        fullOfBlocked = windows.size() >= maxTrackedAddresses;
+        noRoomUntil = earliestStart + windowNanos;
     }
 
     /**

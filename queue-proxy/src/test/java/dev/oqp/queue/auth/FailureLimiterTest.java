@@ -140,6 +140,25 @@ class FailureLimiterTest {
     }
 
     @Test
+    void newAddressesAreTrackedAgainOnceABlockedWindowEnds() {
+        FailureLimiter limiter = new FailureLimiter(THREE_PER_MINUTE, 2);
+        for (int i = 0; i < 3; i++) {
+            limiter.recordFailure("192.0.2.1", T0);
+            limiter.recordFailure("192.0.2.2", T0 + 10 * SECOND);
+        }
+        limiter.recordFailure("192.0.2.3", T0 + 20 * SECOND);
+        limiter.recordFailure("192.0.2.4", T0 + 59 * SECOND);
+        assertThat(limiter.trackedAddresses()).isEqualTo(2);
+        assertThat(limiter.blocked("192.0.2.4", T0 + 59 * SECOND)).isFalse();
+        for (int i = 0; i < 3; i++) {
+            limiter.recordFailure("192.0.2.4", T0 + 60 * SECOND);
+        }
+        assertThat(limiter.blocked("192.0.2.4", T0 + 60 * SECOND)).isTrue();
+        assertThat(limiter.blocked("192.0.2.2", T0 + 60 * SECOND)).isTrue();
+        assertThat(limiter.blocked("192.0.2.1", T0 + 60 * SECOND)).isFalse();
+    }
+
+    @Test
     void capacityMustBePositive() {
         assertThatThrownBy(() -> new FailureLimiter(THREE_PER_MINUTE, 0))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -441,7 +441,7 @@ public final class Scheduler {
                                 || (refusedModels != null && refusedModels.contains(t.model()))) {
                             continue;
                         }
-                        Lease lease = capacity.tryAcquire(t);
+                        Lease lease = tryAcquire(t);
                         if (lease == null) {
                             if (refusedModels == null) {
                                 refusedModels = new HashSet<>();
@@ -456,6 +456,16 @@ public final class Scheduler {
                     }
                 }
             }
+        }
+    }
+
+    /** A failing {@link Capacity} counts as a refusal, so one bad call cannot leave the queue half-updated. */
+    private Lease tryAcquire(Ticket t) {
+        try {
+            return capacity.tryAcquire(t);
+        } catch (RuntimeException e) {
+            LOG.warn("capacity check failed for {}", t, e);
+            return null;
         }
     }
 

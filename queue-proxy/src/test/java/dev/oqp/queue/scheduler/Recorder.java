@@ -16,6 +16,7 @@ final class Recorder {
         final Ticket ticket;
         final List<String> outcomes = new CopyOnWriteArrayList<>();
         volatile Lease lease;
+        boolean releasedByTest;
         volatile long waited = -1;
         volatile Rejection rejection;
         BiConsumer<Entry, Lease> onDispatch = (e, l) -> { };
@@ -61,6 +62,7 @@ final class Recorder {
         }
 
         void release() {
+            releasedByTest = true;
             lease.release();
         }
     }

@@ -61,7 +61,10 @@ import org.slf4j.LoggerFactory;
  *       are still tried, but none of the same client and model (FIFO per client and model holds).</li>
  * </ol>
  * A dispatch pass runs on submit, on lease release, on {@link #capacityChanged()}, {@link #resume()} and
- * {@link #drain()}, and repeats until nothing more can be dispatched.
+ * {@link #drain()}, and repeats until nothing more can be dispatched. A refusal is remembered for the rest
+ * of the pass (capacity only shrinks while the pass holds the lock; a concurrent release runs its own pass
+ * afterwards), so a pass costs one {@code tryAcquire} per waiting (client, model) pair plus a scan of the
+ * waiting tickets per dispatch: cheap for queues bounded by {@code max_depth}.
  *
  * <h2>Expiry</h2>
  * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move

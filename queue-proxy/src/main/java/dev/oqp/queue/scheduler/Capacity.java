@@ -1,0 +1,22 @@
+package dev.oqp.queue.scheduler;
+
+/**
+ * The world outside the queue: the global cap, the per-client {@code max_concurrent} caps and the host
+ * slots able to serve a model.
+ *
+ * <p>{@link #tryAcquire} is called by the {@link Scheduler} while it holds its internal lock, so an
+ * implementation must not block and must not call back into the scheduler. When capacity grows for a
+ * reason other than a released lease (a host became healthy, a cap was raised), call
+ * {@link Scheduler#capacityChanged()}.
+ */
+@FunctionalInterface
+public interface Capacity {
+
+    /**
+     * Reserves everything {@code ticket} needs to run now: a global slot, a slot of its client and a slot
+     * on a host able to serve its model.
+     *
+     * @return the reservation, all or nothing; {@code null} when it is not possible now (nothing is held then)
+     */
+    Lease tryAcquire(Ticket ticket);
+}

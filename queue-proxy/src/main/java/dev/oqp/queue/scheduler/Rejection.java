@@ -1,0 +1,30 @@
+package dev.oqp.queue.scheduler;
+
+import dev.oqp.common.config.Tier;
+
+/**
+ * Why a ticket was refused, and what to answer.
+ *
+ * @param reason            why
+ * @param tier              the tier the ticket asked for
+ * @param statusCode        {@code queue.overflow_status_code} (503 or 429) when the queue is full; 503 when draining
+ * @param retryAfterSeconds value for the {@code Retry-After} header; at least 1
+ *                          (see {@link Scheduler} for the estimate)
+ */
+public record Rejection(Reason reason, Tier tier, int statusCode, long retryAfterSeconds) {
+
+    /** The cause of a rejection. */
+    public enum Reason {
+        /** The tier already holds {@code max_depth} waiting tickets (always the case for {@code max_depth: 0}). */
+        TIER_FULL,
+        /** Queueing the body would exceed {@code max_queued_bytes} (all tiers together). */
+        BYTES_FULL,
+        /** The scheduler is draining: nothing new is accepted. */
+        DRAINING;
+
+        /** Lower-case name for metric labels ({@code oqp_queue_rejected_total{reason}}). */
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+}

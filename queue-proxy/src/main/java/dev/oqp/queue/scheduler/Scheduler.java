@@ -1,0 +1,572 @@
+package dev.oqp.queue.scheduler;
+
+import dev.oqp.common.config.QueueConfig;
+import dev.oqp.common.config.Tier;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The three-tier priority queue of the queue proxy: admission, ordering, caps, expiry, aging and operator
+ * controls. Pure Java, thread-safe, and no thread ever waits in it: every method does a bounded amount of
+ * work under one short internal lock and returns.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li>Every {@link Ticket} submitted gets exactly one outcome on its {@link Ticket.Listener}. Outcomes are
+ *       decided under the lock and delivered after it is released, in decision order, by whichever thread is
+ *       calling into the scheduler (one thread delivers at a time; a callback that calls back into the
+ *       scheduler, e.g. releases its lease synchronously, does not recurse or deadlock: the nested outcomes
+ *       are delivered by the same loop right after).</li>
+ *   <li>A dispatched ticket holds a {@link Lease} wrapping the one from {@link Capacity#tryAcquire}. Its
+ *       {@code release()} is idempotent, gives the capacity back once, records the service time and
+ *       dispatches what the freed capacity allows. Call {@link #capacityChanged()} only for other changes
+ *       (host healthy again, caps raised).</li>
+ *   <li>{@link Capacity#tryAcquire} is called under the lock; it must not block or call the scheduler.</li>
+ * </ul>
+ *
+ * <h2>Admission ({@link #submit})</h2>
+ * Draining: rejected ({@link Rejection.Reason#DRAINING}, 503). Otherwise the ticket is dispatched at once when
+ * the ordering below lets it run now (not paused, capacity free, nothing ahead of it that can use the slot).
+ * Else it waits, provided its requested tier holds fewer than {@code max_depth} waiting tickets and its body
+ * fits in {@code max_queued_bytes} (bodies of all waiting tickets, all tiers); otherwise it is rejected with
+ * {@code overflow_status_code} ({@link Rejection.Reason#TIER_FULL} / {@link Rejection.Reason#BYTES_FULL}).
+ * So {@code max_depth: 0} means the tier never holds a waiting ticket: dispatched at once or rejected.
+ * A body larger than {@code max_queued_bytes} may still be dispatched at once: it is never held in the queue.
+ *
+ * <h2>Ordering at dispatch</h2>
+ * <ol>
+ *   <li>Effective tier = requested tier raised one level per full {@code aging} interval waited, capped at
+ *       HIGH; {@code aging: 0} = never (strict priority). Highest effective tier first.</li>
+ *   <li>Within an effective tier, round-robin across clients: the client served least recently goes first
+ *       (a client with nothing queued and nothing in flight is forgotten, so it counts as never served and goes
+ *       first when it returns; ties go to the client whose oldest waiting ticket is older).</li>
+ *   <li>Within a client, FIFO (submit order; an aged ticket meets the client's newer tickets of the tier it
+ *       reached in submit order).</li>
+ *   <li>A ticket whose {@code tryAcquire} returns null (client at its cap, no host slot for its model, global
+ *       cap) is skipped without holding anything; tickets behind it from other clients or for other models
+ *       are still tried, but none of the same client and model (FIFO per client and model holds).</li>
+ * </ol>
+ * A dispatch pass runs on submit, on lease release, on {@link #capacityChanged()}, {@link #resume()} and
+ * {@link #drain()}, and repeats until nothing more can be dispatched. A refusal is remembered for the rest
+ * of the pass (capacity only shrinks while the pass holds the lock; a concurrent release runs its own pass
+ * afterwards), so a pass costs one {@code tryAcquire} per waiting (client, model) pair plus a scan of the
+ * waiting tickets per dispatch: cheap for queues bounded by {@code max_depth}.
+ *
+ * <h2>Expiry</h2>
+ * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
+ * it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
+ * one, so a single timer serves the whole queue; the {@link Alarm} is told when a newly queued ticket
+ * brings the next deadline forward. A dispatch pass also expires due tickets first, so a ticket past its
+ * deadline is never dispatched.
+ *
+ * <h2>Retry-After</h2>
+ * Service time is measured from dispatch to lease release and averaged with an exponentially weighted moving
+ * average ({@code avg = avg + 0.2 × (sample − avg)}; the first sample sets it; 10 s before any). For a ticket
+ * rejected while asking for tier {@code t}:
+ * <pre>
+ *   ahead       = tickets waiting in tiers t and above (by requested tier)
+ *   concurrency = max(1, leases currently in flight)
+ *   retryAfter  = clamp(ceil(ahead × avg / concurrency), 1 s, 3600 s)
+ * </pre>
+ *
+ * <h2>Operator controls</h2>
+ * {@link #pause()} holds dispatch (submissions still queue, expiry still runs); {@link #resume()} ends both
+ * pause and drain; {@link #drain()} accepts nothing new, ends a pause and keeps dispatching what waits;
+ * {@link #flush(Tier)} answers waiting tickets of one requested tier (or all) with {@code flushed}.
+ */
+public final class Scheduler {
+
+    /** Told that the earliest expiry deadline is now {@code nanos} away; arm the shared timer if that is sooner. */
+    @FunctionalInterface
+    public interface Alarm {
+        void wakeUpIn(long nanos);
+    }
+
+    static final double EWMA_WEIGHT = 0.2;
+    static final long INITIAL_SERVICE_NANOS = 10_000_000_000L;
+    static final long MAX_RETRY_AFTER_SECONDS = 3600;
+
+    private static final Logger LOG = LoggerFactory.getLogger(Scheduler.class);
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Ticks ticks;
+    private final Capacity capacity;
+    private final Alarm alarm;
+
+    private final ConcurrentLinkedQueue<Runnable> outbox = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean delivering = new AtomicBoolean();
+
+    // Guarded by lock.
+    private QueueConfig config;
+    private final Map<String, ClientState> clients = new HashMap<>();
+    private final TreeSet<Ticket> byDeadline = new TreeSet<>(
+            Comparator.comparingLong((Ticket t) -> t.deadline).thenComparingLong(t -> t.seq));
+    private final int[] depth = new int[Tier.values().length];
+    private long queuedBytes;
+    private long seqCounter;
+    private long servedCounter;
+    private int inFlight;
+    private double avgServiceNanos = Double.NaN;
+    private boolean paused;
+    private boolean draining;
+
+    /** A scheduler whose expiry timer polls {@link #expireDue()} on its own (no alarm). */
+    public Scheduler(QueueConfig config, Ticks ticks, Capacity capacity) {
+        this(config, ticks, capacity, nanos -> { });
+    }
+
+    public Scheduler(QueueConfig config, Ticks ticks, Capacity capacity, Alarm alarm) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.ticks = Objects.requireNonNull(ticks, "ticks");
+        this.capacity = Objects.requireNonNull(capacity, "capacity");
+        this.alarm = Objects.requireNonNull(alarm, "alarm");
+    }
+
+    /**
+     * Admits a ticket: dispatches it at once, queues it, or rejects it (see the class Javadoc).
+     *
+     * @throws IllegalStateException if the ticket was submitted before
+     */
+    public Admission submit(Ticket ticket) {
+        Admission admission;
+        long wakeUpIn = -1;
+        lock.lock();
+        try {
+            if (ticket.state != Ticket.State.NEW) {
+                throw new IllegalStateException("ticket submitted twice: " + ticket);
+            }
+            long now = ticks.nanos();
+            if (draining) {
+                ticket.state = Ticket.State.DONE;
+                reject(ticket, Rejection.Reason.DRAINING, 503);
+                admission = Admission.REJECTED;
+            } else {
+                enqueue(ticket, now);
+                if (!paused) {
+                    dispatch(now);
+                }
+                if (ticket.state == Ticket.State.DONE) {
+                    admission = Admission.DISPATCHED;
+                } else {
+                    Rejection.Reason overLimit = overLimit(ticket);
+                    if (overLimit != null) {
+                        remove(ticket);
+                        ticket.state = Ticket.State.DONE;
+                        reject(ticket, overLimit, config.overflowStatusCode());
+                        admission = Admission.REJECTED;
+                    } else {
+                        admission = Admission.QUEUED;
+                        if (byDeadline.first() == ticket) {
+                            wakeUpIn = Math.max(0, ticket.deadline - now);
+                        }
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (wakeUpIn >= 0) {
+            alarm.wakeUpIn(wakeUpIn);
+        }
+        deliver();
+        return admission;
+    }
+
+    /** Dispatches as many waiting tickets as capacity now allows, in order. Never blocks. */
+    public void capacityChanged() {
+        lock.lock();
+        try {
+            if (!paused) {
+                dispatch(ticks.nanos());
+            }
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    /**
+     * Removes a waiting ticket at once (its client disconnected); it is answered with {@code cancelled}.
+     *
+     * @return true if the ticket was waiting; false if it already had its outcome (e.g. was dispatched:
+     *         then its lease must be released by the exchange as usual)
+     */
+    public boolean cancel(Ticket ticket) {
+        lock.lock();
+        try {
+            if (ticket.state != Ticket.State.QUEUED) {
+                return false;
+            }
+            long now = ticks.nanos();
+            remove(ticket);
+            ticket.state = Ticket.State.DONE;
+            long waited = now - ticket.submittedAt;
+            post(() -> ticket.listener().cancelled(waited));
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+        return true;
+    }
+
+    /**
+     * Answers every waiting ticket at or past its deadline with {@code expired}.
+     *
+     * @return nanoseconds until the next deadline, or -1 when nothing waits; re-arm the timer with it
+     */
+    public long expireDue() {
+        long next;
+        lock.lock();
+        try {
+            long now = ticks.nanos();
+            expire(now);
+            next = byDeadline.isEmpty() ? -1 : Math.max(0, byDeadline.first().deadline - now);
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+        return next;
+    }
+
+    /** Holds dispatch: tickets keep queueing (within limits) and expiring, none is dispatched. */
+    public void pause() {
+        lock.lock();
+        try {
+            paused = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ends a pause or a drain and dispatches what capacity allows. */
+    public void resume() {
+        lock.lock();
+        try {
+            paused = false;
+            draining = false;
+            dispatch(ticks.nanos());
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    /** Rejects every new ticket from now on ({@link Rejection.Reason#DRAINING}), ends a pause and keeps dispatching the queue. */
+    public void drain() {
+        lock.lock();
+        try {
+            draining = true;
+            paused = false;
+            dispatch(ticks.nanos());
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    /**
+     * Removes waiting tickets and answers them with {@code flushed}.
+     *
+     * @param tier the requested tier to flush, or null for all tiers
+     * @return how many tickets were flushed
+     */
+    public int flush(Tier tier) {
+        int flushed = 0;
+        lock.lock();
+        try {
+            long now = ticks.nanos();
+            List<Ticket> victims = new ArrayList<>();
+            for (Ticket t : byDeadline) {
+                if (tier == null || t.requested() == tier) {
+                    victims.add(t);
+                }
+            }
+            victims.sort(Comparator.comparingLong(t -> t.seq));
+            for (Ticket t : victims) {
+                remove(t);
+                t.state = Ticket.State.DONE;
+                long waited = now - t.submittedAt;
+                post(() -> t.listener().flushed(waited));
+                flushed++;
+            }
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+        return flushed;
+    }
+
+    /** A consistent view of depths, bytes, in-flight leases and state. */
+    public Snapshot snapshot() {
+        lock.lock();
+        try {
+            Map<Tier, Integer> depths = new EnumMap<>(Tier.class);
+            for (Tier t : Tier.values()) {
+                depths.put(t, depth[t.ordinal()]);
+            }
+            Map<String, Integer> perClient = new HashMap<>();
+            for (ClientState c : clients.values()) {
+                if (!c.tickets.isEmpty()) {
+                    perClient.put(c.id, c.tickets.size());
+                }
+            }
+            return new Snapshot(depths, perClient, queuedBytes, inFlight, paused, draining);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Applies new limits to new decisions: admission limits, aging, overflow status. Tickets already waiting
+     * keep their deadlines; nothing is evicted by a lower {@code max_depth}.
+     */
+    public void reconfigure(QueueConfig newConfig) {
+        Objects.requireNonNull(newConfig, "newConfig");
+        lock.lock();
+        try {
+            config = newConfig;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- internals, all called with the lock held unless said otherwise ----
+
+    private void enqueue(Ticket t, long now) {
+        t.seq = ++seqCounter;
+        t.submittedAt = now;
+        t.deadline = now + config.tier(t.requested()).maxWait().toNanos();
+        t.state = Ticket.State.QUEUED;
+        clients.computeIfAbsent(t.clientId(), ClientState::new).tickets.add(t);
+        byDeadline.add(t);
+        depth[t.requested().ordinal()]++;
+        queuedBytes += t.bodyBytes();
+    }
+
+    private void remove(Ticket t) {
+        ClientState c = clients.get(t.clientId());
+        c.tickets.remove(t);
+        forgetIfIdle(c);
+        byDeadline.remove(t);
+        depth[t.requested().ordinal()]--;
+        queuedBytes -= t.bodyBytes();
+    }
+
+    private void forgetIfIdle(ClientState c) {
+        if (c.tickets.isEmpty() && c.inFlight == 0) {
+            clients.remove(c.id);
+        }
+    }
+
+    /** The limit a just-queued ticket breaks, or null. */
+    private Rejection.Reason overLimit(Ticket t) {
+        if (depth[t.requested().ordinal()] > config.tier(t.requested()).maxDepth()) {
+            return Rejection.Reason.TIER_FULL;
+        }
+        if (queuedBytes > config.maxQueuedBytes()) {
+            return Rejection.Reason.BYTES_FULL;
+        }
+        return null;
+    }
+
+    private void reject(Ticket t, Rejection.Reason reason, int status) {
+        Rejection rejection = new Rejection(reason, t.requested(), status, retryAfterSeconds(t.requested()));
+        post(() -> t.listener().rejected(rejection));
+    }
+
+    long retryAfterSeconds(Tier tier) {
+        long ahead = 0;
+        for (int i = 0; i <= tier.ordinal(); i++) {
+            ahead += depth[i];
+        }
+        double avg = Double.isNaN(avgServiceNanos) ? INITIAL_SERVICE_NANOS : avgServiceNanos;
+        double seconds = Math.ceil(ahead * avg / Math.max(1, inFlight) / 1e9);
+        return (long) Math.max(1, Math.min(MAX_RETRY_AFTER_SECONDS, seconds));
+    }
+
+    private void expire(long now) {
+        while (!byDeadline.isEmpty() && byDeadline.first().deadline - now <= 0) {
+            Ticket t = byDeadline.first();
+            remove(t);
+            t.state = Ticket.State.DONE;
+            long waited = now - t.submittedAt;
+            post(() -> t.listener().expired(waited));
+        }
+    }
+
+    private Tier effectiveTier(Ticket t, long now, long agingNanos) {
+        if (agingNanos <= 0) {
+            return t.requested();
+        }
+        long steps = Math.max(0, (now - t.submittedAt) / agingNanos);
+        return Tier.values()[(int) Math.max(0, t.requested().ordinal() - Math.min(steps, Tier.values().length))];
+    }
+
+    /** One dispatch pass: repeats until no waiting ticket can get a lease (see the class Javadoc for the order). */
+    private void dispatch(long now) {
+        expire(now);
+        long agingNanos = config.aging().toNanos();
+        // (client, model) pairs refused during this pass: capacity only shrinks while we hold the lock, and a
+        // concurrent release runs another pass after ours, so a refusal stays valid for the whole pass.
+        Map<ClientState, Set<String>> refused = new HashMap<>();
+        Comparator<ClientState> rotation = Comparator.<ClientState>comparingLong(c -> c.lastServed)
+                .thenComparingLong(c -> c.tickets.iterator().next().seq);
+        boolean progress = true;
+        while (progress && !byDeadline.isEmpty()) {
+            progress = false;
+            List<ClientState> order = new ArrayList<>(clients.size());
+            for (ClientState c : clients.values()) {
+                if (!c.tickets.isEmpty()) {
+                    order.add(c);
+                }
+            }
+            order.sort(rotation);
+            search:
+            for (Tier tier : Tier.values()) {
+                for (ClientState c : order) {
+                    Set<String> refusedModels = refused.get(c);
+                    for (Ticket t : c.tickets) {
+                        if (effectiveTier(t, now, agingNanos) != tier
+                                || (refusedModels != null && refusedModels.contains(t.model()))) {
+                            continue;
+                        }
+                        Lease lease = tryAcquire(t);
+                        if (lease == null) {
+                            if (refusedModels == null) {
+                                refusedModels = new HashSet<>();
+                                refused.put(c, refusedModels);
+                            }
+                            refusedModels.add(t.model());
+                            continue;
+                        }
+                        start(t, c, lease, now);
+                        progress = true;
+                        break search;
+                    }
+                }
+            }
+        }
+    }
+
+    /** A failing {@link Capacity} counts as a refusal, so one bad call cannot leave the queue half-updated. */
+    private Lease tryAcquire(Ticket t) {
+        try {
+            return capacity.tryAcquire(t);
+        } catch (RuntimeException e) {
+            LOG.warn("capacity check failed for {}", t, e);
+            return null;
+        }
+    }
+
+    private void start(Ticket t, ClientState c, Lease lease, long now) {
+        c.inFlight++;
+        c.lastServed = ++servedCounter;
+        remove(t);
+        t.state = Ticket.State.DONE;
+        inFlight++;
+        MeteredLease metered = new MeteredLease(lease, c, now);
+        long waited = now - t.submittedAt;
+        post(() -> {
+            try {
+                t.listener().dispatched(metered, waited);
+            } catch (RuntimeException | Error e) {
+                metered.release();
+                throw e;
+            }
+        });
+    }
+
+    /** Called without the lock, once per lease. */
+    private void released(MeteredLease lease) {
+        lock.lock();
+        try {
+            long now = ticks.nanos();
+            inFlight--;
+            lease.client.inFlight--;
+            forgetIfIdle(lease.client);
+            double sample = Math.max(0, now - lease.dispatchedAt);
+            avgServiceNanos = Double.isNaN(avgServiceNanos) ? sample
+                    : avgServiceNanos + EWMA_WEIGHT * (sample - avgServiceNanos);
+            if (!paused) {
+                dispatch(now);
+            }
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    private void post(Runnable outcome) {
+        outbox.add(outcome);
+    }
+
+    /** Delivers posted outcomes; called without the lock. Only one thread delivers at a time, in posting order. */
+    private void deliver() {
+        while (!outbox.isEmpty() && delivering.compareAndSet(false, true)) {
+            try {
+                Runnable r;
+                while ((r = outbox.poll()) != null) {
+                    try {
+                        r.run();
+                    } catch (RuntimeException e) {
+                        LOG.warn("queue listener failed", e);
+                    }
+                }
+            } finally {
+                delivering.set(false);
+            }
+        }
+    }
+
+    /** Round-robin and cap bookkeeping of one client; kept while it has tickets waiting or leases out. */
+    private static final class ClientState {
+        final String id;
+        final LinkedHashSet<Ticket> tickets = new LinkedHashSet<>();
+        long lastServed;
+        int inFlight;
+
+        ClientState(String id) {
+            this.id = id;
+        }
+    }
+
+    /** The lease handed to listeners: idempotent, measures service time, triggers the next dispatch. */
+    private final class MeteredLease implements Lease {
+        private final AtomicBoolean done = new AtomicBoolean();
+        private final Lease capacityLease;
+        final ClientState client;
+        final long dispatchedAt;
+
+        MeteredLease(Lease capacityLease, ClientState client, long dispatchedAt) {
+            this.capacityLease = capacityLease;
+            this.client = client;
+            this.dispatchedAt = dispatchedAt;
+        }
+
+        @Override
+        public void release() {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                capacityLease.release();
+            } finally {
+                released(this);
+            }
+        }
+    }
+}

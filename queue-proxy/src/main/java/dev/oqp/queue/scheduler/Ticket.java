@@ -1,0 +1,100 @@
+package dev.oqp.queue.scheduler;
+
+import dev.oqp.common.config.Tier;
+import java.util.Objects;
+
+/**
+ * One request to be scheduled, created by the proxy and submitted once to a {@link Scheduler}.
+ *
+ * <p>Every submitted ticket gets <b>exactly one</b> outcome on its {@link Listener}: {@code dispatched},
+ * {@code rejected}, {@code expired}, {@code cancelled} or {@code flushed}. Callbacks are invoked outside
+ * the scheduler's lock, on some thread that is calling into the scheduler (the submitting thread, a thread
+ * releasing a lease, the expiry timer…); they must be quick and must not block (hand work to an executor).
+ * They may call back into the scheduler, and may release the lease synchronously.
+ */
+public final class Ticket {
+
+    /** Receives the single outcome of a ticket. */
+    public interface Listener {
+
+        /**
+         * The ticket may run now. The listener owns {@code lease} and must {@link Lease#release()} it exactly
+         * when the exchange completes, on every path (releasing more than once is harmless). If this method
+         * throws, the scheduler releases the lease.
+         *
+         * @param waitedNanos time from submit to dispatch (for {@code X-Queue-Wait-Time})
+         */
+        void dispatched(Lease lease, long waitedNanos);
+
+        /** The ticket was refused by {@link Scheduler#submit}; it never waited. */
+        void rejected(Rejection rejection);
+
+        /** The ticket waited its requested tier's {@code max_wait} and was removed (answer 503). */
+        void expired(long waitedNanos);
+
+        /** The ticket was removed by {@link Scheduler#cancel} (its client left). */
+        void cancelled(long waitedNanos);
+
+        /** The ticket was removed by {@link Scheduler#flush}. */
+        void flushed(long waitedNanos);
+    }
+
+    enum State { NEW, QUEUED, DONE }
+
+    private final String clientId;
+    private final Tier requested;
+    private final long bodyBytes;
+    private final String model;
+    private final Listener listener;
+
+    // Guarded by the scheduler's lock.
+    State state = State.NEW;
+    long seq;
+    long submittedAt;
+    long deadline;
+
+    /**
+     * @param clientId  the client the ticket counts against (round-robin, caps); never null
+     * @param requested the effective tier at admission (requested priority capped by the key's ceiling)
+     * @param bodyBytes size of the request body held while queued; counted against {@code max_queued_bytes}
+     * @param model     normalised model name for host choice; may be null
+     * @param listener  receives the outcome
+     */
+    public Ticket(String clientId, Tier requested, long bodyBytes, String model, Listener listener) {
+        this.clientId = Objects.requireNonNull(clientId, "clientId");
+        this.requested = Objects.requireNonNull(requested, "requested");
+        if (bodyBytes < 0) {
+            throw new IllegalArgumentException("bodyBytes: " + bodyBytes + " (expected: >= 0)");
+        }
+        this.bodyBytes = bodyBytes;
+        this.model = model;
+        this.listener = Objects.requireNonNull(listener, "listener");
+    }
+
+    public String clientId() {
+        return clientId;
+    }
+
+    /** The tier the ticket was admitted into; its depth, {@code max_wait} and flush all refer to this tier. */
+    public Tier requested() {
+        return requested;
+    }
+
+    public long bodyBytes() {
+        return bodyBytes;
+    }
+
+    /** Normalised model name, or null. */
+    public String model() {
+        return model;
+    }
+
+    Listener listener() {
+        return listener;
+    }
+
+    @Override
+    public String toString() {
+        return "Ticket{" + clientId + ", " + requested.yamlName() + ", " + model + ", #" + seq + "}";
+    }
+}

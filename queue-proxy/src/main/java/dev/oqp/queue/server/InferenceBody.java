@@ -1,0 +1,139 @@
+package dev.oqp.queue.server;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import dev.oqp.common.config.KeepAliveConfig;
+import dev.oqp.common.proxy.ErrorResponses;
+import dev.oqp.queue.routing.ModelNames;
+
+/**
+ * What the queue proxy needs from an inference request body (pipeline step 5), read once with a
+ * streaming parser that only looks at top-level fields: the model as the client wrote it (never
+ * rewritten), its canonical form for routing, whether the answer streams, and where {@code keep_alive}
+ * stands. A body that is empty or not a JSON object is a 400 with Ollama's messages.
+ *
+ * @param model           the {@code model} field as sent, or null when absent or not a string
+ * @param canonicalModel  {@link ModelNames#normalise} of it, or null
+ * @param stream          whether the response streams: the {@code stream} field, else the endpoint's
+ *                        default (native generate and chat stream, {@code /v1} and embeddings do not)
+ * @param hasKeepAlive    whether the body sets {@code keep_alive}
+ */
+public record InferenceBody(String model, String canonicalModel, boolean stream, boolean hasKeepAlive) {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    /** A request body the proxy refuses with 400 before queueing; the message is Ollama's where it has one. */
+    public static final class BadBody extends Exception {
+        public BadBody(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Reads the top-level fields of {@code body} sent to {@code path}. */
+    public static InferenceBody parse(String path, byte[] body) throws BadBody {
+        if (body.length == 0) {
+            throw new BadBody("missing request body");
+        }
+        String model = null;
+        Boolean stream = null;
+        boolean keepAlive = false;
+        try (JsonParser parser = JSON.createParser(body)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw new BadBody("request body must be a JSON object");
+            }
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                JsonToken value = parser.nextToken();
+                switch (name) {
+                    case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "stream" -> stream = value == JsonToken.VALUE_TRUE ? Boolean.TRUE
+                            : value == JsonToken.VALUE_FALSE ? Boolean.FALSE : null;
+                    case "keep_alive" -> keepAlive = value != JsonToken.VALUE_NULL;
+                    default -> {
+                    }
+                }
+                parser.skipChildren();
+            }
+            if (token != JsonToken.END_OBJECT || parser.nextToken() != null) {
+                throw new BadBody("request body must be a single JSON object");
+            }
+        } catch (IOException e) {
+            throw new BadBody("invalid JSON in request body");
+        }
+        return new InferenceBody(model, ModelNames.normalise(model),
+                stream != null ? stream : streamsByDefault(path), keepAlive);
+    }
+
+    /** Native generate and chat stream unless told otherwise; {@code /v1} and embeddings do not. */
+    static boolean streamsByDefault(String path) {
+        return "/api/generate".equals(path) || "/api/chat".equals(path);
+    }
+
+    /** True for the native endpoints that accept {@code keep_alive} ({@code /v1} ignores it). */
+    public static boolean acceptsKeepAlive(String path) {
+        return "/api/generate".equals(path) || "/api/chat".equals(path) || "/api/embed".equals(path)
+                || "/api/embeddings".equals(path);
+    }
+
+    /**
+     * {@code body} with the configured {@code keep_alive} applied, spliced in as bytes (the rest of the
+     * body is never re-serialised): added after the opening brace when the body has none, and with
+     * {@code override} appended as the last field, which is the one Ollama's Go decoder keeps when a
+     * key appears twice. Returns {@code body} itself when nothing applies.
+     */
+    public byte[] withKeepAlive(String path, byte[] body, KeepAliveConfig config) {
+        if (!config.enabled() || !acceptsKeepAlive(path) || (hasKeepAlive && !config.override())) {
+            return body;
+        }
+        Object value = config.jsonValue();
+        String json = value instanceof Long ? value.toString() : ErrorResponses.quote(value.toString());
+        if (!hasKeepAlive) {
+            int open = indexOf(body, (byte) '{', 0);
+            int next = firstNonSpace(body, open + 1);
+            boolean empty = next < body.length && body[next] == '}';
+            byte[] field = ("\"keep_alive\":" + json + (empty ? "" : ",")).getBytes(StandardCharsets.UTF_8);
+            return splice(body, open + 1, field);
+        }
+        int close = lastIndexOf(body, (byte) '}');
+        byte[] field = (",\"keep_alive\":" + json).getBytes(StandardCharsets.UTF_8);
+        return splice(body, close, field);
+    }
+
+    private static byte[] splice(byte[] body, int at, byte[] insert) {
+        byte[] out = new byte[body.length + insert.length];
+        System.arraycopy(body, 0, out, 0, at);
+        System.arraycopy(insert, 0, out, at, insert.length);
+        System.arraycopy(body, at, out, at + insert.length, body.length - at);
+        return out;
+    }
+
+    private static int indexOf(byte[] bytes, byte b, int from) {
+        for (int i = from; i < bytes.length; i++) {
+            if (bytes[i] == b) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int lastIndexOf(byte[] bytes, byte b) {
+        for (int i = bytes.length - 1; i >= 0; i--) {
+            if (bytes[i] == b) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int firstNonSpace(byte[] bytes, int from) {
+        int i = from;
+        while (i < bytes.length && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) {
+            i++;
+        }
+        return i;
+    }
+}

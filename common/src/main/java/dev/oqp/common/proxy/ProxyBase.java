@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 
 import javax.net.ssl.SSLException;
 
+import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpFields;
@@ -101,6 +102,16 @@ public abstract class ProxyBase extends ProxyHandler {
     /** The largest request body accepted for this request, in bytes. Default: no limit. */
     protected long maxRequestBytes(Request clientToProxyRequest) {
         return Long.MAX_VALUE;
+    }
+
+    /**
+     * The request body to send upstream when the subclass has already read it (the queue proxy reads
+     * inference bodies to route them, may add {@code keep_alive}, and replays them on failover), or null
+     * to stream the client's body as it arrives (the default). A buffered body is sent with its own
+     * {@code Content-Length}; the client's framing headers are not copied.
+     */
+    protected byte[] bufferedRequestBody(Request clientToProxyRequest) {
+        return null;
     }
 
     /**
@@ -337,8 +348,16 @@ public abstract class ProxyBase extends ProxyHandler {
     @Override
     protected void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
         super.copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
-        // Without a Host header the client sends the upstream's own authority.
-        proxyToServerRequest.headers(headers -> headers.remove(HttpHeader.HOST));
+        boolean buffered = bufferedRequestBody(clientToProxyRequest) != null;
+        proxyToServerRequest.headers(headers -> {
+            // Without a Host header the client sends the upstream's own authority.
+            headers.remove(HttpHeader.HOST);
+            if (buffered) {
+                // The body sent is the buffered one, framed by the client from its own length.
+                headers.remove(HttpHeader.CONTENT_LENGTH);
+                headers.remove(HttpHeader.TRANSFER_ENCODING);
+            }
+        });
     }
 
     @Override
@@ -365,6 +384,10 @@ public abstract class ProxyBase extends ProxyHandler {
     protected org.eclipse.jetty.client.Request.Content newProxyToServerRequestContent(
             Request clientToProxyRequest, Response proxyToClientResponse,
             org.eclipse.jetty.client.Request proxyToServerRequest) {
+        byte[] buffered = bufferedRequestBody(clientToProxyRequest);
+        if (buffered != null) {
+            return new BytesRequestContent(clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), buffered);
+        }
         org.eclipse.jetty.client.Request.Content content = super.newProxyToServerRequestContent(clientToProxyRequest,
                 proxyToClientResponse, proxyToServerRequest);
         return new ClientRequestContent(content, maxRequestBytes(clientToProxyRequest));

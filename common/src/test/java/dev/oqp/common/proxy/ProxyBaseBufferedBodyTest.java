@@ -40,6 +40,13 @@ class ProxyBaseBufferedBodyTest {
                 }
             };
             Handler readsTheBodyFirst = new Handler.Wrapper(proxy) {
+                // This test handler reads the body with a blocking call, so it must not run on a selector
+                // thread (the proxy itself is non-blocking and a wrapper would inherit that).
+                @Override
+                public InvocationType getInvocationType() {
+                    return InvocationType.BLOCKING;
+                }
+
                 @Override
                 public boolean handle(Request request, Response response, Callback callback) throws Exception {
                     String original = Content.Source.asString(request, StandardCharsets.UTF_8);

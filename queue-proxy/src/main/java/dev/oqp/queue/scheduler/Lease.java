@@ -12,4 +12,12 @@ public interface Lease {
 
     /** Gives back everything this lease holds; safe to call any number of times from any thread. */
     void release();
+
+    /**
+     * The lease {@link Capacity} handed out, behind any wrapper the scheduler put around it: the proxy
+     * reads from it which host to send the request to.
+     */
+    default Lease unwrap() {
+        return this;
+    }
 }

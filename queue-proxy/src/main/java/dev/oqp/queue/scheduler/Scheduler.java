@@ -568,5 +568,10 @@ public final class Scheduler {
                 released(this);
             }
         }
+
+        @Override
+        public Lease unwrap() {
+            return capacityLease.unwrap();
+        }
     }
 }

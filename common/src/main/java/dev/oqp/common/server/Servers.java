@@ -60,16 +60,4 @@ public final class Servers {
         server.addConnector(connector);
         return connector;
     }
-
-    /** True for 127.0.0.0/8, ::1 and {@code localhost}. */
-    public static boolean isLoopback(String bind) {
-        if ("localhost".equalsIgnoreCase(bind)) {
-            return true;
-        }
-        try {
-            return InetAddress.getByName(bind).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
-    }
 }

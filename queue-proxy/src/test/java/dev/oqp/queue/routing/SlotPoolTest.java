@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.QueueConfig;
@@ -25,27 +26,37 @@ class SlotPoolTest {
     }
 
     private static Ticket ticket(String client) {
-        return new Ticket(client, Tier.NORMAL, 10, "llama3:latest", new Ticket.Listener() {
+        return new Ticket(client, Tier.NORMAL, 10, "llama3:latest", onDispatch(lease -> { }));
+    }
+
+    /** A listener that only cares about the dispatch; any other outcome is a test failure. */
+    private static Ticket.Listener onDispatch(Consumer<Lease> dispatched) {
+        return new Ticket.Listener() {
             @Override
             public void dispatched(Lease lease, long waitedNanos) {
+                dispatched.accept(lease);
             }
 
             @Override
             public void rejected(Rejection rejection) {
+                throw new AssertionError("rejected: " + rejection);
             }
 
             @Override
             public void expired(long waitedNanos) {
+                throw new AssertionError("expired");
             }
 
             @Override
             public void cancelled(long waitedNanos) {
+                throw new AssertionError("cancelled");
             }
 
             @Override
             public void flushed(long waitedNanos) {
+                throw new AssertionError("flushed");
             }
-        });
+        };
     }
 
     private static String hostOf(Lease lease) {
@@ -86,28 +97,7 @@ class SlotPoolTest {
                 QueueConfig.DEFAULT_LOW, 503, QueueConfig.DEFAULT_AGING, QueueConfig.DEFAULT_MAX_QUEUED_BYTES),
                 Ticks.SYSTEM, pool);
         AtomicReference<Lease> granted = new AtomicReference<>();
-        Ticket ticket = new Ticket("x", Tier.NORMAL, 10, "llama3:latest", new Ticket.Listener() {
-            @Override
-            public void dispatched(Lease lease, long waitedNanos) {
-                granted.set(lease);
-            }
-
-            @Override
-            public void rejected(Rejection rejection) {
-            }
-
-            @Override
-            public void expired(long waitedNanos) {
-            }
-
-            @Override
-            public void cancelled(long waitedNanos) {
-            }
-
-            @Override
-            public void flushed(long waitedNanos) {
-            }
-        });
+        Ticket ticket = new Ticket("x", Tier.NORMAL, 10, "llama3:latest", onDispatch(granted::set));
 
         assertThat(scheduler.submit(ticket)).isEqualTo(Admission.DISPATCHED);
         assertThat(hostOf(granted.get())).isEqualTo("gpu-1");

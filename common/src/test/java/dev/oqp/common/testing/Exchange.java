@@ -159,11 +159,13 @@ final class Exchange {
             disarm();
             runOnComplete(); // state changes (model loaded) are visible before the client sees the end
         }
+        // Recorded as the line is handed to the connection (it is written to the socket at once unless the
+        // client is slow): a write-completion callback can run after the client has read the line and left.
+        record.lineWritten(System.nanoTime());
         response.write(last, ByteBuffer.wrap(data), Callback.from(() -> written(last), this::clientGone));
     }
 
     private void written(boolean last) {
-        record.lineWritten(System.nanoTime());
         if (last) {
             complete();
             return;

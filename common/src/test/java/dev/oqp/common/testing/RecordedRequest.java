@@ -117,8 +117,10 @@ public final class RecordedRequest {
     }
 
     /**
-     * When each response body line (NDJSON line, SSE event, or the whole non-streamed body) was written
-     * and flushed, in order. A live, thread-safe, read-only view that grows while the response streams.
+     * When each response body line (NDJSON line, SSE event, or the whole non-streamed body) was handed to
+     * the connection for writing (it goes to the socket at once unless the client is slow), in order. A
+     * line is therefore recorded before any client can have read it. A live, thread-safe, read-only view
+     * that grows while the response streams.
      */
     public List<Long> lineWriteNanos() {
         return Collections.unmodifiableList(lineWriteNanos);

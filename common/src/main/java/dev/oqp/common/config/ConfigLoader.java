@@ -75,6 +75,26 @@ public final class ConfigLoader {
     private final Node.Context ctx;
     /** Port to the YAML path that claimed it first, in binding order. */
     private final Map<Integer, String> ports = new LinkedHashMap<>();
+    /** What each service (a map) offers as client identity, in file order; checked against auth at the end. */
+    private final List<ServiceIdentity> identities = new ArrayList<>();
+    /** What auth.keys offers to identify a service; set by {@link #auth}. */
+    private AuthFacts authFacts;
+
+    /**
+     * A service's identity inputs as bound: {@code headers} holds only accepted values; {@code rejected} is true
+     * when the client or an Authorization header was written but refused (already a problem), so whether the
+     * service has an identity cannot be told.
+     */
+    private record ServiceIdentity(String path, String clientPath, Map<String, String> headers, String client,
+            boolean rejected) {
+    }
+
+    /**
+     * What auth.keys offers to identify a service: the valid client ids in file order, the digests of the keys
+     * resolved, and whether every entry resolved its key (else an unknown key may be one that failed).
+     */
+    private record AuthFacts(boolean enabled, Set<String> clientIds, Set<String> digests, boolean allKeysResolved) {
+    }
 
     private ConfigLoader(Target target, Map<String, String> env, Path baseDir) {
         this.target = Objects.requireNonNull(target, "target");
@@ -137,6 +157,7 @@ public final class ConfigLoader {
         AdminConfig admin = admin(m.get("admin"));
         LoggingConfig logging = logging(m.get("logging"));
         SidecarConfig sidecar = sidecar(m.get("sidecar"));
+        serviceIdentities();
         if (!ctx.problems.isEmpty()) {
             throw new ConfigException(ctx.problems);
         }
@@ -183,8 +204,14 @@ public final class ConfigLoader {
             Duration timeout = or(m.get("timeout").duration(false), ServiceConfig.DEFAULT_TIMEOUT);
             Duration connectTimeout = or(m.get("connect_timeout").duration(false), ServiceConfig.DEFAULT_CONNECT_TIMEOUT);
             long maxBody = or(m.get("max_body").size(), ServiceConfig.DEFAULT_MAX_BODY);
-            Map<String, String> headers = headers(m.get("headers"));
-            String client = clientName(m.get("client"));
+            Node headersNode = m.get("headers");
+            Map<String, String> headers = headers(headersNode);
+            Node clientNode = m.get("client");
+            String client = clientName(clientNode);
+            boolean authorizationRejected = !headersNode.absent() && (!headersNode.json.isObject()
+                    || writesAuthorization(headersNode) && authorization(headers) == null);
+            identities.add(new ServiceIdentity(element.path, clientNode.path, headers, client,
+                    authorizationRejected || !clientNode.absent() && client == null));
             Path caFile = caFile(m.get("ca_file"));
             add(out, element.path, () -> new ServiceConfig(name, listen, bind, allowPublic, upstream, timeout,
                     connectTimeout, maxBody, headers, client, caFile));
@@ -211,6 +238,93 @@ public final class ConfigLoader {
             node.problem("duplicate " + what + " \"" + id + "\" (also " + first + ")");
         }
         return id;
+    }
+
+    private static boolean writesAuthorization(Node headers) {
+        for (Map.Entry<String, JsonNode> e : headers.json.properties()) {
+            if (e.getKey().equalsIgnoreCase("authorization")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The value of the Authorization header, its name matched ignoring case; {@code null} when there is none. */
+    private static String authorization(Map<String, String> headers) {
+        for (Map.Entry<String, String> e : headers.entrySet()) {
+            if (e.getKey().equalsIgnoreCase("authorization")) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The token of an Authorization value {@code Bearer <token>}, parsed as the queue proxy parses a request's:
+     * stripped, the scheme matched ignoring case, then spaces or tabs, then a token without whitespace or control
+     * characters; {@code null} for anything else.
+     */
+    private static String bearerToken(String value) {
+        if (value == null) {
+            return null;
+        }
+        String v = value.strip();
+        String scheme = "bearer";
+        if (v.length() <= scheme.length() || !v.regionMatches(true, 0, scheme, 0, scheme.length())) {
+            return null;
+        }
+        int start = scheme.length();
+        if (v.charAt(start) != ' ' && v.charAt(start) != '\t') {
+            return null;
+        }
+        while (start < v.length() && (v.charAt(start) == ' ' || v.charAt(start) == '\t')) {
+            start++;
+        }
+        String token = v.substring(start);
+        if (token.isEmpty()) {
+            return null;
+        }
+        for (int i = 0; i < token.length(); i++) {
+            char c = token.charAt(i);
+            if (Character.isWhitespace(c) || Character.isISOControl(c) || Character.isSpaceChar(c)) {
+                return null;
+            }
+        }
+        return token;
+    }
+
+    /**
+     * Queue proxy with auth enabled: a request on a service port is identified by the key its Authorization
+     * header injects, else by the service's client. So a client must name a client_id of auth.keys, and a
+     * service needs one or the other. Header values are secrets: never echoed, not even in part.
+     */
+    private void serviceIdentities() {
+        AuthFacts auth = authFacts;
+        if (target != Target.QUEUE_PROXY || auth == null || !auth.enabled()) {
+            return;
+        }
+        for (ServiceIdentity s : identities) {
+            if (s.client() != null && !auth.clientIds().isEmpty() && !auth.clientIds().contains(s.client())) {
+                ctx.problem(s.clientPath(), s.client() + " is not a client_id of auth.keys (expected: one of "
+                        + String.join(", ", auth.clientIds()) + ")");
+            }
+            if (s.client() != null || s.rejected()) {
+                continue;
+            }
+            String authorization = authorization(s.headers());
+            String token = bearerToken(authorization);
+            if (token != null && auth.digests().contains(KeyConfig.sha256Hex(token))) {
+                continue;
+            }
+            String problem = "no client identity: auth is enabled, so a service needs an Authorization header"
+                    + " carrying a key of auth.keys, or client naming one of their client_id";
+            if (authorization == null) {
+                ctx.problem(s.path(), problem);
+            } else if (auth.allKeysResolved()) {
+                // Not when a key of auth.keys failed: it may be the one injected, and that is reported already.
+                ctx.problem(s.path(), problem + "; its Authorization header carries no key of auth.keys");
+            }
+        }
     }
 
     private static String clientName(Node node) {
@@ -579,8 +693,9 @@ public final class ConfigLoader {
         Map<String, String> clientIds = new LinkedHashMap<>();
         Map<String, String> digests = new LinkedHashMap<>();
         List<Node> elements = m.get("keys").elements();
+        List<String> unresolved = new ArrayList<>();
         for (Node element : elements) {
-            KeyConfig key = key(element, clientIds, digests);
+            KeyConfig key = key(element, clientIds, digests, unresolved);
             if (key != null) {
                 keys.add(key);
             }
@@ -597,12 +712,16 @@ public final class ConfigLoader {
         Duration window = or(r.get("window").duration(false), RateLimitConfig.DEFAULT.window());
         RateLimitConfig rateLimit = build(m.get("rate_limit").path, () -> new RateLimitConfig(maxFailures, window));
         boolean on = enabled;
+        authFacts = new AuthFacts(on, clientIds.keySet(), digests.keySet(), unresolved.isEmpty());
         return build(node.path, () -> new AuthConfig(on, keys, rateLimit));
     }
 
-    private KeyConfig key(Node element, Map<String, String> clientIds, Map<String, String> digests) {
+    /** One key entry; its path is added to {@code unresolved} when its secret or digest could not be had. */
+    private KeyConfig key(Node element, Map<String, String> clientIds, Map<String, String> digests,
+            List<String> unresolved) {
         Node.Mapping m = element.mapping(KEY_KEYS);
         if (!element.absent() && !element.json.isObject()) {
+            unresolved.add(element.path);
             return null;
         }
         String clientId = uniqueId(m.get("client_id"), clientIds, "client_id");
@@ -620,8 +739,10 @@ public final class ConfigLoader {
         String sourcePath = null;
         if (given.isEmpty()) {
             element.problem("no key (expected exactly one of: key, key_env, key_file, key_sha256)");
+            unresolved.add(element.path);
         } else if (given.size() > 1) {
             element.problem(String.join(", ", given) + " are all set (expected exactly one of: key, key_env, key_file, key_sha256)");
+            unresolved.add(element.path);
         } else {
             Node n = m.get(given.get(0));
             sourcePath = n.path;
@@ -665,7 +786,9 @@ public final class ConfigLoader {
             if (key != null) {
                 digest = KeyConfig.sha256Hex(key);
             }
-            if (digest != null) {
+            if (digest == null) {
+                unresolved.add(element.path);
+            } else {
                 String first = digests.putIfAbsent(digest, element.path);
                 if (first != null) {
                     n.problem("same key as " + first + " (expected: a distinct key per client)");

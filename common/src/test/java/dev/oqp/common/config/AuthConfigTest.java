@@ -148,6 +148,22 @@ class AuthConfigTest {
     }
 
     @Test
+    void duplicateClientIdAndDuplicateKeyAreBothReportedAtOnceWhateverTheKeySpelling(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("key"), SECRET + "\n");
+        List<String> problems = proxyProblems("""
+                auth:
+                  keys:
+                    - {client_id: a, key_sha256: %s}
+                    - {client_id: a, key: other-secret-0123456789}
+                    - {client_id: b, key_file: '%s'}
+                """.formatted(SECRET_SHA.toUpperCase(), file));
+        assertThat(problems).containsExactly(
+                "auth.keys[1].client_id: duplicate client_id \"a\" (also auth.keys[0].client_id)",
+                "auth.keys[2].key_file: same key as auth.keys[0] (expected: a distinct key per client)");
+        assertThat(String.join("\n", problems)).doesNotContain(SECRET).doesNotContainIgnoringCase(SECRET_SHA);
+    }
+
+    @Test
     void keyOptionsAreRangeChecked() {
         assertThat(proxyProblems("""
                 auth:

@@ -50,7 +50,7 @@ class ConfigPrinterTest {
     void outputWithoutSecretsParsesBackToTheSameConfig() throws ConfigException {
         OqpConfig config = ConfigLoader.parse("""
                 services:
-                  - {name: svc, listen: 11437, upstream: 'https://o:1', timeout: 1h30m, max_body: 3MiB, client: x}
+                  - {name: svc, listen: 11437, upstream: 'https://o:1', timeout: 1h30m, max_body: 3MiB, client: a}
                 proxy: {port: 8080, trusted_proxies: [10.0.0.0/8], drain_timeout: 250ms}
                 queue: {aging: 0, low: {max_depth: 0}}
                 auth:

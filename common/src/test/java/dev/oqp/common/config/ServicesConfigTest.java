@@ -255,6 +255,120 @@ class ServicesConfigTest {
                 .containsExactly("services[0].client: \"\" (expected: 1-64 characters of A-Z a-z 0-9 . _ -)");
     }
 
+    private static final String LC_SECRET = "librechat-secret-0123456789";
+    private static final String MS_SECRET = "memsearch-secret-0123456789";
+    private static final String KEYS = """
+            auth:
+              keys:
+                - {client_id: librechat, key: %s}
+                - {client_id: memsearch-watch, key_env: MS_KEY}
+            """.formatted(LC_SECRET);
+    private static final java.util.Map<String, String> KEY_ENV = java.util.Map.of("MS_KEY", MS_SECRET);
+    private static final String NO_IDENTITY = "no client identity: auth is enabled, so a service needs an Authorization"
+            + " header carrying a key of auth.keys, or client naming one of their client_id";
+    private static final String UNKNOWN_KEY = NO_IDENTITY + "; its Authorization header carries no key of auth.keys";
+
+    @Test
+    void serviceWithoutIdentityUnderAuthIsAnError() {
+        assertThat(Yaml.proxyProblems(service("") + KEYS, KEY_ENV)).containsExactly("services[0]: " + NO_IDENTITY);
+        assertThat(Yaml.proxyProblems(service("    headers: {X-Queue-Priority: low}\n") + KEYS, KEY_ENV))
+                .containsExactly("services[0]: " + NO_IDENTITY);
+    }
+
+    @Test
+    void serviceClientMustNameAConfiguredClient() throws ConfigException {
+        assertThat(Yaml.proxyProblems(service("    client: memsearch\n") + KEYS, KEY_ENV)).containsExactly(
+                "services[0].client: memsearch is not a client_id of auth.keys (expected: one of librechat, memsearch-watch)");
+        assertThat(Yaml.proxyProblems(service("    client: Librechat\n") + KEYS, KEY_ENV))
+                .as("client ids are matched exactly").hasSize(1);
+        assertThat(proxy(service("    client: memsearch-watch\n") + KEYS, KEY_ENV).services().get(0).client())
+                .isEqualTo("memsearch-watch");
+    }
+
+    @Test
+    void serviceClientIsCheckedEvenWhenTheInjectedKeyIsKnown() {
+        assertThat(Yaml.proxyProblems(service("    headers: {Authorization: 'Bearer " + LC_SECRET + "'}\n    client: nobody\n")
+                + KEYS, KEY_ENV)).containsExactly(
+                        "services[0].client: nobody is not a client_id of auth.keys (expected: one of librechat, memsearch-watch)");
+    }
+
+    @Test
+    void serviceWithInjectedKnownKeyNeedsNoClient() throws ConfigException {
+        java.util.Map<String, String> env = java.util.Map.of("MS_KEY", MS_SECRET, "LC", LC_SECRET);
+        assertThat(proxy(service("    headers:\n      Authorization: \"Bearer ${LC}\"\n") + KEYS, env).services()).hasSize(1);
+        assertThat(proxy(service("    headers:\n      authorization: \"  bEaReR \t " + MS_SECRET + "  \"\n") + KEYS, env)
+                .services()).as("header name and scheme ignore case; spaces and tabs around the token").hasSize(1);
+        assertThat(proxy(service("    headers: {Authorization: 'Bearer " + LC_SECRET + "'}\n")
+                + "auth:\n  keys:\n    - {client_id: a, key_sha256: " + KeyConfig.sha256Hex(LC_SECRET).toUpperCase() + "}\n")
+                .services()).as("a key given by its digest is known too").hasSize(1);
+    }
+
+    @Test
+    void unknownInjectedKeyIsNotEchoed() {
+        for (String value : List.of("Bearer unknown-secret-0123456789", "Basic dW5rbm93bi1zZWNyZXQ=",
+                "Bearer", "Bearerunknown-secret-0123456789", "Bearer unknown-secret 0123456789", LC_SECRET)) {
+            List<String> problems = Yaml.proxyProblems(service("    headers: {Authorization: '" + value + "'}\n") + KEYS, KEY_ENV);
+            assertThat(problems).as(value).containsExactly("services[0]: " + UNKNOWN_KEY);
+            assertThat(String.join("\n", problems)).doesNotContain("unknown-secret", "dW5rbm93bi1zZWNyZXQ", LC_SECRET);
+        }
+    }
+
+    @Test
+    void unknownInjectedKeyWithAClientIsFine() throws ConfigException {
+        assertThat(proxy(service("    headers: {Authorization: 'Bearer unknown-secret-0123456789'}\n    client: librechat\n")
+                + KEYS, KEY_ENV).services().get(0).client()).isEqualTo("librechat");
+    }
+
+    @Test
+    void serviceIdentityNotRequiredWhenAuthDisabled() throws ConfigException {
+        String services = service("    client: nobody\n")
+                + "  - {name: b, listen: 11438, headers: {Authorization: 'Bearer unknown-secret-0123456789'}}\n"
+                + "  - {name: c, listen: 11439}\n";
+        assertThat(proxy(services).services()).hasSize(3);
+        assertThat(proxy(services + KEYS.replace("auth:\n", "auth:\n  enabled: false\n"), KEY_ENV).services()).hasSize(3);
+    }
+
+    @Test
+    void sidecarDoesNotRequireServiceIdentity() throws ConfigException {
+        String services = service("    client: nobody\n")
+                + "  - {name: b, listen: 11438, upstream: 'http://o:1', headers: {Authorization: 'Bearer unknown-secret-0123456789'}}\n"
+                + "  - {name: c, listen: 11439, upstream: 'http://o:1'}\n";
+        assertThat(ConfigLoader.parse(services + KEYS, Target.SIDECAR, KEY_ENV).services()).hasSize(3);
+    }
+
+    @Test
+    void everyServiceIdentityProblemIsReportedAtOnceWithTheServicesOtherProblems() {
+        assertThat(Yaml.proxyProblems("""
+                services:
+                  - {name: a, listen: 80}
+                  - {name: b, listen: 11438, client: memsearch}
+                  - {name: c, listen: 11439, headers: {Authorization: 'Bearer unknown-secret-0123456789'}}
+                  - {name: d, listen: 11440, client: librechat}
+                """ + KEYS, KEY_ENV)).containsExactly(
+                        "services[0].listen: 80 (expected: 1024-65535)",
+                        "services[0]: " + NO_IDENTITY,
+                        "services[1].client: memsearch is not a client_id of auth.keys (expected: one of librechat, memsearch-watch)",
+                        "services[2]: " + UNKNOWN_KEY);
+    }
+
+    @Test
+    void serviceIdentityIsNotJudgedWhenItsClientOrAuthorizationWasRefused() {
+        assertThat(Yaml.proxyProblems(service("    client: ''\n") + KEYS, KEY_ENV))
+                .containsExactly("services[0].client: \"\" (expected: 1-64 characters of A-Z a-z 0-9 . _ -)");
+        assertThat(Yaml.proxyProblems(service("    headers:\n      Authorization: \"Bearer ${LC}\"\n") + KEYS, KEY_ENV))
+                .containsExactly("services[0].headers.Authorization: environment variable LC is not set");
+        assertThat(Yaml.proxyProblems(service("    headers: [Authorization]\n") + KEYS, KEY_ENV))
+                .containsExactly("services[0].headers: expected a map, got a list");
+    }
+
+    @Test
+    void unknownInjectedKeyIsNotClaimedWhileAKeyOfAuthKeysFailedToLoad() {
+        assertThat(Yaml.proxyProblems(service("    headers: {Authorization: 'Bearer " + MS_SECRET + "'}\n") + KEYS))
+                .containsExactly("auth.keys[1].key_env: environment variable MS_KEY is not set");
+        assertThat(Yaml.proxyProblems(service("") + KEYS)).as("no Authorization at all is still certain")
+                .containsExactly("auth.keys[1].key_env: environment variable MS_KEY is not set", "services[0]: " + NO_IDENTITY);
+    }
+
     @Test
     void caFileMustExistBeReadableAndHoldACertificate(@TempDir Path dir) throws IOException, ConfigException {
         Path missing = dir.resolve("missing.pem");

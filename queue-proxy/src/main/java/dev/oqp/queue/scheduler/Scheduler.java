@@ -5,6 +5,7 @@ import dev.oqp.common.config.Tier;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -39,18 +40,23 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <h2>Admission ({@link #submit})</h2>
- * Draining: rejected ({@link Rejection.Reason#DRAINING}, 503). Otherwise the ticket is dispatched at once when
- * the ordering below lets it run now (not paused, capacity free, nothing ahead of it that can use the slot).
- * Else it waits, provided its requested tier holds fewer than {@code max_depth} waiting tickets and its body
- * fits in {@code max_queued_bytes} (bodies of all waiting tickets, all tiers); otherwise it is rejected with
- * {@code overflow_status_code} ({@link Rejection.Reason#TIER_FULL} / {@link Rejection.Reason#BYTES_FULL}).
+ * Its requested tier draining: rejected ({@link Rejection.Reason#DRAINING}, 503, Retry-After as below).
+ * Otherwise the ticket is dispatched at once when the ordering below lets it run now (its requested tier not
+ * paused, capacity free, nothing ahead of it that can use the slot). Else it waits, provided its requested
+ * tier holds fewer than {@code max_depth} waiting tickets and its body fits in {@code max_queued_bytes}
+ * (bodies of all waiting tickets, all tiers); otherwise it is rejected with {@code overflow_status_code}
+ * ({@link Rejection.Reason#TIER_FULL} / {@link Rejection.Reason#BYTES_FULL}).
  * So {@code max_depth: 0} means the tier never holds a waiting ticket: dispatched at once or rejected.
  * A body larger than {@code max_queued_bytes} may still be dispatched at once: it is never held in the queue.
  *
  * <h2>Ordering at dispatch</h2>
+ * Only tickets whose requested tier is not paused take part (see <i>Operator controls</i>); paused tickets
+ * are passed over without a {@code tryAcquire}, so they hold nothing and block no one, not even newer tickets
+ * of their own client and model. Among the others:
  * <ol>
  *   <li>Effective tier = requested tier raised one level per full {@code aging} interval waited, capped at
- *       HIGH; {@code aging: 0} = never (strict priority). Highest effective tier first.</li>
+ *       HIGH; {@code aging: 0} = never (strict priority). Highest effective tier first. Aging changes only
+       the order: pause, drain, flush, depth, {@code max_wait} and Retry-After go by the requested tier.</li>
  *   <li>Within an effective tier, round-robin across clients: the client served least recently goes first
  *       (a client with nothing queued and nothing in flight is forgotten, so it counts as never served and goes
  *       first when it returns; ties go to the client whose oldest waiting ticket is older).</li>
@@ -60,11 +66,12 @@ import org.slf4j.LoggerFactory;
  *       cap) is skipped without holding anything; tickets behind it from other clients or for other models
  *       are still tried, but none of the same client and model (FIFO per client and model holds).</li>
  * </ol>
- * A dispatch pass runs on submit, on lease release, on {@link #capacityChanged()}, {@link #resume()} and
- * {@link #drain()}, and repeats until nothing more can be dispatched. A refusal is remembered for the rest
- * of the pass (capacity only shrinks while the pass holds the lock; a concurrent release runs its own pass
- * afterwards), so a pass costs one {@code tryAcquire} per waiting (client, model) pair plus a scan of the
- * waiting tickets per dispatch: cheap for queues bounded by {@code max_depth}.
+ * A dispatch pass runs on submit, on lease release, on {@link #capacityChanged()}, {@link #resume(Tier)} and
+ * {@link #drain(Tier)}, whatever is paused, and repeats until nothing more can be dispatched; it stops at once
+ * when no unpaused tier holds a waiting ticket. A refusal is remembered for the rest of the pass (capacity
+ * only shrinks while the pass holds the lock; a concurrent release runs its own pass afterwards), so a pass
+ * costs one {@code tryAcquire} per waiting unpaused (client, model) pair plus a scan of the waiting tickets
+ * per dispatch: cheap for queues bounded by {@code max_depth}.
  *
  * <h2>Expiry</h2>
  * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
@@ -84,9 +91,21 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * <h2>Operator controls</h2>
- * {@link #pause()} holds dispatch (submissions still queue, expiry still runs); {@link #resume()} ends both
- * pause and drain; {@link #drain()} accepts nothing new, ends a pause and keeps dispatching what waits;
- * {@link #flush(Tier)} answers waiting tickets of one requested tier (or all) with {@code flushed}.
+ * Each applies to one tier, or to all three when the tier is null ({@code POST /queue/pause|resume|drain|flush},
+ * optional {@code ?tier=}). Pause and drain are state per tier; {@link #snapshot()} reports both sets.
+ * <ul>
+ *   <li>{@link #pause(Tier)}: waiting tickets of the tier are not dispatched; new tickets of it still queue
+ *       (within its limits) and still expire; other tiers are dispatched as usual. Does not end a drain: a
+ *       tier both draining and paused accepts nothing and dispatches nothing.</li>
+ *   <li>{@link #drain(Tier)}: new tickets of the tier are rejected ({@link Rejection.Reason#DRAINING});
+ *       ends the tier's pause, so what waits in it keeps being dispatched.</li>
+ *   <li>{@link #resume(Tier)}: ends the tier's pause and drain.</li>
+ *   <li>{@link #flush(Tier)}: answers the tier's waiting tickets with {@code flushed}; pause and drain
+ *       are left as they are.</li>
+ * </ul>
+ * A ticket belongs to its <em>requested</em> tier for all of these, the one it was admitted into: a LOW
+ * ticket aged into HIGH is held by pausing LOW, not by pausing HIGH, and is flushed with LOW (as its
+ * {@code max_wait}, depth and Retry-After also stay those of LOW).
  */
 public final class Scheduler {
 
@@ -121,8 +140,8 @@ public final class Scheduler {
     private long servedCounter;
     private int inFlight;
     private double avgServiceNanos = Double.NaN;
-    private boolean paused;
-    private boolean draining;
+    private final EnumSet<Tier> paused = EnumSet.noneOf(Tier.class);
+    private final EnumSet<Tier> draining = EnumSet.noneOf(Tier.class);
 
     /** A scheduler whose expiry timer polls {@link #expireDue()} on its own (no alarm). */
     public Scheduler(QueueConfig config, Ticks ticks, Capacity capacity) {
@@ -150,15 +169,13 @@ public final class Scheduler {
                 throw new IllegalStateException("ticket submitted twice: " + ticket);
             }
             long now = ticks.nanos();
-            if (draining) {
+            if (draining.contains(ticket.requested())) {
                 ticket.state = Ticket.State.DONE;
                 reject(ticket, Rejection.Reason.DRAINING, 503);
                 admission = Admission.REJECTED;
             } else {
                 enqueue(ticket, now);
-                if (!paused) {
-                    dispatch(now);
-                }
+                dispatch(now);
                 if (ticket.state == Ticket.State.DONE) {
                     admission = Admission.DISPATCHED;
                 } else {
@@ -186,13 +203,14 @@ public final class Scheduler {
         return admission;
     }
 
-    /** Dispatches as many waiting tickets as capacity now allows, in order. Never blocks. */
+    /**
+     * Dispatches as many waiting tickets of unpaused tiers as capacity now allows, in order. Never blocks.
+     * Call it when capacity grew other than by a lease release (host healthy again, caps raised).
+     */
     public void capacityChanged() {
         lock.lock();
         try {
-            if (!paused) {
-                dispatch(ticks.nanos());
-            }
+            dispatch(ticks.nanos());
         } finally {
             lock.unlock();
         }
@@ -242,35 +260,36 @@ public final class Scheduler {
         return next;
     }
 
-    /** Holds dispatch: tickets keep queueing (within limits) and expiring, none is dispatched. */
-    public void pause() {
+    /**
+     * Pauses a tier: its waiting tickets are not dispatched until {@link #resume(Tier)} or {@link #drain(Tier)}
+     * ends the pause. New tickets of the tier still queue (within its {@code max_depth} and the byte budget,
+     * else they are rejected as usual), waiting ones still expire, cancel and flush; tickets of other tiers
+     * are dispatched as usual. A ticket is held by its requested tier, even when aged into a higher one.
+     * Does not end a drain of the tier. Pausing a paused tier does nothing.
+     *
+     * @param tier the requested tier to pause, or null for all tiers
+     */
+    public void pause(Tier tier) {
         lock.lock();
         try {
-            paused = true;
+            paused.addAll(tiers(tier));
         } finally {
             lock.unlock();
         }
     }
 
-    /** Ends a pause or a drain and dispatches what capacity allows. */
-    public void resume() {
+    /**
+     * Ends the pause and the drain of a tier, then dispatches what capacity allows. Resuming a tier that is
+     * neither paused nor draining only runs a dispatch pass.
+     *
+     * @param tier the requested tier to resume, or null for all tiers
+     */
+    public void resume(Tier tier) {
         lock.lock();
         try {
-            paused = false;
-            draining = false;
-            dispatch(ticks.nanos());
-        } finally {
-            lock.unlock();
-        }
-        deliver();
-    }
-
-    /** Rejects every new ticket from now on ({@link Rejection.Reason#DRAINING}), ends a pause and keeps dispatching the queue. */
-    public void drain() {
-        lock.lock();
-        try {
-            draining = true;
-            paused = false;
+            Set<Tier> affected = tiers(tier);
+            paused.removeAll(affected);
+            draining.removeAll(affected);
             dispatch(ticks.nanos());
         } finally {
             lock.unlock();
@@ -279,7 +298,30 @@ public final class Scheduler {
     }
 
     /**
-     * Removes waiting tickets and answers them with {@code flushed}.
+     * Drains a tier: from now on new tickets of that requested tier are rejected
+     * ({@link Rejection.Reason#DRAINING}, 503, Retry-After as usual) until {@link #resume(Tier)}. Ends the
+     * tier's pause and dispatches what capacity allows; its waiting tickets keep being dispatched (or expire,
+     * or are cancelled or flushed). Other tiers are unaffected.
+     *
+     * @param tier the requested tier to drain, or null for all tiers
+     */
+    public void drain(Tier tier) {
+        lock.lock();
+        try {
+            Set<Tier> affected = tiers(tier);
+            draining.addAll(affected);
+            paused.removeAll(affected);
+            dispatch(ticks.nanos());
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    /**
+     * Removes the waiting tickets of a requested tier (aged or not) and answers them with {@code flushed}, in
+     * submit order. Dispatched tickets are not touched; pause and drain are left as they are, so a paused tier
+     * keeps queueing new tickets and a draining one keeps rejecting them.
      *
      * @param tier the requested tier to flush, or null for all tiers
      * @return how many tickets were flushed
@@ -310,7 +352,7 @@ public final class Scheduler {
         return flushed;
     }
 
-    /** A consistent view of depths, bytes, in-flight leases and state. */
+    /** A consistent view of depths, bytes, in-flight leases and the paused and draining tiers. */
     public Snapshot snapshot() {
         lock.lock();
         try {
@@ -345,6 +387,22 @@ public final class Scheduler {
     }
 
     // ---- internals, all called with the lock held unless said otherwise ----
+
+    /** The tiers an operator control applies to; no lock needed. */
+    private static Set<Tier> tiers(Tier tier) {
+        return tier == null ? EnumSet.allOf(Tier.class) : EnumSet.of(tier);
+    }
+
+    /** Waiting tickets whose requested tier is not paused: the ones a dispatch pass may start. */
+    private int dispatchableDepth() {
+        int n = 0;
+        for (Tier t : Tier.values()) {
+            if (!paused.contains(t)) {
+                n += depth[t.ordinal()];
+            }
+        }
+        return n;
+    }
 
     private void enqueue(Ticket t, long now) {
         t.seq = ++seqCounter;
@@ -416,7 +474,10 @@ public final class Scheduler {
         return Tier.values()[(int) Math.max(0, t.requested().ordinal() - Math.min(steps, Tier.values().length))];
     }
 
-    /** One dispatch pass: repeats until no waiting ticket can get a lease (see the class Javadoc for the order). */
+    /**
+     * One dispatch pass: expires due tickets, then repeats until no waiting ticket of an unpaused tier can get a
+     * lease (see the class Javadoc for the order). Paused tickets are skipped before any capacity check.
+     */
     private void dispatch(long now) {
         expire(now);
         long agingNanos = config.aging().toNanos();
@@ -426,7 +487,7 @@ public final class Scheduler {
         Comparator<ClientState> rotation = Comparator.<ClientState>comparingLong(c -> c.lastServed)
                 .thenComparingLong(c -> c.tickets.iterator().next().seq);
         boolean progress = true;
-        while (progress && !byDeadline.isEmpty()) {
+        while (progress && dispatchableDepth() > 0) {
             progress = false;
             List<ClientState> order = new ArrayList<>(clients.size());
             for (ClientState c : clients.values()) {
@@ -440,7 +501,8 @@ public final class Scheduler {
                 for (ClientState c : order) {
                     Set<String> refusedModels = refused.get(c);
                     for (Ticket t : c.tickets) {
-                        if (effectiveTier(t, now, agingNanos) != tier
+                        if (paused.contains(t.requested())
+                                || effectiveTier(t, now, agingNanos) != tier
                                 || (refusedModels != null && refusedModels.contains(t.model()))) {
                             continue;
                         }
@@ -501,9 +563,7 @@ public final class Scheduler {
             double sample = Math.max(0, now - lease.dispatchedAt);
             avgServiceNanos = Double.isNaN(avgServiceNanos) ? sample
                     : avgServiceNanos + EWMA_WEIGHT * (sample - avgServiceNanos);
-            if (!paused) {
-                dispatch(now);
-            }
+            dispatch(now);
         } finally {
             lock.unlock();
         }

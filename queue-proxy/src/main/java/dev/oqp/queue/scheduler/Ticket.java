@@ -75,7 +75,10 @@ public final class Ticket {
         return clientId;
     }
 
-    /** The tier the ticket was admitted into; its depth, {@code max_wait} and flush all refer to this tier. */
+    /**
+     * The tier the ticket was admitted into; its depth, {@code max_wait}, pause, drain and flush all refer to
+     * this tier, also after aging has raised the tier it is ordered in.
+     */
     public Tier requested() {
         return requested;
     }

@@ -8,8 +8,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * N global slots, optional per-client caps, optional set of models that have no host. Its leases are
- * deliberately NOT idempotent, so that tests prove the scheduler's wrapper is.
+ * N global slots, optional per-client caps, optional set of models that have no host; remembers which
+ * tickets it was asked for. Its leases are deliberately NOT idempotent, so that tests prove the scheduler's
+ * wrapper is.
  */
 final class FakeCapacity implements Capacity {
     private int slots;
@@ -18,6 +19,7 @@ final class FakeCapacity implements Capacity {
     private final Map<String, Integer> perClient = new HashMap<>();
     private final Set<String> unservedModels = new HashSet<>();
     private int maxPerClientSeen;
+    private final Set<Ticket> tried = new HashSet<>();
     final List<FakeLease> leases = new ArrayList<>();
 
     FakeCapacity(int slots) {
@@ -43,6 +45,7 @@ final class FakeCapacity implements Capacity {
 
     @Override
     public synchronized Lease tryAcquire(Ticket ticket) {
+        tried.add(ticket);
         String client = ticket.clientId();
         int mine = perClient.getOrDefault(client, 0);
         if (used >= slots || mine >= caps.getOrDefault(client, Integer.MAX_VALUE)
@@ -63,6 +66,11 @@ final class FakeCapacity implements Capacity {
 
     synchronized int inUse(String client) {
         return perClient.getOrDefault(client, 0);
+    }
+
+    /** Whether {@link #tryAcquire} was ever called for {@code ticket}. */
+    synchronized boolean wasAskedFor(Ticket ticket) {
+        return tried.contains(ticket);
     }
 
     synchronized int maxPerClientSeen() {

@@ -7,6 +7,7 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.config.TierConfig;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -14,7 +15,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CyclicBarrier;
 import org.junit.jupiter.api.Test;
 
-/** Random storms: whatever happens, every slot comes back and every ticket gets exactly one outcome. */
+/**
+ * Random storms: whatever happens, every slot comes back and every ticket gets exactly one outcome; per-tier
+ * pause and drain hold at every step (no ticket of a paused tier is dispatched, only draining tiers reject
+ * with DRAINING).
+ */
 class SchedulerStormTest {
 
     private static final Set<String> OUTCOMES = Set.of("dispatched", "rejected", "expired", "cancelled", "flushed");
@@ -25,27 +30,40 @@ class SchedulerStormTest {
     }
 
     @Test
-    void afterARandomStormOfSubmitsCancelsReleasesAndExpiriesEverySlotIsFreeAndEveryTicketHadOneOutcome() {
+    void afterARandomStormOfSubmitsCancelsReleasesExpiriesAndTierControlsEverySlotIsFreeAndEveryTicketHadOneOutcome() {
         Random random = new Random(20261125L);
         FakeTicks ticks = new FakeTicks();
         FakeCapacity capacity = new FakeCapacity(3).cap("c0", 1).cap("c1", 2);
         Scheduler s = new Scheduler(config(), ticks, capacity);
         Recorder rec = new Recorder();
         List<Recorder.Entry> held = new ArrayList<>();
-        boolean paused = false;
+        // What the operator controls should have left in force; the scheduler must agree at every step.
+        EnumSet<Tier> paused = EnumSet.noneOf(Tier.class);
+        EnumSet<Tier> draining = EnumSet.noneOf(Tier.class);
+        List<String> violations = new ArrayList<>();
 
         for (int step = 0; step < 20_000; step++) {
             int op = random.nextInt(100);
             if (op < 40) {
-                Recorder.Entry e = rec.ticket("t" + step, "c" + random.nextInt(5),
-                        Tier.values()[random.nextInt(3)], random.nextInt(1500), "m" + random.nextInt(3));
-                if (random.nextInt(10) == 0) {
-                    e.onDispatch = (entry, lease) -> {
+                Tier tier = Tier.values()[random.nextInt(3)];
+                Recorder.Entry e = rec.ticket("t" + step, "c" + random.nextInt(5), tier, random.nextInt(1500),
+                        "m" + random.nextInt(3));
+                boolean releaseAtOnce = random.nextInt(10) == 0;
+                e.onDispatch = (entry, lease) -> {
+                    if (paused.contains(tier)) {
+                        violations.add(entry.name + " dispatched while " + tier + " was paused");
+                    }
+                    if (releaseAtOnce) {
                         lease.release();
                         lease.release();
-                    };
+                    }
+                };
+                Admission admission = s.submit(e.ticket);
+                boolean rejectedAsDraining = admission == Admission.REJECTED
+                        && e.rejection.reason() == Rejection.Reason.DRAINING;
+                if (rejectedAsDraining != draining.contains(tier)) {
+                    violations.add(e.name + " (" + tier + ") " + admission + " while draining " + draining);
                 }
-                s.submit(e.ticket);
             } else if (op < 62) {
                 collectHeld(rec, held);
                 if (!held.isEmpty()) {
@@ -70,27 +88,33 @@ class SchedulerStormTest {
                 capacity.noHostFor("m2", random.nextBoolean());
                 s.capacityChanged();
             } else if (op < 97) {
-                if (paused) {
-                    s.resume();
+                // The model changes first: resume and drain deliver their dispatches before they return.
+                Tier tier = randomTierOrAll(random);
+                if (random.nextBoolean()) {
+                    paused.addAll(tiers(tier));
+                    s.pause(tier);
                 } else {
-                    s.pause();
+                    paused.removeAll(tiers(tier));
+                    draining.removeAll(tiers(tier));
+                    s.resume(tier);
                 }
-                paused = !paused;
             } else if (op < 98) {
-                s.flush(random.nextBoolean() ? null : Tier.values()[random.nextInt(3)]);
+                s.flush(randomTierOrAll(random));
             } else {
-                s.drain();
-                paused = false;
-                if (random.nextInt(4) == 0) {
-                    s.resume();
-                }
+                Tier tier = randomTierOrAll(random);
+                draining.addAll(tiers(tier));
+                paused.removeAll(tiers(tier));
+                s.drain(tier);
             }
+            Snapshot snapshot = s.snapshot();
+            assertThat(snapshot.paused()).isEqualTo(paused);
+            assertThat(snapshot.draining()).isEqualTo(draining);
             assertThat(capacity.inUse("c0")).isLessThanOrEqualTo(1);
             assertThat(capacity.inUse("c1")).isLessThanOrEqualTo(2);
-            assertThat(s.snapshot().inFlight()).isEqualTo(capacity.used());
+            assertThat(snapshot.inFlight()).isEqualTo(capacity.used());
         }
 
-        s.resume();
+        s.resume(null);
         capacity.noHostFor("m2", false);
         capacity.setSlots(5);
         s.capacityChanged();
@@ -102,6 +126,7 @@ class SchedulerStormTest {
             held.clear();
         }
 
+        assertThat(violations).isEmpty();
         assertThat(rec.entries).hasSizeGreaterThan(7000);
         assertThat(rec.entries).allSatisfy(e -> {
             assertThat(e.outcomes).hasSize(1);
@@ -155,6 +180,13 @@ class SchedulerStormTest {
                             s.expireDue();
                             s.capacityChanged();
                         }
+                        if (i % 100 == 17) {
+                            s.pause(randomTierOrAll(random));
+                        } else if (i % 100 == 67) {
+                            s.resume(randomTierOrAll(random));
+                        } else if (i % 300 == 151) {
+                            s.drain(randomTierOrAll(random));
+                        }
                     }
                 } catch (Throwable t) {
                     failures.add(t);
@@ -166,6 +198,7 @@ class SchedulerStormTest {
             t.join();
         }
         // Leases not released at once are released now; releasing lets the rest of the queue through.
+        s.resume(null);
         for (int round = 0; round < 100_000 && (s.snapshot().totalDepth() > 0 || s.snapshot().inFlight() > 0); round++) {
             OneOutcome.releaseParked();
         }
@@ -176,6 +209,15 @@ class SchedulerStormTest {
         assertThat(capacity.used()).isZero();
         assertThat(s.snapshot().inFlight()).isZero();
         assertThat(s.snapshot().totalDepth()).isZero();
+    }
+
+    /** A random tier, or null (all tiers) one time in four. */
+    private static Tier randomTierOrAll(Random random) {
+        return random.nextInt(4) == 0 ? null : Tier.values()[random.nextInt(3)];
+    }
+
+    private static Set<Tier> tiers(Tier tier) {
+        return tier == null ? EnumSet.allOf(Tier.class) : EnumSet.of(tier);
     }
 
     private static void collectHeld(Recorder rec, List<Recorder.Entry> held) {

@@ -11,7 +11,10 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.config.TierConfig;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class SchedulerTest {
@@ -407,40 +410,359 @@ class SchedulerTest {
     }
 
     @Test
-    void pauseHoldsDispatchAndResumeContinues() {
+    void pauseOfAllTiersHoldsDispatchAndResumeOfAllContinuesInOrder() {
         Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(2));
-        s.pause();
+        s.pause(null);
         Recorder.Entry a = rec.ticket("a", "a", NORMAL);
         assertThat(s.submit(a.ticket)).isEqualTo(Admission.QUEUED);
-        Recorder.Entry b = submit(s, "b", "b", HIGH);
+        submit(s, "b", "b", HIGH);
+        submit(s, "c", "c", LOW);
         s.capacityChanged();
         assertThat(rec.dispatchOrder).isEmpty();
-        assertThat(s.snapshot().paused()).isTrue();
+        assertThat(s.snapshot().paused()).containsExactly(HIGH, NORMAL, LOW);
 
-        s.resume();
+        s.resume(null);
 
         assertThat(rec.dispatchOrder).containsExactly("b", "a");
-        assertThat(s.snapshot().paused()).isFalse();
+        assertThat(s.snapshot().paused()).isEmpty();
     }
 
     @Test
-    void drainRejectsNewTicketsAndKeepsDispatchingQueuedOnes() {
+    void pausingLowKeepsDispatchingHigh() {
+        FakeCapacity capacity = new FakeCapacity(3);
+        Scheduler s = new Scheduler(strict(), ticks, capacity);
+        s.pause(LOW);
+
+        Recorder.Entry low = rec.ticket("low", "a", LOW);
+        assertThat(s.submit(low.ticket)).as("slots are free, but LOW is paused").isEqualTo(Admission.QUEUED);
+        Recorder.Entry high = rec.ticket("high", "b", HIGH);
+        assertThat(s.submit(high.ticket)).isEqualTo(Admission.DISPATCHED);
+        Recorder.Entry normal = rec.ticket("normal", "c", NORMAL);
+        assertThat(s.submit(normal.ticket)).isEqualTo(Admission.DISPATCHED);
+
+        assertThat(low.outcome()).isEqualTo("none");
+        Snapshot snapshot = s.snapshot();
+        assertThat(snapshot.paused()).containsExactly(LOW);
+        assertThat(snapshot.paused(LOW)).isTrue();
+        assertThat(snapshot.paused(HIGH)).isFalse();
+        assertThat(snapshot.paused(NORMAL)).isFalse();
+        assertThat(snapshot.draining()).isEmpty();
+        assertThat(snapshot.depth()).containsEntry(LOW, 1).containsEntry(HIGH, 0).containsEntry(NORMAL, 0);
+    }
+
+    @Test
+    void aPausedTicketDoesNotHoldBackNewerTicketsOfItsOwnClientAndModel() {
+        Scheduler s = new Scheduler(config(Duration.ofSeconds(60)), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry low = rec.ticket("low", "a", LOW, 0, "m");
+        s.submit(low.ticket);
+        ticks.advance(Duration.ofSeconds(60));
+        Recorder.Entry normal = rec.ticket("normal", "a", NORMAL, 0, "m");
+        s.submit(normal.ticket);
+        s.pause(LOW);
+
+        busy.release();
+
+        assertThat(rec.dispatchOrder).as("the low ticket, aged into NORMAL, is ahead in FIFO but paused")
+                .containsExactly("busy", "normal");
+        assertThat(low.outcome()).isEqualTo("none");
+    }
+
+    @Test
+    void pausedTicketsAreNeverOfferedToCapacity() {
+        FakeCapacity capacity = new FakeCapacity(2);
+        capacity.noHostFor("big", true);
+        Scheduler s = new Scheduler(strict(), ticks, capacity);
+        s.pause(LOW);
+        List<Recorder.Entry> lows = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            lows.add(submit(s, "low" + i, "c" + i, LOW));
+        }
+        // An unpaused ticket nothing can serve keeps every pass scanning down to the LOW tier.
+        Recorder.Entry stuck = rec.ticket("stuck", "s", NORMAL, 0, "big");
+        assertThat(s.submit(stuck.ticket)).isEqualTo(Admission.QUEUED);
+        s.capacityChanged();
+        Recorder.Entry normal = submit(s, "n", "n", NORMAL);
+        normal.release();
+
+        assertThat(rec.dispatchOrder).containsExactly("n");
+        assertThat(lows).allSatisfy(e -> {
+            assertThat(e.outcome()).isEqualTo("none");
+            assertThat(capacity.wasAskedFor(e.ticket)).isFalse();
+        });
+        assertThat(capacity.wasAskedFor(stuck.ticket)).isTrue();
+        assertThat(capacity.used()).isZero();
+        assertThat(s.snapshot().inFlight()).isZero();
+    }
+
+    @Test
+    void pausedTicketsKeepQueueingWithinTheirTiersLimitsAndKeepExpiring() {
+        QueueConfig config = new QueueConfig(HIGH_TIER, new TierConfig(2, Duration.ofSeconds(300)), LOW_TIER, 429,
+                Duration.ZERO, 1 << 20);
+        List<Long> alarms = new ArrayList<>();
+        Scheduler s = new Scheduler(config, ticks, new FakeCapacity(1), alarms::add);
+        s.pause(NORMAL);
+        Recorder.Entry n1 = rec.ticket("n1", "a", NORMAL);
+        Recorder.Entry n2 = rec.ticket("n2", "b", NORMAL);
+        Recorder.Entry n3 = rec.ticket("n3", "c", NORMAL);
+        assertThat(s.submit(n1.ticket)).isEqualTo(Admission.QUEUED);
+        assertThat(s.submit(n2.ticket)).isEqualTo(Admission.QUEUED);
+        assertThat(s.submit(n3.ticket)).isEqualTo(Admission.REJECTED);
+        assertThat(n3.rejection.reason()).isEqualTo(Rejection.Reason.TIER_FULL);
+        assertThat(n3.rejection.statusCode()).isEqualTo(429);
+        assertThat(alarms).containsExactly(Duration.ofSeconds(300).toNanos());
+
+        ticks.advance(Duration.ofSeconds(300));
+
+        assertThat(s.expireDue()).isEqualTo(-1);
+        assertThat(n1.outcome()).isEqualTo("expired");
+        assertThat(n2.outcome()).isEqualTo("expired");
+        assertThat(s.snapshot().depth()).containsEntry(NORMAL, 0);
+        assertThat(s.snapshot().paused()).containsExactly(NORMAL);
+    }
+
+    @Test
+    void releaseWhileOneTierPausedDispatchesTheOthers() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry high = submit(s, "h", "a", HIGH);
+        Recorder.Entry normal = submit(s, "n", "b", NORMAL);
+        s.pause(HIGH);
+
+        busy.release();
+
+        assertThat(normal.outcome()).isEqualTo("dispatched");
+        assertThat(high.outcome()).isEqualTo("none");
+    }
+
+    @Test
+    void capacityChangedWhileOneTierPausedDispatchesTheOthers() {
+        FakeCapacity capacity = new FakeCapacity(0);
+        Scheduler s = new Scheduler(strict(), ticks, capacity);
+        Recorder.Entry high = submit(s, "h", "a", HIGH);
+        Recorder.Entry low = submit(s, "l", "b", LOW);
+        s.pause(HIGH);
+        capacity.setSlots(2);
+
+        s.capacityChanged();
+
+        assertThat(low.outcome()).isEqualTo("dispatched");
+        assertThat(high.outcome()).isEqualTo("none");
+        assertThat(capacity.used()).isEqualTo(1);
+    }
+
+    @Test
+    void agedTicketStaysPausedByItsRequestedTier() {
+        Scheduler s = new Scheduler(config(Duration.ofSeconds(60)), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry low = submit(s, "low", "x", LOW);
+        ticks.advance(Duration.ofSeconds(120));
+        Recorder.Entry normal = submit(s, "n", "y", NORMAL);
+        s.pause(LOW);
+
+        busy.release();
+        assertThat(rec.dispatchOrder).as("unpaused, the low ticket aged into HIGH would go before n")
+                .containsExactly("busy", "n");
+        normal.release();
+        assertThat(low.outcome()).isEqualTo("none");
+
+        s.resume(LOW);
+        assertThat(low.outcome()).isEqualTo("dispatched");
+    }
+
+    @Test
+    void pausingHighDoesNotHoldALowTicketAgedIntoHigh() {
+        Scheduler s = new Scheduler(config(Duration.ofSeconds(60)), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry low = submit(s, "low", "x", LOW);
+        ticks.advance(Duration.ofSeconds(120));
+        s.pause(HIGH);
+        Recorder.Entry high = submit(s, "h", "y", HIGH);
+
+        busy.release();
+
+        assertThat(low.outcome()).isEqualTo("dispatched");
+        assertThat(high.outcome()).isEqualTo("none");
+    }
+
+    @Test
+    void drainOfAllTiersRejectsNewTicketsAndKeepsDispatchingQueuedOnes() {
         Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
         Recorder.Entry busy = occupy(s);
         Recorder.Entry queued = submit(s, "q", "a", NORMAL);
 
-        s.drain();
-        Recorder.Entry late = rec.ticket("late", "a", HIGH);
-        assertThat(s.submit(late.ticket)).isEqualTo(Admission.REJECTED);
-        assertThat(late.rejection.reason()).isEqualTo(Rejection.Reason.DRAINING);
-        assertThat(late.rejection.statusCode()).isEqualTo(503);
-        assertThat(s.snapshot().draining()).isTrue();
+        s.drain(null);
+        for (Tier tier : Tier.values()) {
+            Recorder.Entry late = rec.ticket("late-" + tier, "a", tier);
+            assertThat(s.submit(late.ticket)).isEqualTo(Admission.REJECTED);
+            assertThat(late.rejection.reason()).isEqualTo(Rejection.Reason.DRAINING);
+            assertThat(late.rejection.statusCode()).isEqualTo(503);
+            assertThat(late.rejection.tier()).isEqualTo(tier);
+        }
+        assertThat(s.snapshot().draining()).containsExactly(HIGH, NORMAL, LOW);
 
         busy.release();
         assertThat(queued.outcome()).isEqualTo("dispatched");
         queued.release();
         assertThat(s.snapshot().totalDepth()).isZero();
         assertThat(s.snapshot().inFlight()).isZero();
+    }
+
+    @Test
+    void drainingOneTierRejectsOnlyThatTier() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry queuedLow = submit(s, "queued-low", "a", LOW);
+
+        s.drain(LOW);
+
+        Recorder.Entry lateLow = rec.ticket("late-low", "a", LOW);
+        assertThat(s.submit(lateLow.ticket)).isEqualTo(Admission.REJECTED);
+        assertThat(lateLow.rejection.reason()).isEqualTo(Rejection.Reason.DRAINING);
+        assertThat(lateLow.rejection.statusCode()).isEqualTo(503);
+        assertThat(lateLow.rejection.tier()).isEqualTo(LOW);
+        assertThat(lateLow.rejection.retryAfterSeconds()).isGreaterThanOrEqualTo(1);
+        Recorder.Entry normal = rec.ticket("normal", "b", NORMAL);
+        assertThat(s.submit(normal.ticket)).isEqualTo(Admission.QUEUED);
+        Recorder.Entry high = rec.ticket("high", "c", HIGH);
+        assertThat(s.submit(high.ticket)).isEqualTo(Admission.QUEUED);
+        Snapshot snapshot = s.snapshot();
+        assertThat(snapshot.draining()).containsExactly(LOW);
+        assertThat(snapshot.draining(LOW)).isTrue();
+        assertThat(snapshot.draining(NORMAL)).isFalse();
+        assertThat(snapshot.draining(HIGH)).isFalse();
+        assertThat(snapshot.paused()).isEmpty();
+
+        releaseInTurn(List.of(busy, queuedLow, normal, high));
+
+        assertThat(rec.dispatchOrder).as("what waited in the draining tier is still dispatched")
+                .containsExactly("busy", "high", "normal", "queued-low");
+    }
+
+    @Test
+    void drainOfAPausedTierEndsOnlyThatPauseAndDispatchesWhatWaitsInIt() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(3));
+        s.pause(null);
+        Recorder.Entry high = submit(s, "h", "a", HIGH);
+        Recorder.Entry normal = submit(s, "n", "b", NORMAL);
+        Recorder.Entry low = submit(s, "l", "c", LOW);
+
+        s.drain(NORMAL);
+
+        assertThat(rec.dispatchOrder).containsExactly("n");
+        assertThat(high.outcome()).isEqualTo("none");
+        assertThat(low.outcome()).isEqualTo("none");
+        assertThat(normal.outcome()).isEqualTo("dispatched");
+        Snapshot snapshot = s.snapshot();
+        assertThat(snapshot.paused()).containsExactly(HIGH, LOW);
+        assertThat(snapshot.draining()).containsExactly(NORMAL);
+        assertThat(s.submit(rec.ticket("n2", "b", NORMAL).ticket)).isEqualTo(Admission.REJECTED);
+        assertThat(s.submit(rec.ticket("l2", "c", LOW).ticket)).isEqualTo(Admission.QUEUED);
+    }
+
+    @Test
+    void pausingADrainingTierHoldsWhatWaitsAndKeepsRejectingNewTickets() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        Recorder.Entry queued = submit(s, "q", "a", LOW);
+        s.drain(LOW);
+        s.pause(LOW);
+
+        busy.release();
+
+        assertThat(queued.outcome()).isEqualTo("none");
+        Recorder.Entry late = rec.ticket("late", "a", LOW);
+        assertThat(s.submit(late.ticket)).isEqualTo(Admission.REJECTED);
+        assertThat(late.rejection.reason()).isEqualTo(Rejection.Reason.DRAINING);
+        assertThat(s.snapshot().paused()).containsExactly(LOW);
+        assertThat(s.snapshot().draining()).containsExactly(LOW);
+    }
+
+    @Test
+    void resumeOfOneTierEndsOnlyThatTiersPauseAndDrain() {
+        FakeCapacity capacity = new FakeCapacity(0);
+        Scheduler s = new Scheduler(strict(), ticks, capacity);
+        Recorder.Entry high = submit(s, "h", "a", HIGH);
+        Recorder.Entry normal = submit(s, "n", "b", NORMAL);
+        Recorder.Entry low = submit(s, "l", "c", LOW);
+        s.drain(null);
+        s.pause(null);
+        capacity.setSlots(5);
+        s.capacityChanged();
+        assertThat(rec.dispatchOrder).as("every tier is paused").isEmpty();
+
+        s.resume(NORMAL);
+
+        assertThat(rec.dispatchOrder).containsExactly("n");
+        assertThat(high.outcome()).isEqualTo("none");
+        assertThat(low.outcome()).isEqualTo("none");
+        assertThat(s.snapshot().paused()).containsExactly(HIGH, LOW);
+        assertThat(s.snapshot().draining()).containsExactly(HIGH, LOW);
+        assertThat(s.submit(rec.ticket("n2", "b", NORMAL).ticket)).isEqualTo(Admission.DISPATCHED);
+        Recorder.Entry lateHigh = rec.ticket("h2", "a", HIGH);
+        assertThat(s.submit(lateHigh.ticket)).isEqualTo(Admission.REJECTED);
+        assertThat(lateHigh.rejection.reason()).isEqualTo(Rejection.Reason.DRAINING);
+    }
+
+    @Test
+    void resumeAllEndsEveryPauseAndDrain() {
+        FakeCapacity capacity = new FakeCapacity(0);
+        Scheduler s = new Scheduler(strict(), ticks, capacity);
+        submit(s, "h", "a", HIGH);
+        submit(s, "n", "b", NORMAL);
+        submit(s, "l", "c", LOW);
+        s.pause(HIGH);
+        s.drain(NORMAL);
+        s.drain(LOW);
+        s.pause(LOW);
+        capacity.setSlots(6);
+        s.capacityChanged();
+        assertThat(rec.dispatchOrder).containsExactly("n");
+
+        s.resume(null);
+
+        assertThat(rec.dispatchOrder).containsExactly("n", "h", "l");
+        assertThat(s.snapshot().paused()).isEmpty();
+        assertThat(s.snapshot().draining()).isEmpty();
+        for (Tier tier : Tier.values()) {
+            assertThat(s.submit(rec.ticket("new-" + tier, "d", tier).ticket)).isEqualTo(Admission.DISPATCHED);
+        }
+    }
+
+    @Test
+    void flushLeavesPauseAndDrainAsTheyWere() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(2));
+        s.pause(LOW);
+        s.drain(NORMAL);
+        Recorder.Entry low = submit(s, "l", "a", LOW);
+
+        assertThat(s.flush(null)).isEqualTo(1);
+
+        assertThat(low.outcome()).isEqualTo("flushed");
+        assertThat(s.snapshot().paused()).containsExactly(LOW);
+        assertThat(s.snapshot().draining()).containsExactly(NORMAL);
+        assertThat(s.submit(rec.ticket("l2", "a", LOW).ticket)).isEqualTo(Admission.QUEUED);
+        assertThat(s.submit(rec.ticket("n2", "b", NORMAL).ticket)).isEqualTo(Admission.REJECTED);
+    }
+
+    @Test
+    void snapshotTiersAreImmutableCopiesThatLaterControlsDoNotChange() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        s.pause(LOW);
+        Snapshot before = s.snapshot();
+
+        s.pause(null);
+        s.drain(HIGH);
+
+        assertThat(before.paused()).containsExactly(LOW);
+        assertThat(before.draining()).isEmpty();
+        assertThatThrownBy(() -> before.paused().add(HIGH)).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> before.draining().add(HIGH)).isInstanceOf(UnsupportedOperationException.class);
+        Set<Tier> source = EnumSet.of(NORMAL);
+        Snapshot built = new Snapshot(Map.of(), Map.of(), 0, 0, source, source);
+        source.add(HIGH);
+        assertThat(built.paused()).containsExactly(NORMAL);
+        assertThat(built.draining()).containsExactly(NORMAL);
     }
 
     @Test

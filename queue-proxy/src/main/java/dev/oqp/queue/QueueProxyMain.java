@@ -1,17 +1,49 @@
 package dev.oqp.queue;
 
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+
+import dev.oqp.common.config.Target;
+import dev.oqp.common.server.JvmSettings;
+import dev.oqp.common.server.Launcher;
+import dev.oqp.queue.server.QueueProxy;
+
 /**
- * Entry point of {@code ollama-queue-proxy}. The queue proxy is not built yet (it is the subject of
- * the next issue); until then this binary says so and exits with status 1 instead of pretending to
- * proxy anything.
+ * {@code java -jar ollama-queue-proxy.jar [--config FILE] [--check-config]}. The file comes from
+ * {@code --config}, else {@code $OQP_CONFIG}; with neither, the proxy runs on its embedded defaults
+ * ({@code 127.0.0.1:11435}, one host from {@code OLLAMA_HOST} or {@code http://127.0.0.1:11434}, auth off).
+ * Exit status: 0 after a clean stop or a valid check, 1 on a run-time failure such as a port in use, 2 on an
+ * invalid configuration.
  */
 public final class QueueProxyMain {
+    static final String BINARY = "ollama-queue-proxy";
+    private static final Launcher.Binary QUEUE_PROXY = new Launcher.Binary(BINARY, Target.QUEUE_PROXY,
+            List.of("OQP_CONFIG"), null, QueueProxyMain.class);
+
     private QueueProxyMain() {
     }
 
     public static void main(String[] args) {
-        System.err.println("ollama-queue-proxy is not built yet in this version; use ollama-auth-sidecar"
-                + " (sidecar/target/ollama-auth-sidecar.jar) for per-port header injection.");
-        System.exit(1);
+        long startNanos = System.nanoTime();
+        JvmSettings.apply();
+        int status = run(args, System.getenv(), System.out, System.err, startNanos);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /** Everything but the JVM exit; returns the exit status (0 once the server is up and running). */
+    static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, long startNanos) {
+        return Launcher.run(QUEUE_PROXY, (config, log) -> {
+            QueueProxy proxy = new QueueProxy(config);
+            try {
+                proxy.start();
+            } catch (Exception e) {
+                Launcher.stopQuietly(proxy);
+                throw e;
+            }
+            return proxy;
+        }, args, env, out, err, startNanos);
     }
 }

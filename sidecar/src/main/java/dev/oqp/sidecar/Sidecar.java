@@ -12,6 +12,7 @@ import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.server.ConnectorRouter;
 import dev.oqp.common.server.HealthHandler;
+import dev.oqp.common.server.Launcher;
 import dev.oqp.common.server.MetricsHandler;
 import dev.oqp.common.server.Servers;
 import org.eclipse.jetty.server.Server;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * optional Prometheus port. Stateless. {@link #stop()} stops accepting at once and lets in-flight
  * exchanges finish for up to {@code sidecar.drain_timeout}.
  */
-public final class Sidecar {
+public final class Sidecar implements Launcher.App {
     private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
     private final OqpConfig config;
     private final Server server;
@@ -69,6 +70,7 @@ public final class Sidecar {
     }
 
     /** Runs {@code action} once the server has stopped (after the drain). */
+    @Override
     public void whenStopped(Runnable action) {
         server.addEventListener(new LifeCycle.Listener() {
             @Override
@@ -81,39 +83,14 @@ public final class Sidecar {
     /**
      * Binds every port and starts serving.
      *
-     * @throws IOException naming the service whose port cannot be bound
+     * @throws java.io.IOException naming the service whose port cannot be bound
      */
     public void start() throws Exception {
-        try {
-            server.start();
-        } catch (IOException e) {
-            for (Map.Entry<String, ServerConnector> entry : serviceConnectors.entrySet()) {
-                if (!entry.getValue().isOpen()) {
-                    throw new IOException("service " + entry.getKey() + ": cannot listen on "
-                            + hostPort(entry.getValue().getHost(), entry.getValue().getPort()) + ": " + rootMessage(e), e);
-                }
-            }
-            if (metricsConnector != null && !metricsConnector.isOpen()) {
-                throw new IOException("metrics: cannot listen on "
-                        + hostPort(metricsConnector.getHost(), metricsConnector.getPort()) + ": " + rootMessage(e), e);
-            }
-            throw e;
-        }
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getMessage();
-    }
-
-    static String hostPort(String host, int port) {
-        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+        Servers.start(server, connector -> connector == metricsConnector ? "metrics" : "service " + connector.getName());
     }
 
     /** Stops accepting, lets in-flight exchanges finish (up to the drain timeout), then stops. */
+    @Override
     public void stop() throws Exception {
         try {
             server.stop();
@@ -144,13 +121,14 @@ public final class Sidecar {
     }
 
     /** {@code name bind:port} of every listener, for the start line. */
-    List<String> listeners() {
+    @Override
+    public List<String> listeners() {
         List<String> out = new ArrayList<>();
         for (ServiceConfig service : config.services()) {
-            out.add(service.name() + " " + hostPort(service.bind(), port(service.name())) + " -> " + service.upstream());
+            out.add(service.name() + " " + Servers.hostPort(service.bind(), port(service.name())) + " -> " + service.upstream());
         }
         if (metricsConnector != null) {
-            out.add("metrics " + hostPort(config.sidecar().metricsBind(), metricsPort()));
+            out.add("metrics " + Servers.hostPort(config.sidecar().metricsBind(), metricsPort()));
         }
         return out;
     }

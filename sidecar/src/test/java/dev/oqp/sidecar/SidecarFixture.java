@@ -2,15 +2,11 @@ package dev.oqp.sidecar;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,22 +16,28 @@ import dev.oqp.common.config.ConfigException;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
+import dev.oqp.common.testing.TestSockets;
 
 /** Starts sidecars from YAML on free loopback ports and talks to them; closes everything it started. */
 final class SidecarFixture implements AutoCloseable {
+    static int freePort() {
+        return TestSockets.freePort();
+    }
+
+    static Socket rawRequest(int port, String method, String path, Map<String, String> headers, String body)
+            throws IOException {
+        return TestSockets.rawRequest(port, method, path, headers, body);
+    }
+
+    static String readUntil(InputStream in, String marker) throws IOException {
+        return TestSockets.readUntil(in, marker);
+    }
+
     final HttpClient http = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
             .build();
     private final List<Sidecar> started = new ArrayList<>();
-
-    static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     Sidecar start(String yaml) throws Exception {
         return start(yaml, Map.of());
@@ -81,47 +83,6 @@ final class SidecarFixture implements AutoCloseable {
     HttpResponse<String> post(URI uri, String json) throws IOException, InterruptedException {
         return http.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(json))
                 .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    /**
-     * A raw HTTP/1.1 exchange over a socket, for what {@link HttpClient} will not do (a chosen Host
-     * header, closing the connection mid-response). The caller closes the socket.
-     */
-    static Socket rawRequest(int port, String method, String path, Map<String, String> headers, String body)
-            throws IOException {
-        Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
-        socket.setSoTimeout(10_000);
-        byte[] content = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
-        StringBuilder head = new StringBuilder(method + " " + path + " HTTP/1.1\r\n");
-        if (!headers.containsKey("Host")) {
-            head.append("Host: 127.0.0.1:").append(port).append("\r\n");
-        }
-        headers.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
-        if (body != null) {
-            head.append("Content-Type: application/json\r\nContent-Length: ").append(content.length).append("\r\n");
-        }
-        if (!headers.containsKey("Connection")) {
-            head.append("Connection: close\r\n");
-        }
-        head.append("\r\n");
-        OutputStream out = socket.getOutputStream();
-        out.write(head.toString().getBytes(StandardCharsets.US_ASCII));
-        out.write(content);
-        out.flush();
-        return socket;
-    }
-
-    /** Reads from {@code in} until {@code marker} has been seen; returns everything read. */
-    static String readUntil(InputStream in, String marker) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        int b;
-        while ((b = in.read()) != -1) {
-            sb.append((char) b);
-            if (sb.indexOf(marker) >= 0) {
-                return sb.toString();
-            }
-        }
-        throw new IOException("connection ended before " + marker + " in: " + sb);
     }
 
     @Override

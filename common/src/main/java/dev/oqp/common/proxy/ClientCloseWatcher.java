@@ -26,7 +26,7 @@ import org.eclipse.jetty.util.Callback;
  * The watcher is stopped before the response completes, so the connection's own read interest for the
  * next request is never disturbed.
  */
-final class ClientCloseWatcher implements Callback {
+public final class ClientCloseWatcher implements Callback {
     private static final CancellationException STOP = new CancellationException("exchange complete");
 
     private final AbstractEndPoint endPoint;
@@ -47,14 +47,14 @@ final class ClientCloseWatcher implements Callback {
     }
 
     /** A watcher for the connection of {@code clientToProxyRequest}, or null when it cannot be watched. */
-    static ClientCloseWatcher of(Request clientToProxyRequest, Consumer<Throwable> onClientGone) {
+    public static ClientCloseWatcher of(Request clientToProxyRequest, Consumer<Throwable> onClientGone) {
         EndPoint endPoint = clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint();
         return endPoint instanceof AbstractEndPoint abstractEndPoint
                 ? new ClientCloseWatcher(abstractEndPoint, onClientGone) : null;
     }
 
     /** Starts watching; call once the request body has been consumed. No effect after {@link #stop()}. */
-    synchronized void start() {
+    public synchronized void start() {
         if (started || stopped) {
             return;
         }
@@ -64,7 +64,7 @@ final class ClientCloseWatcher implements Callback {
     }
 
     /** Stops watching and withdraws any read interest of ours. Idempotent. */
-    synchronized void stop() {
+    public synchronized void stop() {
         if (stopped) {
             return;
         }
@@ -76,7 +76,7 @@ final class ClientCloseWatcher implements Callback {
     }
 
     /** True when the client sent bytes of another request: the connection must close after this response. */
-    boolean pipelined() {
+    public boolean pipelined() {
         return pipelined;
     }
 

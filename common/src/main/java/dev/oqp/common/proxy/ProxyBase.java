@@ -124,6 +124,14 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     /**
+     * Adds headers to every response this proxy sends the client: a proxied one (after the upstream's
+     * headers were copied, so what is put here wins) and every error this class writes itself (405, 400,
+     * 413, 502, 504, 503). Must not block. Default: nothing.
+     */
+    protected void addResponseHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToClientHeaders) {
+    }
+
+    /**
      * Sees every chunk of the upstream response body just before it is written to the client. The buffer
      * is a view: read it, never change its position or limit, never keep it. Default: nothing.
      */
@@ -268,12 +276,14 @@ public abstract class ProxyBase extends ProxyHandler {
                 // Never tunnel, never echo a request carrying injected secrets back to the client.
                 exchange.failed(new IllegalArgumentException(method), Exchange.Outcome.REJECTED);
                 proxyToClientResponse.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
                 ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 405, "method not allowed");
                 return true;
             }
             String path = clientToProxyRequest.getHttpURI().getPath();
             if (path == null || !path.startsWith("/")) {
                 exchange.failed(new IllegalArgumentException("target"), Exchange.Outcome.REJECTED);
+                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
                 ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 400,
                         "request target must be a path");
                 return true;
@@ -283,6 +293,7 @@ public abstract class ProxyBase extends ProxyHandler {
             if (declared > limit) {
                 BodyTooLargeException tooLarge = new BodyTooLargeException(limit);
                 exchange.failed(tooLarge, Exchange.Outcome.BODY_TOO_LARGE);
+                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
                 ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 413,
                         messageFor(Exchange.Outcome.BODY_TOO_LARGE, tooLarge));
                 return true;
@@ -447,6 +458,7 @@ public abstract class ProxyBase extends ProxyHandler {
             }
             int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : statusFor(failure);
             String message = outcome == Exchange.Outcome.SHUTDOWN ? "server shutting down" : messageFor(outcome, failure);
+            addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, status, message);
         } else if (exchange.ndjson()) {
             byte[] line = ErrorResponses.ndjsonErrorLine(messageFor(outcome, failure));
@@ -521,6 +533,7 @@ public abstract class ProxyBase extends ProxyHandler {
             }
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
+            addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
         }
 

@@ -16,7 +16,9 @@ import org.eclipse.jetty.util.Callback;
 /** Serves a registry in the Prometheus text format on {@code GET /metrics}; anything else is 404. */
 public final class MetricsHandler extends Handler.Abstract.NonBlocking {
     private final PrometheusRegistry registry;
-    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private static final PrometheusTextFormatWriter WRITER = PrometheusTextFormatWriter.create();
+    /** The content type of {@link #scrape}. */
+    public static final String CONTENT_TYPE = WRITER.getContentType();
 
     public MetricsHandler(PrometheusRegistry registry) {
         this.registry = registry;
@@ -30,11 +32,20 @@ public final class MetricsHandler extends Handler.Abstract.NonBlocking {
             response.write(true, ByteBuffer.wrap("404 page not found".getBytes()), callback);
             return true;
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream(4096);
-        writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
         response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, writer.getContentType());
-        response.write(true, ByteBuffer.wrap(out.toByteArray()), callback);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
+        response.write(true, ByteBuffer.wrap(scrape(registry)), callback);
         return true;
+    }
+
+    /** The registry's current values in the Prometheus text format. */
+    public static byte[] scrape(PrometheusRegistry registry) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
+        try {
+            WRITER.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out.toByteArray();
     }
 }

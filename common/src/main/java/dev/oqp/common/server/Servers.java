@@ -1,8 +1,11 @@
 package dev.oqp.common.server;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.function.Function;
 
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
@@ -31,6 +34,11 @@ public final class Servers {
      * @param drainTimeout how long {@code stop()} lets in-flight requests finish
      */
     public static Server newServer(String name, Duration drainTimeout) {
+        return newServer(name, drainTimeout, MAX_CLIENT_CONNECTIONS);
+    }
+
+    /** As {@link #newServer(String, Duration)}, with another cap on open client connections. */
+    public static Server newServer(String name, Duration drainTimeout, int maxClientConnections) {
         QueuedThreadPool threads = new QueuedThreadPool(256, 4);
         threads.setName(name);
         Server server = new Server(threads);
@@ -38,8 +46,31 @@ public final class Servers {
         server.setStopAtShutdown(true);
         // Past this many open client connections the acceptors pause until some close, so a flood cannot
         // exhaust file descriptors (each proxied exchange also holds an upstream connection).
-        server.addBean(new NetworkConnectionLimit(MAX_CLIENT_CONNECTIONS, server));
+        server.addBean(new NetworkConnectionLimit(maxClientConnections, server));
         return server;
+    }
+
+    /**
+     * Starts {@code server}; when a port cannot be bound, the exception names the listener
+     * ({@code label} of its connector) and its address.
+     */
+    public static void start(Server server, Function<ServerConnector, String> label) throws Exception {
+        try {
+            server.start();
+        } catch (IOException e) {
+            for (Connector connector : server.getConnectors()) {
+                if (connector instanceof ServerConnector network && !network.isOpen()) {
+                    throw new IOException(label.apply(network) + ": cannot listen on "
+                            + hostPort(network.getHost(), network.getPort()) + ": " + Launcher.rootCause(e).getMessage(), e);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** {@code host:port}, with brackets around an IPv6 host. */
+    public static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
     }
 
     /** Adds an HTTP/1.1 connector named {@code name} on {@code bind:port} (port 0: any free port). */

@@ -99,6 +99,11 @@ public final class SlotPool implements Capacity {
         return clientInFlight.getOrDefault(clientId, 0);
     }
 
+    /** The ids of the clients with requests in flight now. */
+    public synchronized java.util.Set<String> clientsInFlight() {
+        return java.util.Set.copyOf(clientInFlight.keySet());
+    }
+
     /** The global cap in force (the configured one, or the sum of host slots). */
     public int globalCap() {
         return globalCap;

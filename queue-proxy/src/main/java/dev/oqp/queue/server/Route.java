@@ -92,6 +92,11 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
     private static final Route BLOB_UPLOAD = new Route(Kind.MANAGEMENT, Scope.MANAGEMENT, Target.MANAGEMENT_HOST, false);
     private static final Route MODEL_INFO = new Route(Kind.METADATA, Scope.READ, Target.MODEL_HOST, false);
 
+    /** The route of a path that exists nowhere: 404. */
+    public static Route notFound() {
+        return NOT_FOUND;
+    }
+
     /** The route of {@code method path}; {@code path} is the request's decoded path without query. */
     public static Route classify(String method, String path) {
         Entry entry = EXACT.get(path);

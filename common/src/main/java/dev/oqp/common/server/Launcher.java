@@ -1,0 +1,152 @@
+package dev.oqp.common.server;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+
+import dev.oqp.common.config.ConfigException;
+import dev.oqp.common.config.ConfigLoader;
+import dev.oqp.common.config.ConfigPrinter;
+import dev.oqp.common.config.LoggingConfig;
+import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.Target;
+import dev.oqp.common.log.Logging;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The start-up sequence both binaries share: command line, configuration (every problem listed, exit 2),
+ * {@code --check-config}, logging, start (exit 1 naming what failed), the ready line and the redacted
+ * effective configuration. Exit status: 0 once the server runs or after a valid check, 1 on a run-time
+ * failure such as a port in use, 2 on a bad command line or an invalid configuration.
+ */
+public final class Launcher {
+
+    /** A started server as the launcher sees it. */
+    public interface App {
+        /** {@code name bind:port …} of every listener, for the ready line. */
+        List<String> listeners();
+
+        /** Runs {@code action} once the server has stopped. */
+        void whenStopped(Runnable action);
+
+        /** Stops the server (used when start failed half-way). */
+        void stop() throws Exception;
+    }
+
+    /** Builds and starts the server for a valid configuration; throws naming what could not start. */
+    @FunctionalInterface
+    public interface Starter {
+        App start(OqpConfig config, Logger log) throws Exception;
+    }
+
+    /**
+     * What differs between the binaries.
+     *
+     * @param binary        the binary's name, for messages
+     * @param target        which part of the file the binary acts on
+     * @param configEnv     environment variables naming the file, in order
+     * @param noConfig      null when the binary runs on embedded defaults without a file; else the message
+     *                      printed (exit 2) when no file is named
+     * @param versionSource a class of the binary's jar, for {@code --version}
+     */
+    public record Binary(String binary, Target target, List<String> configEnv, String noConfig, Class<?> versionSource) {
+    }
+
+    private Launcher() {
+    }
+
+    /** Everything but the JVM exit; returns the exit status. */
+    public static int run(Binary binary, Starter starter, String[] args, Map<String, String> env, PrintStream out,
+                          PrintStream err, long startNanos) {
+        String name = binary.binary();
+        CommandLine commandLine;
+        try {
+            commandLine = CommandLine.parse(args, env, binary.configEnv());
+        } catch (CommandLine.UsageException e) {
+            err.println(name + ": " + e.getMessage());
+            err.print(CommandLine.usage(name, binary.configEnv()));
+            return 2;
+        }
+        if (commandLine.help()) {
+            out.print(CommandLine.usage(name, binary.configEnv()));
+            return 0;
+        }
+        if (commandLine.version()) {
+            out.println(name + " " + CommandLine.version(binary.versionSource()));
+            return 0;
+        }
+        if (commandLine.config() == null && binary.noConfig() != null) {
+            err.println(name + ": " + binary.noConfig());
+            return 2;
+        }
+        String source = commandLine.config() == null ? "embedded defaults" : commandLine.config().toString();
+        OqpConfig config;
+        try {
+            config = commandLine.config() == null ? ConfigLoader.defaults(binary.target(), env)
+                    : ConfigLoader.load(commandLine.config(), binary.target(), env);
+        } catch (ConfigException e) {
+            err.println(name + ": invalid configuration " + source + " (" + e.problems().size()
+                    + (e.problems().size() == 1 ? " problem):" : " problems):"));
+            for (String problem : e.problems()) {
+                err.println("  " + problem);
+            }
+            return 2;
+        }
+        if (commandLine.checkConfig()) {
+            out.println("# " + source + ": valid (secrets shown as ***)");
+            out.print(ConfigPrinter.redactedYaml(config, binary.target()));
+            return 0;
+        }
+
+        Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
+        Logger log = LoggerFactory.getLogger(Launcher.class);
+        App app;
+        try {
+            app = starter.start(config, log);
+        } catch (Exception e) {
+            err.println(name + ": cannot start: " + describe(e));
+            return 1;
+        }
+        log.atInfo()
+                .addKeyValue("version", CommandLine.version(binary.versionSource()))
+                .addKeyValue("config", source)
+                .addKeyValue("listeners", String.join("; ", app.listeners()))
+                .addKeyValue("startup_ms", (System.nanoTime() - startNanos) / 1_000_000)
+                .log(name + " ready");
+        log.atInfo().addKeyValue("config", ConfigPrinter.redactedYaml(config, binary.target()))
+                .log("effective configuration");
+        // On SIGTERM Jetty stops the server from its shutdown hook; the last lines must reach stdout.
+        app.whenStopped(Logging::drainAndStop);
+        return 0;
+    }
+
+    /** Stops a half-started app, ignoring what that throws: the start error is what the operator needs. */
+    public static void stopQuietly(App app) {
+        if (app == null) {
+            return;
+        }
+        try {
+            app.stop();
+        } catch (Exception ignored) {
+            // already failing
+        }
+    }
+
+    /** The failure's message and, when it adds something, its root cause's. */
+    public static String describe(Throwable e) {
+        Throwable root = rootCause(e);
+        String message = String.valueOf(e.getMessage());
+        return root == e || root.getMessage() == null || message.contains(root.getMessage())
+                ? message : message + ": " + root.getMessage();
+    }
+
+    /** The innermost cause of {@code e}. */
+    public static Throwable rootCause(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root;
+    }
+}

@@ -1,0 +1,132 @@
+package dev.oqp.queue.metrics;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+/**
+ * Every metric of the queue proxy that is counted as requests pass, declared once. Gauges that read live
+ * state (queue depth, slots in use, uptime) are registered by whoever owns that state, through
+ * {@link #gauge}. Labels come only from configuration (tier, host name, client id), from the statuses the
+ * proxy answers, and from model names bounded by {@link #modelLabel}: anything else is {@code other}.
+ */
+public final class QueueMetrics {
+    /** Distinct model names kept as labels of {@code oqp_tokens_total}; later ones count as {@code other}. */
+    public static final int MAX_MODEL_LABELS = 100;
+    public static final String OTHER = "other";
+
+    private static final double[] LATENCY_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+            120, 300, 600};
+
+    public final PrometheusRegistry registry = new PrometheusRegistry();
+
+    public final Counter queueProcessed = Counter.builder()
+            .name("oqp_queue_processed_total")
+            .help("Queued requests that were dispatched upstream and completed, by the tier they were admitted into")
+            .labelNames("tier")
+            .register(registry);
+    public final Counter queueRejected = Counter.builder()
+            .name("oqp_queue_rejected_total")
+            .help("Requests refused at admission: tier_full, bytes_full (max_queued_bytes) or draining")
+            .labelNames("tier", "reason")
+            .register(registry);
+    public final Counter queueExpired = Counter.builder()
+            .name("oqp_queue_expired_total")
+            .help("Queued requests answered 503 after waiting their tier's max_wait")
+            .labelNames("tier")
+            .register(registry);
+    public final Counter queueCancelled = Counter.builder()
+            .name("oqp_queue_cancelled_total")
+            .help("Queued requests removed because their client disconnected, or flushed by an operator or a shutdown")
+            .labelNames("tier")
+            .register(registry);
+    public final Histogram queueWait = Histogram.builder()
+            .name("oqp_queue_wait_seconds")
+            .help("Time from enqueue to dispatch (never includes generation)")
+            .labelNames("tier")
+            .classicUpperBounds(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+            .register(registry);
+    public final Counter hostRequests = Counter.builder()
+            .name("oqp_host_requests_total")
+            .help("Requests sent to each Ollama host")
+            .labelNames("host")
+            .register(registry);
+    public final Counter hostFailures = Counter.builder()
+            .name("oqp_host_failures_total")
+            .help("Requests to each host that failed upstream: connect failure, timeout or broken connection")
+            .labelNames("host")
+            .register(registry);
+    public final Counter clientRequests = Counter.builder()
+            .name("oqp_client_requests_total")
+            .help("Requests answered, by client and status (499: the client went away first)")
+            .labelNames("client", "status")
+            .register(registry);
+    public final Counter tokens = Counter.builder()
+            .name("oqp_tokens_total")
+            .help("Tokens reported by Ollama (prompt_eval_count, eval_count) or an OpenAI usage object")
+            .labelNames("client", "model", "kind")
+            .register(registry);
+    public final Histogram upstreamSeconds = Histogram.builder()
+            .name("oqp_upstream_seconds")
+            .help("Time from sending a request to a host to the end of its response")
+            .labelNames("host")
+            .classicUpperBounds(LATENCY_BUCKETS)
+            .register(registry);
+    public final Histogram timeToFirstByte = Histogram.builder()
+            .name("oqp_time_to_first_byte_seconds")
+            .help("Time from sending a request to a host to its response headers")
+            .labelNames("host")
+            .classicUpperBounds(LATENCY_BUCKETS)
+            .register(registry);
+    public final Counter authFailures = Counter.builder()
+            .name("oqp_auth_failures_total")
+            .help("Refused key checks: missing, invalid, or rate_limited (the address had too many failures)")
+            .labelNames("reason")
+            .register(registry);
+
+    private final Set<String> models = ConcurrentHashMap.newKeySet();
+
+    /** Registers a gauge whose values are read from live state at each scrape. */
+    public void gauge(String name, String help, String[] labelNames, java.util.function.Consumer<GaugeWithCallback.Callback> callback) {
+        GaugeWithCallback.builder().name(name).help(help).labelNames(labelNames).callback(callback).register(registry);
+    }
+
+    /**
+     * The label for a model name: the name itself for the first {@value #MAX_MODEL_LABELS} distinct names,
+     * {@value #OTHER} afterwards. Only names an upstream reported tokens for reach here, so they are models
+     * that exist on a host, not whatever a client typed.
+     */
+    public String modelLabel(String canonicalModel) {
+        if (canonicalModel == null) {
+            return OTHER;
+        }
+        if (models.contains(canonicalModel)) {
+            return canonicalModel;
+        }
+        synchronized (models) {
+            if (models.size() < MAX_MODEL_LABELS) {
+                models.add(canonicalModel);
+                return canonicalModel;
+            }
+        }
+        return OTHER;
+    }
+
+    /** Adds the tokens of one response. Negative counts (none reported) are skipped. */
+    public void addTokens(String client, String canonicalModel, long prompt, long completion) {
+        if (prompt <= 0 && completion <= 0) {
+            return;
+        }
+        String model = modelLabel(canonicalModel);
+        if (prompt > 0) {
+            tokens.labelValues(client, model, "prompt").inc(prompt);
+        }
+        if (completion > 0) {
+            tokens.labelValues(client, model, "completion").inc(completion);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.oqp.queue.server;
+
+import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.proxy.ClientCloseWatcher;
+import dev.oqp.common.proxy.Upstream;
+import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.metrics.UsageScanner;
+import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Ticket;
+import org.eclipse.jetty.server.Request;
+
+/**
+ * What the pipeline learnt about one request, kept as a request attribute from the gate (steps 1-8) to the
+ * forwarder's completion (step 11). Fields are written by the gate before the request is handed to the
+ * forwarder (a happens-before edge: the hand-off goes through the scheduler's lock or an executor), and by
+ * the forwarder's hooks afterwards; never by two threads at once.
+ */
+final class Call {
+    private static final String ATTRIBUTE = Call.class.getName();
+
+    final String requestId;
+    final Port port;
+    final long startNanos;
+    String clientAddress;
+    /** The authenticated client; null until step 3 succeeds. */
+    Client client;
+    Route route;
+    /** The effective tier of a queued request; null for one that is not queued. */
+    Tier tier;
+    /** The body to send upstream when the gate read it (inference), else null: the body streams. */
+    byte[] body;
+    /** Canonical model name of an inference request, or null. */
+    String model;
+    long maxBody;
+    HostConfig host;
+    Upstream upstream;
+    Ticket ticket;
+    /** The slots a dispatched request holds; released from the forwarder's completion, exactly once. */
+    Lease lease;
+    long waitedNanos = -1;
+    ClientCloseWatcher queuedWatcher;
+    /** The client left while its request was queued or being handed to the forwarder. */
+    volatile boolean gone;
+    /** A byte of the client's next request was read while watching: close the connection after this response. */
+    boolean pipelined;
+    UsageScanner usage;
+
+    Call(String requestId, Port port, long startNanos) {
+        this.requestId = requestId;
+        this.port = port;
+        this.startNanos = startNanos;
+    }
+
+    void attach(Request request) {
+        request.setAttribute(ATTRIBUTE, this);
+    }
+
+    static Call of(Request request) {
+        return (Call) request.getAttribute(ATTRIBUTE);
+    }
+
+    /** The client id for logs and metric labels. */
+    String clientLabel() {
+        return client == null ? "unauthenticated" : client.clientId();
+    }
+}

@@ -1,0 +1,385 @@
+package dev.oqp.queue.server;
+
+import java.util.Locale;
+import java.util.Optional;
+
+import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.proxy.BodyTooLargeException;
+import dev.oqp.common.proxy.ClientCloseWatcher;
+import dev.oqp.common.proxy.ErrorResponses;
+import dev.oqp.common.proxy.Exchange;
+import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.auth.ClientAddress;
+import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Admission;
+import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Rejection;
+import dev.oqp.queue.scheduler.Ticket;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EofException;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pipeline steps 1 to 8 for one listen port, in order: request id, own endpoints, authentication (401, 429),
+ * classification and scope (404, 405, 403), the inference body read once and bounded (413, 400), the model
+ * allow-list (403), {@code keep_alive}, then the priority queue; a dispatched request is handed to the
+ * {@link Forwarder}. Metadata and management requests are not queued and go straight to a host.
+ *
+ * <p>Nothing here blocks: the body is read asynchronously and a queued request holds no thread. While a
+ * request waits, read interest on its connection tells at once if the client leaves, and its ticket is
+ * cancelled; the connection's idle timeout is suspended (the tier's {@code max_wait} governs instead).
+ *
+ * <p>On an injection port ({@code services[]}) the service's headers replace the client's first; a request
+ * whose headers then carry no known key is the service's {@code client}.
+ */
+final class Gate extends Handler.Abstract.NonBlocking {
+    private static final Logger LOG = LoggerFactory.getLogger(Gate.class);
+    private static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    private static final long SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+
+    private final Port port;
+    private final Pipeline pipeline;
+
+    Gate(Port port, Pipeline pipeline) {
+        this.port = port;
+        this.pipeline = pipeline;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        Call call = new Call(RequestIds.accept(request.getHeaders().get(Forwarder.X_REQUEST_ID)), port, System.nanoTime());
+        call.attach(request);
+        response.getHeaders().put(Forwarder.X_REQUEST_ID, call.requestId);
+        String path = Request.getPathInContext(request);
+        String method = request.getMethod();
+        Route route = Route.classify(method, path);
+        if (route.kind() == Route.Kind.OWN && !port.main()) {
+            // Injection ports answer /health (before this handler) and proxy everything else; Ollama has no
+            // such paths, so they are not found, as they would be there.
+            route = Route.notFound();
+        }
+        call.route = route;
+        if (route.kind() == Route.Kind.OWN && (route.scope() == null || pipeline.own.isPublic(path))) {
+            pipeline.own.handleOpen(call, request, response, callback, path);
+            return true;
+        }
+        Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
+        call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
+                request.getHeaders().getValuesList(X_FORWARDED_FOR), pipeline.config.proxy().trustedProxies());
+        Client client = authenticate(call, effective, response, callback);
+        if (client == null) {
+            return true;
+        }
+        call.client = client;
+        switch (route.kind()) {
+            case NOT_FOUND -> answer(call, request, response, callback, 404, "404 page not found", "not_found");
+            case METHOD_NOT_ALLOWED -> answer(call, request, response, callback, 405, "405 method not allowed",
+                    "method_not_allowed");
+            default -> {
+                if (!client.scope().allows(route.scope())) {
+                    answer(call, request, response, callback, 403, "client " + client.clientId() + " has scope "
+                            + client.scope().yamlName() + "; " + path + " needs " + route.scope().yamlName(), "scope");
+                } else if (route.kind() == Route.Kind.OWN) {
+                    pipeline.own.handleAuthorized(call, request, response, callback, path);
+                } else if (route.kind() == Route.Kind.INFERENCE) {
+                    inference(call, effective, response, callback, path);
+                } else {
+                    direct(call, effective, response, callback, path);
+                }
+            }
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- step 3
+
+    /** The client, or null when the request was answered (401, 429). */
+    private Client authenticate(Call call, Request request, Response response, Callback callback) {
+        KeyRegistry keys = pipeline.keys;
+        String token = KeyRegistry.bearerToken(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        Optional<Client> byKey = keys.authenticate(token);
+        long now = System.nanoTime();
+        if (!keys.enabled()) {
+            // Everyone is one anonymous client, unless an injection port names its client (fairness across ports).
+            return port.serviceClient() != null ? port.serviceClient() : byKey.orElseThrow();
+        }
+        if (byKey.isEmpty() && port.serviceClient() != null) {
+            return port.serviceClient();
+        }
+        boolean injected = !port.main() && port.service().headers().keySet().stream()
+                .anyMatch(name -> name.equalsIgnoreCase(HttpHeader.AUTHORIZATION.asString()));
+        if (!injected && pipeline.limiter.blocked(call.clientAddress, now)) {
+            // Checked after the key so that timing says nothing, and whatever the key: a blocked address
+            // learns nothing from further guesses.
+            pipeline.metrics.authFailures.labelValues("rate_limited").inc();
+            long retryAfter = pipeline.limiter.retryAfterSeconds(call.clientAddress, now);
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(retryAfter));
+            answer(call, request, response, callback, 429, "too many failed key checks from this address; retry in "
+                    + retryAfter + "s", "rate_limited");
+            return null;
+        }
+        if (byKey.isPresent()) {
+            return byKey.get();
+        }
+        String reason = token == null ? "missing" : "invalid";
+        pipeline.metrics.authFailures.labelValues(reason).inc();
+        pipeline.limiter.recordFailure(call.clientAddress, now);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} auth failed ({}) from {}", call.requestId, reason, call.clientAddress);
+        }
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+        answer(call, request, response, callback, 401, token == null
+                ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", "unauthorized_" + reason);
+        return null;
+    }
+
+    // ---------------------------------------------------------------- steps 5 to 8
+
+    private void inference(Call call, Request request, Response response, Callback callback, String path) {
+        Tier requested;
+        String priority = request.getHeaders().get(Forwarder.X_QUEUE_PRIORITY);
+        if (priority == null || priority.isBlank()) {
+            requested = Tier.NORMAL;
+        } else {
+            try {
+                requested = Tier.valueOf(priority.strip().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                answer(call, request, response, callback, 400, "X-Queue-Priority must be high, normal or low",
+                        "bad_priority");
+                return;
+            }
+        }
+        call.tier = requested.min(call.client.maxPriority());
+        call.maxBody = port.maxBody();
+        if (request.getLength() > call.maxBody) {
+            call.tier = null;
+            answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
+            return;
+        }
+        BodyReader.read(request, call.maxBody, (body, failure) -> {
+            if (failure != null) {
+                call.tier = null;
+                if (failure instanceof BodyTooLargeException) {
+                    answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
+                } else {
+                    callback.failed(failure);
+                    record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
+                }
+                return;
+            }
+            InferenceBody parsed;
+            try {
+                parsed = InferenceBody.parse(path, body);
+            } catch (InferenceBody.BadBody e) {
+                call.tier = null;
+                answer(call, request, response, callback, 400, e.getMessage(), "bad_body");
+                return;
+            }
+            if (parsed.canonicalModel() == null) {
+                call.tier = null;
+                answer(call, request, response, callback, 400, "model is required", "bad_body");
+                return;
+            }
+            call.model = parsed.canonicalModel();
+            if (!call.client.allowsModel(parsed.canonicalModel())) {
+                call.tier = null;
+                answer(call, request, response, callback, 403, "model " + ErrorResponses.quote(parsed.model())
+                        + " is not allowed for client " + call.client.clientId(), "model_not_allowed");
+                return;
+            }
+            call.body = parsed.withKeepAlive(path, body, pipeline.config.keepAlive());
+            enqueue(call, request, response, callback);
+        });
+    }
+
+    private static String tooLarge(long limit) {
+        return "request body too large (limit " + limit + " bytes)";
+    }
+
+    private void enqueue(Call call, Request request, Response response, Callback callback) {
+        // While queued the tier's max_wait governs, not the connection's idle timeout.
+        request.addIdleTimeoutListener(timeout -> false);
+        Queued queued = new Queued(call, request, response, callback);
+        Ticket ticket = new Ticket(call.client.clientId(), call.tier, call.body.length, call.model, queued);
+        call.ticket = ticket;
+        request.addFailureListener(queued::clientGone);
+        ClientCloseWatcher watcher = ClientCloseWatcher.of(request, queued::clientGone);
+        queued.submitter = Thread.currentThread();
+        Admission admission = pipeline.scheduler.submit(ticket);
+        queued.submitter = null;
+        if (admission == Admission.QUEUED && watcher != null) {
+            queued.watch(watcher);
+        }
+    }
+
+    /** The outcome of one queued request, from the scheduler. */
+    private final class Queued implements Ticket.Listener {
+        private final Call call;
+        private final Request request;
+        private final Response response;
+        private final Callback callback;
+        /** The thread inside submit: a dispatch it delivers may forward at once, without a hand-off. */
+        volatile Thread submitter;
+        // Guarded by this.
+        private boolean done;
+        private ClientCloseWatcher watcher;
+
+        Queued(Call call, Request request, Response response, Callback callback) {
+            this.call = call;
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+        }
+
+        synchronized void watch(ClientCloseWatcher w) {
+            if (!done) {
+                watcher = w;
+                w.start();
+            }
+        }
+
+        /** Ends the queued phase: withdraws the read interest before anything is written or forwarded. */
+        private void settle() {
+            ClientCloseWatcher w;
+            synchronized (this) {
+                done = true;
+                w = watcher;
+                watcher = null;
+            }
+            if (w != null) {
+                w.stop();
+                if (w.pipelined()) {
+                    call.pipelined = true;
+                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                }
+            }
+        }
+
+        void clientGone(Throwable failure) {
+            call.gone = true;
+            pipeline.scheduler.cancel(call.ticket);
+        }
+
+        @Override
+        public void dispatched(Lease lease, long waitedNanos) {
+            call.lease = lease;
+            call.waitedNanos = waitedNanos;
+            HostConfig host = ((SlotPool.HostLease) lease.unwrap()).host();
+            call.host = host;
+            call.upstream = port.upstreams().get(host.name());
+            pipeline.metrics.queueWait.labelValues(call.tier.yamlName()).observe(waitedNanos / 1e9);
+            settle();
+            if (Thread.currentThread() == submitter) {
+                forward();
+            } else {
+                // Off the thread that released a slot or ran the timer: the forward may take a while to set up.
+                pipeline.executor.execute(this::forward);
+            }
+        }
+
+        private void forward() {
+            if (call.gone) {
+                // Left between dispatch and now: never reaches the upstream.
+                call.lease.release();
+                callback.failed(new EofException("client left before its request was forwarded"));
+                record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
+                return;
+            }
+            pipeline.forwarder.handle(request, response, callback);
+        }
+
+        @Override
+        public void rejected(Rejection rejection) {
+            settle();
+            String tier = rejection.tier().yamlName();
+            pipeline.metrics.queueRejected.labelValues(tier, rejection.reason().label()).inc();
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(rejection.retryAfterSeconds()));
+            String message = switch (rejection.reason()) {
+                case TIER_FULL -> "queue full for priority " + tier + "; retry after " + rejection.retryAfterSeconds() + "s";
+                case BYTES_FULL -> "queue full (max_queued_bytes reached); retry after " + rejection.retryAfterSeconds() + "s";
+                case DRAINING -> "not accepting requests: the queue is draining";
+            };
+            answer(call, request, response, callback, rejection.statusCode(), message, "rejected_" + rejection.reason().label());
+        }
+
+        @Override
+        public void expired(long waitedNanos) {
+            settle();
+            call.waitedNanos = waitedNanos;
+            String tier = call.tier.yamlName();
+            pipeline.metrics.queueExpired.labelValues(tier).inc();
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
+            answer(call, request, response, callback, 503, "waited in the queue longer than max_wait ("
+                    + pipeline.config.queue().tier(call.tier).maxWait().toSeconds() + "s for priority " + tier + ")",
+                    "expired");
+        }
+
+        @Override
+        public void cancelled(long waitedNanos) {
+            settle();
+            call.waitedNanos = waitedNanos;
+            pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
+            callback.failed(new EofException("client left while queued"));
+            record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
+        }
+
+        @Override
+        public void flushed(long waitedNanos) {
+            settle();
+            call.waitedNanos = waitedNanos;
+            pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
+            boolean stopping = pipeline.stopping();
+            answer(call, request, response, callback, 503, stopping ? "server shutting down"
+                    : "queue flushed by an operator", stopping ? "shutdown" : "flushed");
+        }
+    }
+
+    // ---------------------------------------------------------------- metadata and management
+
+    private void direct(Call call, Request request, Response response, Callback callback, String path) {
+        HostConfig host;
+        String named = request.getHeaders().get(Forwarder.X_OLLAMA_HOST);
+        if (call.route.target() == Route.Target.MANAGEMENT_HOST && named != null && !named.isBlank()) {
+            host = pipeline.hosts.get(named.strip());
+            if (host == null) {
+                answer(call, request, response, callback, 400, "X-Ollama-Host names no configured host", "unknown_host");
+                return;
+            }
+        } else {
+            // Model-aware choice, merged lists and health come with the fleet work: the first host in config order.
+            host = pipeline.config.ollama().hosts().get(0);
+        }
+        call.host = host;
+        call.upstream = port.upstreams().get(host.name());
+        // Model blobs are as large as models: their upload is not held to max_body (scope management only).
+        call.maxBody = "POST".equals(request.getMethod()) && path.startsWith("/api/blobs/") ? Long.MAX_VALUE
+                : port.maxBody();
+        pipeline.forwarder.handle(request, response, callback);
+    }
+
+    // ---------------------------------------------------------------- answers written here
+
+    /** Writes an error in the client's API shape, then records it. */
+    void answer(Call call, Request request, Response response, Callback callback, int status, String message, String error) {
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(Forwarder.X_REQUEST_ID, call.requestId);
+        if (call.tier != null) {
+            headers.put(Forwarder.X_QUEUE_PRIORITY, call.tier.yamlName());
+        }
+        ErrorResponses.write(request, response, callback, status, message);
+        record(call, request, status, -1, error);
+    }
+
+    private void record(Call call, Request request, int status, long bytes, String error) {
+        pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), status, bytes, error, -1);
+    }
+}

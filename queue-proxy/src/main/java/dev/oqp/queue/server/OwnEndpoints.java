@@ -1,0 +1,267 @@
+package dev.oqp.queue.server;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.queue.scheduler.Snapshot;
+import dev.oqp.common.server.MetricsHandler;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * The queue proxy's own endpoints on the main port (pipeline step 2). Without a key: {@code /health} (also
+ * answered before the gate), {@code /ready}, and {@code /metrics} when {@code admin.metrics_public}. Scope
+ * read: {@code /metrics}, {@code /queue/status}, {@code /queue/summary}. Scope management:
+ * {@code POST /queue/pause|resume|drain|flush[?tier=high|normal|low]} (no tier: all tiers); a bad tier is
+ * 400, decided after authorisation so that it tells an unauthorised caller nothing.
+ */
+final class OwnEndpoints {
+    private static final JsonFactory JSON = new JsonFactory();
+    /** How long a readiness probe's answer is reused: a flood of /ready cannot become a flood upstream. */
+    private static final long READY_CACHE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long READY_PROBE_TIMEOUT_MS = 2000;
+
+    private final Pipeline pipeline;
+    private final Object readyLock = new Object();
+    // Guarded by readyLock.
+    private CompletableFuture<Integer> readyProbe;
+    private long readyProbeAt;
+
+    OwnEndpoints(Pipeline pipeline) {
+        this.pipeline = pipeline;
+    }
+
+    /** True for an own endpoint that needs no key under this configuration. */
+    boolean isPublic(String path) {
+        return "/metrics".equals(path) && pipeline.config.admin().metricsPublic();
+    }
+
+    /** Endpoints that need no key. */
+    void handleOpen(Call call, Request request, Response response, Callback callback, String path) {
+        switch (path) {
+            case "/ready" -> ready(call, request, response, callback);
+            case "/metrics" -> metrics(call, request, response, callback);
+            default -> health(call, request, response, callback);
+        }
+    }
+
+    /** Endpoints whose scope the gate has checked. */
+    void handleAuthorized(Call call, Request request, Response response, Callback callback, String path) {
+        switch (path) {
+            case "/metrics" -> metrics(call, request, response, callback);
+            case "/queue/status" -> json(call, request, response, callback, 200, this::status);
+            case "/queue/summary" -> json(call, request, response, callback, 200, this::summary);
+            case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
+                    control(call, request, response, callback, path.substring("/queue/".length()));
+            default -> error(call, request, response, callback, 404,
+                    "the dashboard is not part of this version; see /queue/status and /metrics", "not_found");
+        }
+    }
+
+    private void health(Call call, Request request, Response response, Callback callback) {
+        write(call, request, response, callback, 200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.US_ASCII));
+    }
+
+    // ---------------------------------------------------------------- /ready
+
+    /**
+     * Ready when the proxy is not shutting down and at least one host answers {@code GET /api/version}
+     * within two seconds (probed at most once a second, concurrently for all hosts).
+     */
+    private void ready(Call call, Request request, Response response, Callback callback) {
+        if (pipeline.stopping()) {
+            json(call, request, response, callback, 503, g -> {
+                g.writeStringField("status", "stopping");
+            });
+            return;
+        }
+        probeHosts().whenComplete((up, failure) -> {
+            int hostsUp = up == null ? 0 : up;
+            int status = hostsUp > 0 ? 200 : 503;
+            json(call, request, response, callback, status, g -> {
+                g.writeStringField("status", hostsUp > 0 ? "ready" : "no host reachable");
+                g.writeNumberField("hosts_up", hostsUp);
+                g.writeNumberField("hosts", pipeline.config.ollama().hosts().size());
+            });
+        });
+    }
+
+    private CompletableFuture<Integer> probeHosts() {
+        synchronized (readyLock) {
+            long now = System.nanoTime();
+            if (readyProbe != null && now - readyProbeAt < READY_CACHE_NANOS) {
+                return readyProbe;
+            }
+            CompletableFuture<Integer> probe = new CompletableFuture<>();
+            readyProbe = probe;
+            readyProbeAt = now;
+            var hosts = pipeline.config.ollama().hosts();
+            AtomicInteger pending = new AtomicInteger(hosts.size());
+            AtomicInteger up = new AtomicInteger();
+            for (HostConfig host : hosts) {
+                String base = host.url().toString();
+                String uri = (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + "/api/version";
+                var probeRequest = pipeline.forwarder.getHttpClient().newRequest(uri)
+                        .timeout(READY_PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                probeRequest.headers(h -> host.headers().forEach(h::put));
+                probeRequest.send(result -> {
+                    if (result.isSucceeded() && result.getResponse().getStatus() == 200) {
+                        up.incrementAndGet();
+                    }
+                    if (pending.decrementAndGet() == 0) {
+                        probe.complete(up.get());
+                    }
+                });
+            }
+            return probe;
+        }
+    }
+
+    // ---------------------------------------------------------------- /metrics
+
+    private void metrics(Call call, Request request, Response response, Callback callback) {
+        write(call, request, response, callback, 200, MetricsHandler.CONTENT_TYPE,
+                MetricsHandler.scrape(pipeline.metrics.registry));
+    }
+
+    // ---------------------------------------------------------------- /queue/*
+
+    private void status(JsonGenerator g) throws IOException {
+        Snapshot s = pipeline.scheduler.snapshot();
+        g.writeArrayFieldStart("paused");
+        for (Tier t : s.paused()) {
+            g.writeString(t.yamlName());
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("draining");
+        for (Tier t : s.draining()) {
+            g.writeString(t.yamlName());
+        }
+        g.writeEndArray();
+        g.writeObjectFieldStart("queued");
+        for (Tier t : Tier.values()) {
+            g.writeNumberField(t.yamlName(), s.depth().get(t));
+        }
+        g.writeEndObject();
+        g.writeNumberField("queued_total", s.totalDepth());
+        g.writeNumberField("queued_bytes", s.queuedBytes());
+        g.writeNumberField("in_flight", pipeline.pool.inFlight());
+        g.writeNumberField("max_concurrent", pipeline.pool.globalCap());
+        g.writeArrayFieldStart("hosts");
+        for (HostConfig host : pipeline.config.ollama().hosts()) {
+            g.writeStartObject();
+            g.writeStringField("name", host.name());
+            g.writeNumberField("in_flight", pipeline.pool.inFlight(host.name()));
+            g.writeNumberField("max_concurrent", host.maxConcurrent());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+        Map<String, int[]> clients = new TreeMap<>();
+        s.queuedPerClient().forEach((id, n) -> clients.computeIfAbsent(id, k -> new int[2])[0] = n);
+        for (String id : pipeline.pool.clientsInFlight()) {
+            clients.computeIfAbsent(id, k -> new int[2])[1] = pipeline.pool.clientInFlight(id);
+        }
+        g.writeArrayFieldStart("clients");
+        for (Map.Entry<String, int[]> c : clients.entrySet()) {
+            g.writeStartObject();
+            g.writeStringField("client_id", c.getKey());
+            g.writeNumberField("queued", c.getValue()[0]);
+            g.writeNumberField("in_flight", c.getValue()[1]);
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private void summary(JsonGenerator g) throws IOException {
+        Snapshot s = pipeline.scheduler.snapshot();
+        g.writeNumberField("queued", s.totalDepth());
+        g.writeNumberField("in_flight", pipeline.pool.inFlight());
+        g.writeNumberField("max_concurrent", pipeline.pool.globalCap());
+        g.writeBooleanField("paused", !s.paused().isEmpty());
+        g.writeBooleanField("draining", !s.draining().isEmpty());
+    }
+
+    private void control(Call call, Request request, Response response, Callback callback, String action) {
+        Tier tier;
+        String value = Request.extractQueryParameters(request).getValue("tier");
+        if (value == null || value.isEmpty() || value.equalsIgnoreCase("all")) {
+            tier = null;
+        } else {
+            try {
+                tier = Tier.valueOf(value.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                error(call, request, response, callback, 400, "tier must be high, normal or low (or absent for all)",
+                        "bad_tier");
+                return;
+            }
+        }
+        int flushed = -1;
+        switch (action) {
+            case "pause" -> pipeline.scheduler.pause(tier);
+            case "resume" -> pipeline.scheduler.resume(tier);
+            case "drain" -> pipeline.scheduler.drain(tier);
+            default -> flushed = pipeline.scheduler.flush(tier);
+        }
+        int count = flushed;
+        json(call, request, response, callback, 200, g -> {
+            g.writeStringField("action", action);
+            g.writeStringField("tier", tier == null ? "all" : tier.yamlName());
+            if (count >= 0) {
+                g.writeNumberField("flushed", count);
+            }
+            summary(g);
+        });
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    @FunctionalInterface
+    private interface Fields {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private void json(Call call, Request request, Response response, Callback callback, int status, Fields fields) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            fields.write(g);
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        out.write('\n');
+        write(call, request, response, callback, status, "application/json; charset=utf-8", out.toByteArray());
+    }
+
+    private void write(Call call, Request request, Response response, Callback callback, int status, String contentType,
+                       byte[] body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        boolean head = "HEAD".equals(request.getMethod());
+        response.write(true, head ? null : ByteBuffer.wrap(body), callback);
+        pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), status, head ? 0 : body.length,
+                null, -1);
+    }
+
+    private void error(Call call, Request request, Response response, Callback callback, int status, String message,
+                       String error) {
+        dev.oqp.common.proxy.ErrorResponses.write(request, response, callback, status, message);
+        pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), status, -1, error, -1);
+    }
+}

@@ -1,0 +1,280 @@
+package dev.oqp.queue.server;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import dev.oqp.common.config.Durations;
+import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.Scope;
+import dev.oqp.common.config.ServiceConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.proxy.ClientSettings;
+import dev.oqp.common.proxy.Upstream;
+import dev.oqp.common.server.ConnectorRouter;
+import dev.oqp.common.server.HealthHandler;
+import dev.oqp.common.server.Launcher;
+import dev.oqp.common.server.Servers;
+import dev.oqp.queue.auth.AuthWarnings;
+import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.auth.FailureLimiter;
+import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Snapshot;
+import dev.oqp.queue.scheduler.Ticks;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.component.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The ollama-queue-proxy server: the main port and one client injection port per {@code services[]} entry,
+ * each running the same pipeline ({@link Gate} then {@link Forwarder}) over one shared priority queue, one
+ * slot pool and one upstream client.
+ *
+ * <p>{@link #stop()} (also run on SIGTERM) drains: the ports stop accepting, the queue accepts nothing new
+ * (503) and keeps dispatching; requests still queued shortly before {@code proxy.drain_timeout} are answered
+ * 503 with {@code Retry-After}; streams in flight may finish until {@code drain_timeout}, then the remaining
+ * connections are closed.
+ */
+public final class QueueProxy implements Launcher.App {
+    private static final Logger LOG = LoggerFactory.getLogger(QueueProxy.class);
+    /**
+     * Client connections open at once. Queued requests hold a connection each and no thread, so this is what
+     * bounds the queue's memory; the process needs a file-descriptor limit above it plus the upstream slots.
+     */
+    static final int MAX_CLIENT_CONNECTIONS = 16_384;
+    /** Connections to the hosts: inference is bounded by the slots, metadata and management are not queued. */
+    private static final int MAX_UPSTREAM_CONNECTIONS = 4096;
+    /** Queued requests are answered this long before {@code drain_timeout} ends, so their 503 gets written. */
+    private static final long FLUSH_MARGIN_MILLIS = 500;
+
+    private final OqpConfig config;
+    private final Server server;
+    private final ServerConnector mainConnector;
+    private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
+    private final Scheduler scheduler;
+    private final SlotPool pool;
+    private final QueueMetrics metrics = new QueueMetrics();
+
+    public QueueProxy(OqpConfig config) {
+        this(config, Ticks.SYSTEM);
+    }
+
+    QueueProxy(OqpConfig config, Ticks ticks) {
+        this.config = config;
+        this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS);
+
+        Map<String, Integer> clientCaps = new HashMap<>();
+        for (KeyConfig key : config.auth().keys()) {
+            clientCaps.put(key.clientId(), key.maxConcurrent());
+        }
+        List<HostConfig> hosts = config.ollama().hosts();
+        this.pool = new SlotPool(hosts, config.proxy().maxConcurrent(), id -> clientCaps.getOrDefault(id, 0));
+        ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
+        this.scheduler = new Scheduler(config.queue(), ticks, pool, timer);
+        timer.attach(scheduler);
+
+        boolean tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
+        Ledger ledger = new Ledger(metrics, config.logging().accessLog());
+        Forwarder forwarder = new Forwarder(new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
+                MAX_UPSTREAM_CONNECTIONS, tls, null), metrics, ledger);
+        forwarder.setServer(server);
+        server.addBean(forwarder, true);
+        Map<String, HostConfig> hostsByName = new LinkedHashMap<>();
+        hosts.forEach(h -> hostsByName.put(h.name(), h));
+        Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
+                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), hostsByName,
+                () -> server.isStopping() || server.isStopped());
+
+        ConnectorRouter router = new ConnectorRouter();
+        mainConnector = Servers.addConnector(server, "proxy", config.proxy().host(), config.proxy().port());
+        router.route(mainConnector, new HealthHandler(new Gate(new Port("proxy", null, config.proxy().maxBody(),
+                upstreams(hosts, config.ollama().requestTimeout()), null), pipeline)));
+        for (ServiceConfig service : config.services()) {
+            ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
+            Port port = new Port(service.name(), service, service.maxBody(), upstreams(hosts, service.timeout()),
+                    serviceClient(service));
+            router.route(connector, new HealthHandler(new Gate(port, pipeline)));
+            serviceConnectors.put(service.name(), connector);
+        }
+        server.setHandler(new GracefulHandler(router));
+        registerGauges(hosts);
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopping(LifeCycle event) {
+                drainOnStop();
+            }
+
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                LOG.info("stopped");
+            }
+        });
+    }
+
+    private static Map<String, Upstream> upstreams(List<HostConfig> hosts, java.time.Duration idleTimeout) {
+        Map<String, Upstream> upstreams = new HashMap<>();
+        for (HostConfig host : hosts) {
+            upstreams.put(host.name(), new Upstream(host.name(), host.url(), idleTimeout));
+        }
+        return upstreams;
+    }
+
+    /** Who a request on the service's port is when its headers carry no known key. */
+    private Client serviceClient(ServiceConfig service) {
+        if (service.client() == null) {
+            return null;
+        }
+        if (!config.auth().enabled()) {
+            // No keys: the service's client id still separates its requests for fairness; nothing is capped.
+            return new Client(service.client(), Scope.MANAGEMENT, Tier.HIGH, 0, List.of());
+        }
+        for (KeyConfig key : config.auth().keys()) {
+            if (key.clientId().equals(service.client())) {
+                return Client.of(key);
+            }
+        }
+        // The loader refuses a client that names no key; never reached with a loaded configuration.
+        throw new IllegalArgumentException("services " + service.name() + ": client " + service.client()
+                + " is not a client_id of auth.keys");
+    }
+
+    private void registerGauges(List<HostConfig> hosts) {
+        long startNanos = System.nanoTime();
+        metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",
+                new String[] {"tier"}, cb -> {
+                    Snapshot s = scheduler.snapshot();
+                    for (Tier t : Tier.values()) {
+                        cb.call(s.depth().get(t), t.yamlName());
+                    }
+                });
+        metrics.gauge("oqp_concurrency_active", "Requests in flight upstream across the fleet", new String[0],
+                cb -> cb.call(pool.inFlight()));
+        metrics.gauge("oqp_host_inflight", "Requests in flight on each host", new String[] {"host"}, cb -> {
+            for (HostConfig host : hosts) {
+                cb.call(pool.inFlight(host.name()), host.name());
+            }
+        });
+        Set<String> clients = new LinkedHashSet<>();
+        config.auth().keys().forEach(k -> clients.add(k.clientId()));
+        config.services().forEach(s -> {
+            if (s.client() != null) {
+                clients.add(s.client());
+            }
+        });
+        if (!config.auth().enabled()) {
+            clients.add(Client.ANONYMOUS.clientId());
+        }
+        metrics.gauge("oqp_client_inflight", "Requests in flight upstream for each client", new String[] {"client"},
+                cb -> {
+                    for (String client : clients) {
+                        cb.call(pool.clientInFlight(client), client);
+                    }
+                });
+        metrics.gauge("oqp_uptime_seconds", "Seconds since the proxy started", new String[0],
+                cb -> cb.call((System.nanoTime() - startNanos) / 1e9));
+    }
+
+    /** On stop: accept nothing new, let the queue drain, answer what still waits just before the deadline. */
+    private void drainOnStop() {
+        Snapshot s = scheduler.snapshot();
+        LOG.atInfo().addKeyValue("queued", s.totalDepth()).addKeyValue("in_flight", pool.inFlight())
+                .addKeyValue("drain_timeout", Durations.format(config.proxy().drainTimeout()))
+                .log("stopping: no new connections or requests; queued and in-flight requests may finish");
+        scheduler.drain(null);
+        long flushIn = Math.max(0, config.proxy().drainTimeout().toMillis() - FLUSH_MARGIN_MILLIS);
+        server.getScheduler().schedule(() -> {
+            int flushed = scheduler.flush(null);
+            if (flushed > 0) {
+                LOG.atWarn().addKeyValue("flushed", flushed)
+                        .log("drain timeout: requests still queued were answered 503 with Retry-After");
+            }
+        }, flushIn, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Binds every port and starts serving; logs the start-up warnings (auth disabled beyond loopback, key
+     * files readable by others).
+     *
+     * @throws java.io.IOException naming the listener whose port cannot be bound
+     */
+    public void start() throws Exception {
+        for (String warning : AuthWarnings.all(config.auth(), config.proxy().host())) {
+            LOG.warn(warning);
+        }
+        if (config.services().stream().anyMatch(s -> s.upstream() != null)) {
+            LOG.info("services[].upstream is not used by the queue proxy: requests go to the hosts of ollama.hosts");
+        }
+        Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());
+    }
+
+    @Override
+    public void stop() throws Exception {
+        try {
+            server.stop();
+        } catch (TimeoutException e) {
+            LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.proxy().drainTimeout()))
+                    .log("drain timeout expired: exchanges still in progress were cut");
+        }
+    }
+
+    @Override
+    public void whenStopped(Runnable action) {
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                action.run();
+            }
+        });
+    }
+
+    @Override
+    public List<String> listeners() {
+        List<String> out = new ArrayList<>();
+        List<String> hosts = new ArrayList<>();
+        config.ollama().hosts().forEach(h -> hosts.add(h.name() + "=" + h));
+        out.add("proxy " + Servers.hostPort(config.proxy().host(), port()) + " -> " + String.join(", ", hosts));
+        for (ServiceConfig service : config.services()) {
+            out.add("service " + service.name() + " " + Servers.hostPort(service.bind(), port(service.name())));
+        }
+        return out;
+    }
+
+    /** The bound main port. */
+    public int port() {
+        return mainConnector.getLocalPort();
+    }
+
+    /** The bound port of the named service. */
+    public int port(String serviceName) {
+        return serviceConnectors.get(serviceName).getLocalPort();
+    }
+
+    /** The connector of the main port (tests shorten its idle timeout). */
+    ServerConnector mainConnector() {
+        return mainConnector;
+    }
+
+    /** The queue (tests read its snapshot). */
+    Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** The slots (tests check that every counter returns to zero). */
+    SlotPool pool() {
+        return pool;
+    }
+}

@@ -67,13 +67,13 @@ final class Gate extends Handler.Abstract.NonBlocking {
             route = Route.notFound();
         }
         call.route = route;
+        call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
+                request.getHeaders().getValuesList(X_FORWARDED_FOR), pipeline.config.proxy().trustedProxies());
         if (route.kind() == Route.Kind.OWN && (route.scope() == null || pipeline.own.isPublic(path))) {
             pipeline.own.handleOpen(call, request, response, callback, path);
             return true;
         }
         Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
-        call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
-                request.getHeaders().getValuesList(X_FORWARDED_FOR), pipeline.config.proxy().trustedProxies());
         Client client = authenticate(call, effective, response, callback);
         if (client == null) {
             return true;

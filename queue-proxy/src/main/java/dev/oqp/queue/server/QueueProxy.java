@@ -245,7 +245,7 @@ public final class QueueProxy implements Launcher.App {
     public List<String> listeners() {
         List<String> out = new ArrayList<>();
         List<String> hosts = new ArrayList<>();
-        config.ollama().hosts().forEach(h -> hosts.add(h.name() + "=" + h));
+        config.ollama().hosts().forEach(h -> hosts.add(h.name() + "=" + h.url()));
         out.add("proxy " + Servers.hostPort(config.proxy().host(), port()) + " -> " + String.join(", ", hosts));
         for (ServiceConfig service : config.services()) {
             out.add("service " + service.name() + " " + Servers.hostPort(service.bind(), port(service.name())));

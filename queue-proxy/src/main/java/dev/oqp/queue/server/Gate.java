@@ -60,6 +60,11 @@ final class Gate extends Handler.Abstract.NonBlocking {
         response.getHeaders().put(Forwarder.X_REQUEST_ID, call.requestId);
         String path = Request.getPathInContext(request);
         String method = request.getMethod();
+        if (path == null || !path.startsWith("/")) {
+            // CONNECT host:port, OPTIONS *: nothing here is addressed that way.
+            ErrorResponses.write(request, response, callback, 400, "request target must be a path");
+            return true;
+        }
         Route route = Route.classify(method, path);
         if (route.kind() == Route.Kind.OWN && !port.main()) {
             // Injection ports answer /health (before this handler) and proxy everything else; Ollama has no

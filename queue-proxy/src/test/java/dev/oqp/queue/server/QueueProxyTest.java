@@ -287,4 +287,53 @@ class QueueProxyTest {
         assertThat(received.header("X-Queue-Priority")).isNull();
         assertThat(Map.of("health", health.body())).containsEntry("health", "ok");
     }
+    @Test
+    void aQueuedRequestOutlivesTheConnectionIdleTimeout() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest")
+                .firstByteDelay(Duration.ofMillis(900)));
+        QueueProxy proxy = fixture.start(ollama, 1, "");
+        proxy.mainConnector().setIdleTimeout(300);
+
+        var blocker = fixture.sendAsync(post(base(proxy).resolve("/api/generate"), generate("llama3", "blocker")));
+        ollama.awaitRequests(1, Duration.ofSeconds(5));
+        var queued = fixture.sendAsync(post(base(proxy).resolve("/api/generate"), generate("llama3", "queued")));
+
+        assertThat(blocker.get().statusCode()).isEqualTo(200);
+        HttpResponse<String> response = queued.get();
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(Long.parseLong(response.headers().firstValue("X-Queue-Wait-Time").orElseThrow())).isGreaterThan(300);
+        assertThat(ollama.requests()).hasSize(2);
+    }
+
+    @Test
+    void tooManyFailedKeysFromOneAddressGet429WithRetryAfter() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder());
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "  rate_limit: { max_failures: 3, window: 60s }\n");
+
+        for (int i = 0; i < 3; i++) {
+            assertThat(fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization", "Bearer wrong-key-" + i
+                    + "-xxxxxxxxxxxx")).statusCode()).isEqualTo(401);
+        }
+        HttpResponse<String> blocked = fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization",
+                bearer(KEY_READ)));
+
+        assertThat(blocked.statusCode()).isEqualTo(429);
+        assertThat(Long.parseLong(blocked.headers().firstValue("Retry-After").orElseThrow())).isBetween(1L, 60L);
+        assertThat(ollama.requests()).isEmpty();
+    }
+
+    @Test
+    void spoofedForwardedForFromAnUntrustedPeerDoesNotEscapeTheLimiter() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder());
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "  rate_limit: { max_failures: 2, window: 60s }\n");
+
+        for (int i = 0; i < 2; i++) {
+            fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization", "Bearer wrong-key-xxxxxxxxxxxx",
+                    "X-Forwarded-For", "198.51.100." + i));
+        }
+        HttpResponse<String> third = fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization",
+                "Bearer wrong-key-xxxxxxxxxxxx", "X-Forwarded-For", "198.51.100.99"));
+
+        assertThat(third.statusCode()).isEqualTo(429);
+    }
 }

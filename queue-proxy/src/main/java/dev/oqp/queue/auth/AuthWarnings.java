@@ -61,10 +61,15 @@ public final class AuthWarnings {
      * client with management scope.
      */
     public static Optional<String> disabledBeyondLoopback(AuthConfig auth, String listenHost) {
+        return disabledBeyondLoopback(auth, "proxy.host", listenHost);
+    }
+
+    /** As {@link #disabledBeyondLoopback(AuthConfig, String)} for any listener; {@code setting} names it in the message. */
+    public static Optional<String> disabledBeyondLoopback(AuthConfig auth, String setting, String listenHost) {
         if (auth.enabled() || loopback(listenHost)) {
             return Optional.empty();
         }
-        return Optional.of("auth is disabled and proxy.host " + listenHost
+        return Optional.of("auth is disabled and " + setting + " " + listenHost
                 + " is not a loopback address: anyone who can reach it may run, pull and delete models"
                 + " (expected: auth.keys, or a loopback host)");
     }

@@ -215,6 +215,10 @@ public final class QueueProxy implements Launcher.App {
         for (String warning : AuthWarnings.all(config.auth(), config.proxy().host())) {
             LOG.warn(warning);
         }
+        for (ServiceConfig service : config.services()) {
+            AuthWarnings.disabledBeyondLoopback(config.auth(), "services[" + service.name() + "].bind", service.bind())
+                    .ifPresent(LOG::warn);
+        }
         if (config.services().stream().anyMatch(s -> s.upstream() != null)) {
             LOG.info("services[].upstream is not used by the queue proxy: requests go to the hosts of ollama.hosts");
         }

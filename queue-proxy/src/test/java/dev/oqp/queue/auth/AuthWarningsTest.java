@@ -83,5 +83,8 @@ class AuthWarningsTest {
                 + " (expected: auth.keys, or a loopback host)");
         assertThat(AuthWarnings.disabledBeyondLoopback(off, "::")).isPresent();
         assertThat(AuthWarnings.disabledBeyondLoopback(off, "192.168.1.10")).isPresent();
+        assertThat(AuthWarnings.disabledBeyondLoopback(off, "services[webui].bind", "0.0.0.0")).hasValueSatisfying(
+                warning -> assertThat(warning).startsWith("auth is disabled and services[webui].bind 0.0.0.0 is not"));
+        assertThat(AuthWarnings.disabledBeyondLoopback(off, "services[webui].bind", "127.0.0.1")).isEmpty();
     }
 }

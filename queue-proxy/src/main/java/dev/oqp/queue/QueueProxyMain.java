@@ -8,6 +8,7 @@ import dev.oqp.common.config.Target;
 import dev.oqp.common.server.JvmSettings;
 import dev.oqp.common.server.Launcher;
 import dev.oqp.queue.server.QueueProxy;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code java -jar ollama-queue-proxy.jar [--config FILE] [--check-config]}. The file comes from
@@ -30,6 +31,22 @@ public final class QueueProxyMain {
         int status = run(args, System.getenv(), System.out, System.err, startNanos);
         if (status != 0) {
             System.exit(status);
+        }
+        ignoreHangUp();
+    }
+
+    /**
+     * SIGHUP will reload the configuration (a later version); until then it must not do what the JVM does by
+     * default, which is to stop the proxy, so it is answered with a warning that says how to apply a change.
+     */
+    @SuppressWarnings("removal")
+    private static void ignoreHangUp() {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> LoggerFactory.getLogger(QueueProxyMain.class)
+                    .warn("SIGHUP received: configuration reload is not supported in this version;"
+                            + " restart the proxy to apply a changed configuration"));
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            // No SIGHUP on this platform: nothing to ignore.
         }
     }
 

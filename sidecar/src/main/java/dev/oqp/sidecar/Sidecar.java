@@ -66,6 +66,14 @@ public final class Sidecar implements Launcher.App {
             public void lifeCycleStopped(LifeCycle event) {
                 LOG.info("stopped");
             }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                if (dev.oqp.common.proxy.ProxyBase.hasCause(cause, TimeoutException.class)) {
+                    LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
+                            .log("drain timeout expired: exchanges still in progress were cut; stopped");
+                }
+            }
         });
     }
 
@@ -76,6 +84,14 @@ public final class Sidecar implements Launcher.App {
             @Override
             public void lifeCycleStopped(LifeCycle event) {
                 action.run();
+            }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                // A stop that ran past the drain timeout ends here, not in lifeCycleStopped.
+                if (event.isStopped() || event.isFailed()) {
+                    action.run();
+                }
             }
         });
     }
@@ -95,8 +111,7 @@ public final class Sidecar implements Launcher.App {
         try {
             server.stop();
         } catch (TimeoutException e) {
-            LOG.atWarn().addKeyValue("drain_timeout", config.sidecar().drainTimeout().toString())
-                    .log("drain timeout expired: exchanges still in progress were cut");
+            // Logged by the lifecycle listener: the drain timeout cut what was still in progress.
         }
     }
 

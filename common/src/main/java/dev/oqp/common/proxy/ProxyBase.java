@@ -192,7 +192,8 @@ public abstract class ProxyBase extends ProxyHandler {
         };
     }
 
-    private static boolean hasCause(Throwable failure, Class<? extends Throwable> type) {
+    /** True when {@code failure} or one of its causes is a {@code type}. */
+    public static boolean hasCause(Throwable failure, Class<? extends Throwable> type) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (type.isInstance(t)) {
                 return true;

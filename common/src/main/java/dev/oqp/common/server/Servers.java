@@ -44,6 +44,7 @@ public final class Servers {
         Server server = new Server(threads);
         server.setStopTimeout(drainTimeout.toMillis());
         server.setStopAtShutdown(true);
+        server.setErrorHandler(new JsonErrorHandler());
         // Past this many open client connections the acceptors pause until some close, so a flood cannot
         // exhaust file descriptors (each proxied exchange also holds an upstream connection).
         server.addBean(new NetworkConnectionLimit(maxClientConnections, server));

@@ -29,7 +29,7 @@ final class BodyReader implements Runnable {
         this.limit = limit;
         this.done = done;
         long declared = request.getLength();
-        this.out = new ByteArrayOutputStream(declared > 0 && declared <= limit ? (int) declared : 1024);
+        this.out = new ByteArrayOutputStream(declared > 0 && declared <= Math.min(limit, 1 << 24) ? (int) declared : 4096);
     }
 
     /** Starts reading; {@code done} is called once. */

@@ -2,6 +2,7 @@ package dev.oqp.queue.server;
 
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.TimeoutException;
 
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.Tier;
@@ -9,6 +10,7 @@ import dev.oqp.common.proxy.BodyTooLargeException;
 import dev.oqp.common.proxy.ClientCloseWatcher;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.Exchange;
+import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.ClientAddress;
 import dev.oqp.queue.auth.KeyRegistry;
@@ -44,6 +46,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private static final Logger LOG = LoggerFactory.getLogger(Gate.class);
     private static final String X_FORWARDED_FOR = "X-Forwarded-For";
     private static final long SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+    /** The largest inference body read into memory, whatever {@code max_body} allows. */
+    static final long MAX_BUFFERED_BODY = 1L << 30;
 
     private final Port port;
     private final Pipeline pipeline;
@@ -163,7 +167,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
             }
         }
         call.tier = requested.min(call.client.maxPriority());
-        call.maxBody = port.maxBody();
+        // Held in one array: a body over 1 GiB is refused whatever max_body says.
+        call.maxBody = Math.min(port.maxBody(), MAX_BUFFERED_BODY);
         if (request.getLength() > call.maxBody) {
             call.tier = null;
             answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
@@ -174,6 +179,10 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 call.tier = null;
                 if (failure instanceof BodyTooLargeException) {
                     answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
+                } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
+                    // The client stalled mid-body past the connection's idle timeout.
+                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                    answer(call, request, response, callback, 408, "request body not received in time", "client_timeout");
                 } else {
                     callback.failed(failure);
                     record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
@@ -294,6 +303,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             if (call.gone) {
                 // Left between dispatch and now: never reaches the upstream.
                 call.lease.release();
+                pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
                 callback.failed(new EofException("client left before its request was forwarded"));
                 record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
                 return;

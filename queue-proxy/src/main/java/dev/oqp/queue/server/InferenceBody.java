@@ -20,9 +20,11 @@ import dev.oqp.queue.routing.ModelNames;
  * @param canonicalModel  {@link ModelNames#normalise} of it, or null
  * @param stream          whether the response streams: the {@code stream} field, else the endpoint's
  *                        default (native generate and chat stream, {@code /v1} and embeddings do not)
- * @param hasKeepAlive    whether the body sets {@code keep_alive}
+ * @param hasKeepAlive    whether the body sets {@code keep_alive} to a value (not {@code null})
+ * @param keepAliveNull   whether the body has {@code "keep_alive": null}, which Ollama reads as "use the default"
  */
-public record InferenceBody(String model, String canonicalModel, boolean stream, boolean hasKeepAlive) {
+public record InferenceBody(String model, String canonicalModel, boolean stream, boolean hasKeepAlive,
+                            boolean keepAliveNull) {
     private static final JsonFactory JSON = new JsonFactory();
 
     /** A request body the proxy refuses with 400 before queueing; the message is Ollama's where it has one. */
@@ -40,6 +42,7 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
         String model = null;
         Boolean stream = null;
         boolean keepAlive = false;
+        boolean keepAliveNull = false;
         try (JsonParser parser = JSON.createParser(body)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 throw new BadBody("request body must be a JSON object");
@@ -52,7 +55,10 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
                     case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : null;
                     case "stream" -> stream = value == JsonToken.VALUE_TRUE ? Boolean.TRUE
                             : value == JsonToken.VALUE_FALSE ? Boolean.FALSE : null;
-                    case "keep_alive" -> keepAlive = value != JsonToken.VALUE_NULL;
+                    case "keep_alive" -> {
+                        keepAlive = value != JsonToken.VALUE_NULL;
+                        keepAliveNull = value == JsonToken.VALUE_NULL;
+                    }
                     default -> {
                     }
                 }
@@ -65,7 +71,7 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
             throw new BadBody("invalid JSON in request body");
         }
         return new InferenceBody(model, ModelNames.normalise(model),
-                stream != null ? stream : streamsByDefault(path), keepAlive);
+                stream != null ? stream : streamsByDefault(path), keepAlive, keepAliveNull);
     }
 
     /** Native generate and chat stream unless told otherwise; {@code /v1} and embeddings do not. */
@@ -81,9 +87,10 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
 
     /**
      * {@code body} with the configured {@code keep_alive} applied, spliced in as bytes (the rest of the
-     * body is never re-serialised): added after the opening brace when the body has none, and with
-     * {@code override} appended as the last field, which is the one Ollama's Go decoder keeps when a
-     * key appears twice. Returns {@code body} itself when nothing applies.
+     * body is never re-serialised): added after the opening brace when the body has none, and appended
+     * as the last field — the one Ollama's Go decoder keeps when a key appears twice — with
+     * {@code override}, or when the body says {@code "keep_alive": null} (Ollama's "use the default",
+     * so the configured default is what it gets). Returns {@code body} itself when nothing applies.
      */
     public byte[] withKeepAlive(String path, byte[] body, KeepAliveConfig config) {
         if (!config.enabled() || !acceptsKeepAlive(path) || (hasKeepAlive && !config.override())) {
@@ -91,7 +98,7 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
         }
         Object value = config.jsonValue();
         String json = value instanceof Long ? value.toString() : ErrorResponses.quote(value.toString());
-        if (!hasKeepAlive) {
+        if (!hasKeepAlive && !keepAliveNull) {
             int open = indexOf(body, (byte) '{', 0);
             int next = firstNonSpace(body, open + 1);
             boolean empty = next < body.length && body[next] == '}';

@@ -122,6 +122,14 @@ public final class QueueProxy implements Launcher.App {
             public void lifeCycleStopped(LifeCycle event) {
                 LOG.info("stopped");
             }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                if (dev.oqp.common.proxy.ProxyBase.hasCause(cause, TimeoutException.class)) {
+                    LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.proxy().drainTimeout()))
+                            .log("drain timeout expired: exchanges still in progress were cut; stopped");
+                }
+            }
         });
     }
 
@@ -230,8 +238,7 @@ public final class QueueProxy implements Launcher.App {
         try {
             server.stop();
         } catch (TimeoutException e) {
-            LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.proxy().drainTimeout()))
-                    .log("drain timeout expired: exchanges still in progress were cut");
+            // Logged by the lifecycle listener: the drain timeout cut what was still in progress.
         }
     }
 
@@ -241,6 +248,14 @@ public final class QueueProxy implements Launcher.App {
             @Override
             public void lifeCycleStopped(LifeCycle event) {
                 action.run();
+            }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                // A stop that ran past the drain timeout ends here, not in lifeCycleStopped.
+                if (event.isStopped() || event.isFailed()) {
+                    action.run();
+                }
             }
         });
     }

@@ -88,4 +88,15 @@ class InferenceBodyTest {
                 new KeepAliveConfig("10m", true))).isSameAs(body);
         assertThat(parse("/api/chat", raw).withKeepAlive("/api/chat", body, KeepAliveConfig.DEFAULT)).isSameAs(body);
     }
+
+    @Test
+    void keepAliveNullGetsTheConfiguredDefaultAppendedSoItWins() throws Exception {
+        String own = "{\"model\":\"m\",\"keep_alive\":null}";
+        InferenceBody parsed = InferenceBody.parse("/api/chat", own.getBytes(StandardCharsets.UTF_8));
+
+        String out = new String(parsed.withKeepAlive("/api/chat", own.getBytes(StandardCharsets.UTF_8),
+                new KeepAliveConfig("10m", false)), StandardCharsets.UTF_8);
+
+        assertThat(out).isEqualTo("{\"model\":\"m\",\"keep_alive\":null,\"keep_alive\":\"10m\"}");
+    }
 }

@@ -1,0 +1,50 @@
+package dev.oqp.common.server;
+
+import java.nio.ByteBuffer;
+
+import dev.oqp.common.proxy.ErrorResponses;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * Errors Jetty itself answers (a malformed request, headers too large, a request arriving on an open
+ * connection while the server drains) in the JSON shape every other error of the proxies has, Ollama's or
+ * OpenAI's by path, instead of Jetty's HTML page. The message is the status's reason phrase, or Jetty's
+ * message for a client error (never an exception's text, which may name internals). A 503 carries
+ * {@code Retry-After}.
+ */
+public final class JsonErrorHandler extends ErrorHandler {
+    /** Seconds a client is told to wait after a 503 from a draining server: about a restart. */
+    static final int RETRY_AFTER_SECONDS = 5;
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        int status = response.getStatus() >= 400 ? response.getStatus() : 500;
+        String message = message(status, request.getAttribute(ERROR_MESSAGE));
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        if (status == HttpStatus.SERVICE_UNAVAILABLE_503) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Integer.toString(RETRY_AFTER_SECONDS));
+        }
+        ErrorResponses.write(request, response, callback, status, message);
+        return true;
+    }
+
+    @Override
+    public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
+        fields.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+        return ByteBuffer.wrap(ErrorResponses.body("/", status, message(status, reason)));
+    }
+
+    private static String message(int status, Object jettyMessage) {
+        if (status < 500 && jettyMessage instanceof String text && !text.isBlank() && text.length() <= 200) {
+            return text;
+        }
+        String reason = HttpStatus.getMessage(status);
+        return reason == null ? "error " + status : reason.toLowerCase(java.util.Locale.ROOT);
+    }
+}

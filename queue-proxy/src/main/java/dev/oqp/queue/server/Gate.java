@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 
+import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.BodyTooLargeException;
@@ -333,7 +334,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             pipeline.metrics.queueExpired.labelValues(tier).inc();
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
             answer(call, request, response, callback, 503, "waited in the queue longer than max_wait ("
-                    + pipeline.config.queue().tier(call.tier).maxWait().toSeconds() + "s for priority " + tier + ")",
+                    + Durations.format(pipeline.config.queue().tier(call.tier).maxWait()) + " for priority " + tier + ")",
                     "expired");
         }
 

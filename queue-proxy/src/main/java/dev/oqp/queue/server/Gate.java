@@ -111,24 +111,39 @@ final class Gate extends Handler.Abstract.NonBlocking {
 
     // ---------------------------------------------------------------- step 3
 
-    /** The client, or null when the request was answered (401, 429). */
+    /**
+     * The client, or null when the request was answered (401, 429). A valid key always passes: keys are long
+     * enough that guessing is hopeless, and an address shared by many clients (loopback, a NAT, Docker's
+     * proxy) must not be locked out by whoever sends it bad keys. What the limiter counts is keys presented
+     * and wrong; an address past {@code max_failures} in the window gets 429 instead of 401 until it ends. A
+     * request without a key is not a guess and is not counted.
+     */
     private Client authenticate(Call call, Request request, Response response, Callback callback) {
         KeyRegistry keys = pipeline.keys;
         String token = KeyRegistry.bearerToken(request.getHeaders().get(HttpHeader.AUTHORIZATION));
         Optional<Client> byKey = keys.authenticate(token);
-        long now = System.nanoTime();
         if (!keys.enabled()) {
             // Everyone is one anonymous client, unless an injection port names its client (fairness across ports).
             return port.serviceClient() != null ? port.serviceClient() : byKey.orElseThrow();
         }
-        if (byKey.isEmpty() && port.serviceClient() != null) {
+        if (byKey.isPresent()) {
+            return byKey.get();
+        }
+        long now = System.nanoTime();
+        String reason = token == null ? "missing" : "invalid";
+        pipeline.metrics.authFailures.labelValues(reason).inc();
+        boolean blocked = false;
+        if (token != null) {
+            blocked = pipeline.limiter.blocked(call.clientAddress, now);
+            if (!blocked) {
+                pipeline.limiter.recordFailure(call.clientAddress, now);
+            }
+        }
+        if (port.serviceClient() != null) {
+            // The service's identity serves requests whose headers carry no known key.
             return port.serviceClient();
         }
-        boolean injected = !port.main() && port.service().headers().keySet().stream()
-                .anyMatch(name -> name.equalsIgnoreCase(HttpHeader.AUTHORIZATION.asString()));
-        if (!injected && pipeline.limiter.blocked(call.clientAddress, now)) {
-            // Checked after the key so that timing says nothing, and whatever the key: a blocked address
-            // learns nothing from further guesses.
+        if (blocked) {
             pipeline.metrics.authFailures.labelValues("rate_limited").inc();
             long retryAfter = pipeline.limiter.retryAfterSeconds(call.clientAddress, now);
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(retryAfter));
@@ -136,12 +151,6 @@ final class Gate extends Handler.Abstract.NonBlocking {
                     + retryAfter + "s", "rate_limited");
             return null;
         }
-        if (byKey.isPresent()) {
-            return byKey.get();
-        }
-        String reason = token == null ? "missing" : "invalid";
-        pipeline.metrics.authFailures.labelValues(reason).inc();
-        pipeline.limiter.recordFailure(call.clientAddress, now);
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} auth failed ({}) from {}", call.requestId, reason, call.clientAddress);
         }
@@ -175,10 +184,15 @@ final class Gate extends Handler.Abstract.NonBlocking {
             answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
             return;
         }
-        BodyReader.read(request, call.maxBody, (body, failure) -> {
+        BodyReader.read(request, call.maxBody, pipeline.bodies, (body, failure) -> {
             if (failure != null) {
                 call.tier = null;
-                if (failure instanceof BodyTooLargeException) {
+                if (failure instanceof BodyReader.BudgetExceeded) {
+                    response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
+                    answer(call, request, response, callback, 503, "too many request bodies being received at once;"
+                            + " retry shortly", "body_budget");
+                } else if (failure instanceof BodyTooLargeException) {
                     answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
                 } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
                     // The client stalled mid-body past the connection's idle timeout.

@@ -48,11 +48,18 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
                 throw new BadBody("request body must be a JSON object");
             }
             JsonToken token;
+            int models = 0;
             while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
-                String name = parser.currentName();
+                String name = goKey(parser.currentName());
                 JsonToken value = parser.nextToken();
                 switch (name) {
-                    case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    case "model" -> {
+                        if (++models > 1) {
+                            // Ollama would take the last one while the allow-list checked another.
+                            throw new BadBody("more than one model field in request body");
+                        }
+                        model = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    }
                     case "stream" -> stream = value == JsonToken.VALUE_TRUE ? Boolean.TRUE
                             : value == JsonToken.VALUE_FALSE ? Boolean.FALSE : null;
                     case "keep_alive" -> {
@@ -70,8 +77,48 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
         } catch (IOException e) {
             throw new BadBody("invalid JSON in request body");
         }
+        if (model != null && !validModelName(model)) {
+            throw new BadBody("invalid model name");
+        }
         return new InferenceBody(model, ModelNames.normalise(model),
                 stream != null ? stream : streamsByDefault(path), keepAlive, keepAliveNull);
+    }
+
+    /** The longest model name accepted; Ollama's own names are far shorter. */
+    static final int MAX_MODEL_NAME_LENGTH = 256;
+
+    /**
+     * A top-level key as Ollama's Go decoder matches it against its fields: ignoring case, with the Kelvin sign
+     * and the long s folding to {@code k} and {@code s} ({@code strings.EqualFold}). Only ASCII field names
+     * matter here, so anything else is returned as it is and matches none.
+     */
+    static String goKey(String name) {
+        StringBuilder folded = null;
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            char f = c == '\u212A' ? 'k' : c == '\u017F' ? 's' : (c >= 'A' && c <= 'Z') ? (char) (c + 32) : c;
+            if (f != c && folded == null) {
+                folded = new StringBuilder(name.substring(0, i));
+            }
+            if (folded != null) {
+                folded.append(f);
+            }
+        }
+        return folded == null ? name : folded.toString();
+    }
+
+    /** Not empty, at most {@value #MAX_MODEL_NAME_LENGTH} characters, no control characters or spaces. */
+    static boolean validModelName(String model) {
+        if (model.isEmpty() || model.length() > MAX_MODEL_NAME_LENGTH) {
+            return false;
+        }
+        for (int i = 0; i < model.length(); i++) {
+            char c = model.charAt(i);
+            if (c <= 0x20 || c == 0x7f) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Native generate and chat stream unless told otherwise; {@code /v1} and embeddings do not. */

@@ -25,6 +25,8 @@ final class Pipeline {
     final Executor executor;
     final Map<String, HostConfig> hosts;
     final OwnEndpoints own;
+    /** Bytes of inference bodies being read at once: at most {@code queue.max_queued_bytes}. */
+    final BodyReader.Budget bodies;
     private final BooleanSupplier stopping;
 
     Pipeline(OqpConfig config, KeyRegistry keys, FailureLimiter limiter, SlotPool pool, Scheduler scheduler,
@@ -42,6 +44,7 @@ final class Pipeline {
         this.hosts = Map.copyOf(hosts);
         this.stopping = stopping;
         this.own = new OwnEndpoints(this);
+        this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
     }
 
     /** True once the server is shutting down. */

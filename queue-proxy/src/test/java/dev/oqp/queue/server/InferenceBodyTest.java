@@ -99,4 +99,29 @@ class InferenceBodyTest {
 
         assertThat(out).isEqualTo("{\"model\":\"m\",\"keep_alive\":null,\"keep_alive\":\"10m\"}");
     }
+
+    @Test
+    void modelKeysAreMatchedAsOllamaMatchesThemSoAnAllowListCannotBeSidestepped() throws Exception {
+        for (String body : new String[] {"{\"model\":\"llama3\",\"MODEL\":\"forbidden\"}",
+                "{\"model\":\"llama3\",\"Model\":\"forbidden\"}", "{\"model\":\"a\",\"model\":\"b\"}"}) {
+            assertThatThrownBy(() -> InferenceBody.parse("/api/generate", body.getBytes(StandardCharsets.UTF_8)))
+                    .as(body).isInstanceOf(InferenceBody.BadBody.class).hasMessageContaining("more than one model");
+        }
+        InferenceBody upper = InferenceBody.parse("/api/generate",
+                "{\"MoDeL\":\"llama3\",\"KEEP_ALIVE\":\"5m\",\"\u017Ftream\":false}".getBytes(StandardCharsets.UTF_8));
+        assertThat(upper.canonicalModel()).isEqualTo("llama3:latest");
+        assertThat(upper.hasKeepAlive()).isTrue();
+        InferenceBody kelvin = InferenceBody.parse("/api/chat",
+                "{\"model\":\"m\",\"\u212Aeep_alive\":\"5m\"}".getBytes(StandardCharsets.UTF_8));
+        assertThat(kelvin.hasKeepAlive()).isTrue();
+    }
+
+    @Test
+    void overlongOrControlCharacterModelNamesAre400() {
+        for (String model : new String[] {"x".repeat(257), "llama3\\nforged", "a b", ""}) {
+            String body = "{\"model\":\"" + model + "\"}";
+            assertThatThrownBy(() -> InferenceBody.parse("/api/generate", body.getBytes(StandardCharsets.UTF_8)))
+                    .as(model).isInstanceOf(InferenceBody.BadBody.class).hasMessage("invalid model name");
+        }
+    }
 }

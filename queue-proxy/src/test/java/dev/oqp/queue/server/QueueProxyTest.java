@@ -315,11 +315,28 @@ class QueueProxyTest {
                     + "-xxxxxxxxxxxx")).statusCode()).isEqualTo(401);
         }
         HttpResponse<String> blocked = fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization",
+                "Bearer wrong-key-again-xxxxxxxxxxxx"));
+        HttpResponse<String> valid = fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization",
                 bearer(KEY_READ)));
 
         assertThat(blocked.statusCode()).isEqualTo(429);
         assertThat(Long.parseLong(blocked.headers().firstValue("Retry-After").orElseThrow())).isBetween(1L, 60L);
-        assertThat(ollama.requests()).isEmpty();
+        assertThat(valid.statusCode()).as("a valid key is never locked out by others' failures").isEqualTo(200);
+        assertThat(ollama.requests()).hasSize(1);
+    }
+
+    @Test
+    void requestsWithoutAKeyAreNotCountedAsFailedGuesses() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder());
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "  rate_limit: { max_failures: 2, window: 60s }\n");
+
+        for (int i = 0; i < 5; i++) {
+            assertThat(fixture.send(get(base(proxy).resolve("/favicon.ico"))).statusCode()).isEqualTo(401);
+        }
+        HttpResponse<String> wrong = fixture.send(get(base(proxy).resolve("/api/tags"), "Authorization",
+                "Bearer wrong-key-xxxxxxxxxxxx"));
+
+        assertThat(wrong.statusCode()).isEqualTo(401);
     }
 
     @Test

@@ -31,6 +31,7 @@ public final class ClientCloseWatcher implements Callback {
 
     private final AbstractEndPoint endPoint;
     private final Consumer<Throwable> onClientGone;
+    private final boolean bytesMeanGone;
     /*
      * All state changes and every registration of read interest happen under this object's lock, so that
      * once stop() returns no read interest of ours is left on the connection: a dangling one would take
@@ -41,16 +42,26 @@ public final class ClientCloseWatcher implements Callback {
     private boolean registered;
     private volatile boolean pipelined;
 
-    private ClientCloseWatcher(AbstractEndPoint endPoint, Consumer<Throwable> onClientGone) {
+    private ClientCloseWatcher(AbstractEndPoint endPoint, Consumer<Throwable> onClientGone, boolean bytesMeanGone) {
         this.endPoint = endPoint;
         this.onClientGone = onClientGone;
+        this.bytesMeanGone = bytesMeanGone;
     }
 
     /** A watcher for the connection of {@code clientToProxyRequest}, or null when it cannot be watched. */
     public static ClientCloseWatcher of(Request clientToProxyRequest, Consumer<Throwable> onClientGone) {
+        return of(clientToProxyRequest, onClientGone, false);
+    }
+
+    /**
+     * As {@link #of(Request, Consumer)}; with {@code bytesMeanGone}, bytes arriving are treated like the client
+     * leaving (the queue proxy's rule for a client whose request waits in the queue), not as pipelining.
+     */
+    public static ClientCloseWatcher of(Request clientToProxyRequest, Consumer<Throwable> onClientGone,
+                                        boolean bytesMeanGone) {
         EndPoint endPoint = clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint();
         return endPoint instanceof AbstractEndPoint abstractEndPoint
-                ? new ClientCloseWatcher(abstractEndPoint, onClientGone) : null;
+                ? new ClientCloseWatcher(abstractEndPoint, onClientGone, bytesMeanGone) : null;
     }
 
     /** Starts watching; call once the request body has been consumed. No effect after {@link #stop()}. */
@@ -94,6 +105,10 @@ public final class ClientCloseWatcher implements Callback {
                 if (filled < 0) {
                     stopped = true;
                     gone = new EofException("client closed the connection");
+                } else if (filled > 0 && bytesMeanGone) {
+                    stopped = true;
+                    gone = new EofException("client sent bytes while its request was waiting");
+                    endPoint.close(gone);
                 } else if (filled > 0) {
                     pipelined = true;
                     stopped = true;

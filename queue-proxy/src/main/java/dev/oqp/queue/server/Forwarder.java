@@ -30,6 +30,8 @@ final class Forwarder extends ProxyBase {
     static final String X_QUEUE_WAIT_TIME = "X-Queue-Wait-Time";
     static final String X_UPSTREAM_HOST = "X-Upstream-Host";
     static final String X_OLLAMA_HOST = "X-Ollama-Host";
+    private static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix",
+        "X-Forwarded-Server", "X-Client-Name"};
 
     private final QueueMetrics metrics;
     private final Ledger ledger;
@@ -61,6 +63,11 @@ final class Forwarder extends ProxyBase {
         proxyToServerHeaders.remove(HttpHeader.AUTHORIZATION);
         proxyToServerHeaders.remove(X_QUEUE_PRIORITY);
         proxyToServerHeaders.remove(X_OLLAMA_HOST);
+        // What a client claims about itself or earlier hops is not passed on (the proxy base sets
+        // X-Forwarded-For/Proto/Host from what it saw).
+        for (String spoofable : SPOOFABLE) {
+            proxyToServerHeaders.remove(spoofable);
+        }
         for (Map.Entry<String, String> header : call.host.headers().entrySet()) {
             proxyToServerHeaders.put(header.getKey(), header.getValue());
         }

@@ -83,6 +83,13 @@ final class Gate extends Handler.Abstract.NonBlocking {
             pipeline.own.handleOpen(call, request, response, callback, path);
             return true;
         }
+        if (!pipeline.keys.enabled() && port.loopback() && !loopbackHost(request)) {
+            // Without keys, a loopback listener is protected only by being loopback: a web page must not reach it
+            // through DNS rebinding (Ollama refuses foreign Host values on loopback for the same reason, and the
+            // proxy rewrites Host for it).
+            ErrorResponses.write(request, response, callback, 403, "host not allowed");
+            return true;
+        }
         Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
         Client client = authenticate(call, effective, response, callback);
         if (client == null) {
@@ -158,6 +165,20 @@ final class Gate extends Handler.Abstract.NonBlocking {
         answer(call, request, response, callback, 401, token == null
                 ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", "unauthorized_" + reason);
         return null;
+    }
+
+    /** True when the request's {@code Host} names a loopback address, {@code localhost} or a {@code .localhost} name. */
+    static boolean loopbackHost(Request request) {
+        String host = Request.getServerName(request);
+        if (host == null || host.isEmpty()) {
+            return true;
+        }
+        String h = host.toLowerCase(Locale.ROOT);
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        return h.equals("localhost") || h.endsWith(".localhost") || h.equals("::1") || h.startsWith("127.")
+                && h.chars().allMatch(c -> c == '.' || (c >= '0' && c <= '9'));
     }
 
     // ---------------------------------------------------------------- steps 5 to 8
@@ -240,7 +261,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
         Ticket ticket = new Ticket(call.client.clientId(), call.tier, call.body.length, call.model, queued);
         call.ticket = ticket;
         request.addFailureListener(queued::clientGone);
-        ClientCloseWatcher watcher = ClientCloseWatcher.of(request, queued::clientGone);
+        // A client that sends bytes while its request waits is not waiting for this answer: treated as gone.
+        ClientCloseWatcher watcher = ClientCloseWatcher.of(request, queued::clientGone, true);
         queued.submitter = Thread.currentThread();
         Admission admission = pipeline.scheduler.submit(ticket);
         queued.submitter = null;
@@ -310,7 +332,14 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 forward();
             } else {
                 // Off the thread that released a slot or ran the timer: the forward may take a while to set up.
-                pipeline.executor.execute(this::forward);
+                try {
+                    pipeline.executor.execute(this::forward);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // The pool refuses work only while stopping: answer rather than leave the client hanging.
+                    call.lease.release();
+                    response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
+                    answer(call, request, response, callback, 503, "server shutting down", "shutdown");
+                }
             }
         }
 

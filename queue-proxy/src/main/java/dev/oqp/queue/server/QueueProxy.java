@@ -101,11 +101,11 @@ public final class QueueProxy implements Launcher.App {
 
         ConnectorRouter router = new ConnectorRouter();
         mainConnector = Servers.addConnector(server, "proxy", config.proxy().host(), config.proxy().port());
-        router.route(mainConnector, new HealthHandler(new Gate(new Port("proxy", null, config.proxy().maxBody(),
+        router.route(mainConnector, new HealthHandler(new Gate(new Port("proxy", config.proxy().host(), null, config.proxy().maxBody(),
                 upstreams(hosts, config.ollama().requestTimeout()), null), pipeline)));
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
-            Port port = new Port(service.name(), service, service.maxBody(), upstreams(hosts, service.timeout()),
+            Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody(), upstreams(hosts, service.timeout()),
                     serviceClient(service));
             router.route(connector, new HealthHandler(new Gate(port, pipeline)));
             serviceConnectors.put(service.name(), connector);
@@ -226,11 +226,20 @@ public final class QueueProxy implements Launcher.App {
         for (ServiceConfig service : config.services()) {
             AuthWarnings.disabledBeyondLoopback(config.auth(), "services[" + service.name() + "].bind", service.bind())
                     .ifPresent(LOG::warn);
+            if (config.auth().enabled() && service.client() != null && !loopbackBind(service.bind())) {
+                LOG.warn("services[" + service.name() + "] binds " + service.bind() + " and gives requests without a"
+                        + " key the identity of client " + service.client() + ": anyone who can reach that port"
+                        + " acts as that client");
+            }
         }
         if (config.services().stream().anyMatch(s -> s.upstream() != null)) {
             LOG.info("services[].upstream is not used by the queue proxy: requests go to the hosts of ollama.hosts");
         }
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());
+    }
+
+    private static boolean loopbackBind(String bind) {
+        return bind.equalsIgnoreCase("localhost") || bind.startsWith("127.") || bind.equals("::1");
     }
 
     @Override

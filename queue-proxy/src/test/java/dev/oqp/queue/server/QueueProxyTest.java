@@ -353,4 +353,20 @@ class QueueProxyTest {
 
         assertThat(third.statusCode()).isEqualTo(429);
     }
+
+    @Test
+    void withoutKeysALoopbackListenerRefusesForeignHostNames() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder());
+        QueueProxy proxy = fixture.start(ollama, 1, "");
+
+        try (var socket = dev.oqp.common.testing.TestSockets.rawRequest(proxy.port(), "POST", "/queue/pause",
+                Map.of("Host", "attacker.example:" + proxy.port(), "Origin", "http://attacker.example"), "x")) {
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 403").contains("host not allowed");
+        }
+        HttpResponse<String> local = fixture.send(get(base(proxy).resolve("/queue/summary")));
+
+        assertThat(local.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(local.body()).get("paused").asBoolean()).isFalse();
+    }
 }

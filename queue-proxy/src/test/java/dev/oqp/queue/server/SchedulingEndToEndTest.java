@@ -424,6 +424,29 @@ class SchedulingEndToEndTest {
     }
 
     @Test
+    void aClientSendingBytesWhileQueuedIsTreatedAsGoneAndNeverReachesUpstream() throws Exception {
+        FakeOllama ollama = fixture.ollama(fake(TOKEN_DELAY));
+        QueueProxy proxy = fixture.start(ollama, 1, "queue:\n  normal: {max_depth: 10, max_wait: 30s}\n");
+        URI generate = base(proxy).resolve("/api/generate");
+
+        var blocker = fixture.sendAsync(post(generate, gen("blocker", 100)));
+        ollama.awaitRequests(1, WAIT);
+        try (Socket socket = TestSockets.rawRequest(proxy.port(), "POST", "/api/generate",
+                Map.of("Connection", "keep-alive"), gen("pipelines", 2))) {
+            awaitDepth(proxy, 1);
+            socket.getOutputStream().write('G');
+            socket.getOutputStream().flush();
+            awaitDepth(proxy, 0);
+            assertThat(ollama.requests().get(0).finished()).as("removed while the blocker held the slot").isFalse();
+        }
+
+        assertThat(done(blocker).statusCode()).isEqualTo(200);
+        assertThat(fixture.send(post(generate, gen("probe", 2))).statusCode()).isEqualTo(200);
+        assertThat(prompts(ollama)).containsExactly("blocker", "probe");
+        assertThat(proxy.pool().inFlight()).isZero();
+    }
+
+    @Test
     void clientDisconnectMidStreamFreesItsSlotAndTheNextQueuedRequestStarts() throws Exception {
         FakeOllama ollama = fixture.ollama(fake(TOKEN_DELAY));
         QueueProxy proxy = fixture.start(ollama, 1, "");

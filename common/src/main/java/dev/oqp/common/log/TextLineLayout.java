@@ -21,7 +21,8 @@ public final class TextLineLayout extends LayoutBase<ILoggingEvent> {
         List<KeyValuePair> pairs = event.getKeyValuePairs();
         if (pairs != null) {
             for (KeyValuePair pair : pairs) {
-                sb.append(' ').append(pair.key).append('=').append(pair.value);
+                sb.append(' ').append(pair.key).append('=');
+                appendValue(sb, String.valueOf(pair.value));
             }
         }
         sb.append('\n');
@@ -30,5 +31,22 @@ public final class TextLineLayout extends LayoutBase<ILoggingEvent> {
             sb.append(ThrowableProxyUtil.asString(thrown)).append('\n');
         }
         return sb.toString();
+    }
+
+    /**
+     * A value as written, except that a line break inside it continues on an indented line and other control
+     * characters are escaped: no value can forge a line that starts like a log line of its own.
+     */
+    static void appendValue(StringBuilder sb, String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '\n') {
+                sb.append("\n    ");
+            } else if (c < 0x20 && c != '\t' || c == 0x7f) {
+                sb.append(String.format("\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
     }
 }

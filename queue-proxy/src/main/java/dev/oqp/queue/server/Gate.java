@@ -27,6 +27,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.URIUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,6 +69,14 @@ final class Gate extends Handler.Abstract.NonBlocking {
         if (path == null || !path.startsWith("/")) {
             // CONNECT host:port, OPTIONS *: nothing here is addressed that way.
             ErrorResponses.write(request, response, callback, 400, "request target must be a path");
+            return true;
+        }
+        String raw = request.getHttpURI().getPath();
+        if (!path.equals(raw) && !path.equals(URIUtil.decodePath(raw))) {
+            // Classified by the canonical path, forwarded as written: the two must name the same thing
+            // (no "/./" or "/../" for something between here and Ollama to read otherwise; Jetty drops
+            // ";parameters" from both).
+            ErrorResponses.write(request, response, callback, 400, "request path must be in canonical form");
             return true;
         }
         Route route = Route.classify(method, path);

@@ -369,4 +369,21 @@ class QueueProxyTest {
         assertThat(local.statusCode()).isEqualTo(200);
         assertThat(JSON.readTree(local.body()).get("paused").asBoolean()).isFalse();
     }
+
+    @Test
+    void aPathThatIsNotCanonicalIs400AndNeverForwarded() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
+        QueueProxy proxy = fixture.start(ollama, 1, "");
+
+        for (String path : new String[] {"/api/./tags", "/api/x/../tags", "/api/%2e/tags"}) {
+            try (var socket = dev.oqp.common.testing.TestSockets.rawRequest(proxy.port(), "GET", path, Map.of(), null)) {
+                String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertThat(answer).as(path).startsWith("HTTP/1.1 400");
+            }
+        }
+        HttpResponse<String> encoded = fixture.send(get(base(proxy).resolve("/v1/models/llama3%3Alatest")));
+
+        assertThat(encoded.statusCode()).isEqualTo(200);
+        assertThat(ollama.requests()).extracting(RecordedRequest::path).containsExactly("/v1/models/llama3:latest");
+    }
 }

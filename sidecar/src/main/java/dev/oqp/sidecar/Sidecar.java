@@ -34,6 +34,8 @@ public final class Sidecar implements Launcher.App {
     private final Server server;
     private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
     private final ServerConnector metricsConnector;
+    /** Set once every port is bound: a start that failed stops without the drain's log lines. */
+    private volatile boolean started;
 
     public Sidecar(OqpConfig config) throws IOException {
         this.config = config;
@@ -57,6 +59,9 @@ public final class Sidecar implements Launcher.App {
         server.addEventListener(new LifeCycle.Listener() {
             @Override
             public void lifeCycleStopping(LifeCycle event) {
+                if (!started) {
+                    return;
+                }
                 LOG.atInfo().addKeyValue("in_flight", graceful.getCurrentRequestCount())
                         .addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
                         .log("stopping: no new connections, letting requests in flight finish");
@@ -64,7 +69,9 @@ public final class Sidecar implements Launcher.App {
 
             @Override
             public void lifeCycleStopped(LifeCycle event) {
-                LOG.info("stopped");
+                if (started) {
+                    LOG.info("stopped");
+                }
             }
 
             @Override
@@ -103,6 +110,7 @@ public final class Sidecar implements Launcher.App {
      */
     public void start() throws Exception {
         Servers.start(server, connector -> connector == metricsConnector ? "metrics" : "service " + connector.getName());
+        started = true;
     }
 
     /** Stops accepting, lets in-flight exchanges finish (up to the drain timeout), then stops. */

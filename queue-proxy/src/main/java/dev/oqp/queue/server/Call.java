@@ -45,6 +45,8 @@ final class Call {
     /** A byte of the client's next request was read while watching: close the connection after this response. */
     boolean pipelined;
     UsageScanner usage;
+    /** The request body was read (or will never be): an early answer need not drain it first. */
+    boolean bodyRead;
 
     Call(String requestId, Port port, long startNanos) {
         this.requestId = requestId;

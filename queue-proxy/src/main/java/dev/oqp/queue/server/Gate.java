@@ -50,6 +50,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private static final long SHUTDOWN_RETRY_AFTER_SECONDS = 5;
     /** The largest inference body read into memory, whatever {@code max_body} allows. */
     static final long MAX_BUFFERED_BODY = 1L << 30;
+    /** Bodies up to this size are read and dropped before an early error answer (see {@link #answer}). */
+    private static final long DISCARD_LIMIT = 64 * 1024;
 
     private final Port port;
     private final Pipeline pipeline;
@@ -88,6 +90,9 @@ final class Gate extends Handler.Abstract.NonBlocking {
         call.route = route;
         call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
                 request.getHeaders().getValuesList(X_FORWARDED_FOR), pipeline.config.proxy().trustedProxies());
+        if (!pipeline.keys.enabled()) {
+            call.client = port.serviceClient() != null ? port.serviceClient() : Client.ANONYMOUS;
+        }
         if (route.kind() == Route.Kind.OWN && (route.scope() == null || pipeline.own.isPublic(path))) {
             pipeline.own.handleOpen(call, request, response, callback, path);
             return true;
@@ -211,9 +216,11 @@ final class Gate extends Handler.Abstract.NonBlocking {
         call.maxBody = Math.min(port.maxBody(), MAX_BUFFERED_BODY);
         if (request.getLength() > call.maxBody) {
             call.tier = null;
+            call.bodyRead = true;
             answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
             return;
         }
+        call.bodyRead = true;
         BodyReader.read(request, call.maxBody, pipeline.bodies, (body, failure) -> {
             if (failure != null) {
                 call.tier = null;
@@ -436,8 +443,21 @@ final class Gate extends Handler.Abstract.NonBlocking {
 
     // ---------------------------------------------------------------- answers written here
 
-    /** Writes an error in the client's API shape, then records it. */
+    /**
+     * Writes an error in the client's API shape, then records it. A small request body not read yet is read
+     * and dropped first: answering and closing with the client's bytes still arriving makes the kernel reset
+     * the connection, and the client may lose the answer with it.
+     */
     void answer(Call call, Request request, Response response, Callback callback, int status, String message, String error) {
+        if (!call.bodyRead) {
+            call.bodyRead = true;
+            long declared = request.getLength();
+            if (declared != 0 && declared <= DISCARD_LIMIT) {
+                BodyReader.read(request, DISCARD_LIMIT, pipeline.bodies,
+                        (body, failure) -> answer(call, request, response, callback, status, message, error));
+                return;
+            }
+        }
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(Forwarder.X_REQUEST_ID, call.requestId);
         if (call.tier != null) {

@@ -68,6 +68,8 @@ public final class QueueProxy implements Launcher.App {
     private final Scheduler scheduler;
     private final SlotPool pool;
     private final QueueMetrics metrics = new QueueMetrics();
+    /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
+    private volatile boolean started;
 
     public QueueProxy(OqpConfig config) {
         this(config, Ticks.SYSTEM);
@@ -115,12 +117,16 @@ public final class QueueProxy implements Launcher.App {
         server.addEventListener(new LifeCycle.Listener() {
             @Override
             public void lifeCycleStopping(LifeCycle event) {
-                drainOnStop();
+                if (started) {
+                    drainOnStop();
+                }
             }
 
             @Override
             public void lifeCycleStopped(LifeCycle event) {
-                LOG.info("stopped");
+                if (started) {
+                    LOG.info("stopped");
+                }
             }
 
             @Override
@@ -236,6 +242,7 @@ public final class QueueProxy implements Launcher.App {
             LOG.info("services[].upstream is not used by the queue proxy: requests go to the hosts of ollama.hosts");
         }
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());
+        started = true;
     }
 
     private static boolean loopbackBind(String bind) {

@@ -195,6 +195,10 @@ class QueueProxyTest {
 
         HttpResponse<String> stream = fixture.send(post(base(proxy).resolve("/api/generate"),
                 "{\"model\":\"llama3\",\"prompt\":\"one two three\"}", "Authorization", bearer(KEY_CHAT)));
+        // Counted at completion, which may run just after the client has the last byte.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> fixture.send(get(
+                base(proxy).resolve("/metrics"), "Authorization", bearer(KEY_READ))).body()
+                .contains("oqp_client_requests_total{client=\"chat\",status=\"200\"} 1.0"));
         HttpResponse<String> metrics = fixture.send(get(base(proxy).resolve("/metrics"), "Authorization",
                 bearer(KEY_READ)));
 

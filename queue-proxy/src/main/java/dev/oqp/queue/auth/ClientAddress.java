@@ -34,6 +34,10 @@ public final class ClientAddress {
      * @param trustedProxies      {@code proxy.trusted_proxies}; empty = trust none
      */
     public static String resolve(String peerAddress, List<String> xForwardedForValues, List<Cidr> trustedProxies) {
+        if (trustedProxies.isEmpty() && isPlainIpv4(peerAddress)) {
+            // The common case, on every request: nothing to walk, and a dotted quad is already canonical.
+            return peerAddress;
+        }
         InetAddress peer = parse(peerAddress);
         if (peer == null) {
             return peerAddress;
@@ -53,6 +57,35 @@ public final class ClientAddress {
             }
         }
         return hop.getHostAddress();
+    }
+
+    /** Four dotted decimal parts of 0-255 without leading zeros: what {@link InetAddress#getHostAddress()} writes. */
+    static boolean isPlainIpv4(String s) {
+        if (s == null) {
+            return false;
+        }
+        int parts = 0;
+        int value = -1;
+        int digits = 0;
+        for (int i = 0; i <= s.length(); i++) {
+            char c = i < s.length() ? s.charAt(i) : '.';
+            if (c == '.') {
+                if (digits == 0 || value > 255 || (digits > 1 && s.charAt(i - digits) == '0')) {
+                    return false;
+                }
+                parts++;
+                value = -1;
+                digits = 0;
+            } else if (c >= '0' && c <= '9') {
+                value = (value < 0 ? 0 : value * 10) + (c - '0');
+                if (++digits > 3) {
+                    return false;
+                }
+            } else {
+                return false;
+            }
+        }
+        return parts == 4;
     }
 
     private static boolean trusted(InetAddress address, List<Cidr> trustedProxies) {

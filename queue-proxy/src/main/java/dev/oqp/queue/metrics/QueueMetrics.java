@@ -1,8 +1,13 @@
 package dev.oqp.queue.metrics;
 
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import dev.oqp.common.config.Tier;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -89,6 +94,44 @@ public final class QueueMetrics {
             .register(registry);
 
     private final Set<String> models = ConcurrentHashMap.newKeySet();
+    private final Map<String, HostSeries> hostSeries = new ConcurrentHashMap<>();
+    private final Map<Tier, TierSeries> tierSeries = new EnumMap<>(Tier.class);
+    private final Map<String, Map<Integer, CounterDataPoint>> clientSeries = new ConcurrentHashMap<>();
+
+    /** The series of one host, looked up once rather than per request. */
+    public record HostSeries(CounterDataPoint requests, CounterDataPoint failures, DistributionDataPoint upstream,
+                             DistributionDataPoint firstByte) {
+    }
+
+    /** The series of one tier. */
+    public record TierSeries(CounterDataPoint processed, CounterDataPoint expired, CounterDataPoint cancelled,
+                             DistributionDataPoint waited) {
+    }
+
+    public QueueMetrics() {
+        for (Tier t : Tier.values()) {
+            String name = t.yamlName();
+            tierSeries.put(t, new TierSeries(queueProcessed.labelValues(name), queueExpired.labelValues(name),
+                    queueCancelled.labelValues(name), queueWait.labelValues(name)));
+        }
+    }
+
+    /** The series of the host named {@code name} (a name from configuration). */
+    public HostSeries host(String name) {
+        return hostSeries.computeIfAbsent(name, h -> new HostSeries(hostRequests.labelValues(h),
+                hostFailures.labelValues(h), upstreamSeconds.labelValues(h), timeToFirstByte.labelValues(h)));
+    }
+
+    /** The series of a tier. */
+    public TierSeries tier(Tier tier) {
+        return tierSeries.get(tier);
+    }
+
+    /** Counts one answered request of {@code client} (a label from configuration) with {@code status}. */
+    public void clientRequest(String client, int status) {
+        clientSeries.computeIfAbsent(client, c -> new ConcurrentHashMap<>())
+                .computeIfAbsent(status, code -> clientRequests.labelValues(client, Integer.toString(code))).inc();
+    }
 
     /** Registers a gauge whose values are read from live state at each scrape. */
     public void gauge(String name, String help, String[] labelNames, java.util.function.Consumer<GaugeWithCallback.Callback> callback) {

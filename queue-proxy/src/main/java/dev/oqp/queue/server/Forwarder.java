@@ -118,23 +118,23 @@ final class Forwarder extends ProxyBase {
         if (call.lease != null) {
             call.lease.release();
         }
-        String host = call.host.name();
-        metrics.hostRequests.labelValues(host).inc();
+        QueueMetrics.HostSeries host = metrics.host(call.host.name());
+        host.requests().inc();
         double upstreamSeconds = exchange.upstreamSeconds();
         if (upstreamSeconds >= 0) {
-            metrics.upstreamSeconds.labelValues(host).observe(upstreamSeconds);
+            host.upstream().observe(upstreamSeconds);
         }
         double firstByte = exchange.timeToFirstByteSeconds();
         if (firstByte >= 0) {
-            metrics.timeToFirstByte.labelValues(host).observe(firstByte);
+            host.firstByte().observe(firstByte);
         }
         switch (exchange.outcome()) {
-            case UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN -> metrics.hostFailures.labelValues(host).inc();
+            case UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN -> host.failures().inc();
             default -> {
             }
         }
         if (call.tier != null) {
-            metrics.queueProcessed.labelValues(call.tier.yamlName()).inc();
+            metrics.tier(call.tier).processed().inc();
         }
         if (call.usage != null) {
             metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), call.usage.completionTokens());

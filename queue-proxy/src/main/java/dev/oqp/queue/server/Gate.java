@@ -342,7 +342,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             HostConfig host = ((SlotPool.HostLease) lease.unwrap()).host();
             call.host = host;
             call.upstream = port.upstreams().get(host.name());
-            pipeline.metrics.queueWait.labelValues(call.tier.yamlName()).observe(waitedNanos / 1e9);
+            pipeline.metrics.tier(call.tier).waited().observe(waitedNanos / 1e9);
             settle();
             if (Thread.currentThread() == submitter) {
                 forward();
@@ -363,7 +363,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             if (call.gone) {
                 // Left between dispatch and now: never reaches the upstream.
                 call.lease.release();
-                pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
+                pipeline.metrics.tier(call.tier).cancelled().inc();
                 callback.failed(new EofException("client left before its request was forwarded"));
                 record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
                 return;
@@ -390,7 +390,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             settle();
             call.waitedNanos = waitedNanos;
             String tier = call.tier.yamlName();
-            pipeline.metrics.queueExpired.labelValues(tier).inc();
+            pipeline.metrics.tier(call.tier).expired().inc();
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
             answer(call, request, response, callback, 503, "waited in the queue longer than max_wait ("
                     + Durations.format(pipeline.config.queue().tier(call.tier).maxWait()) + " for priority " + tier + ")",
@@ -401,7 +401,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         public void cancelled(long waitedNanos) {
             settle();
             call.waitedNanos = waitedNanos;
-            pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
+            pipeline.metrics.tier(call.tier).cancelled().inc();
             callback.failed(new EofException("client left while queued"));
             record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
         }
@@ -410,7 +410,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         public void flushed(long waitedNanos) {
             settle();
             call.waitedNanos = waitedNanos;
-            pipeline.metrics.queueCancelled.labelValues(call.tier.yamlName()).inc();
+            pipeline.metrics.tier(call.tier).cancelled().inc();
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
             boolean stopping = pipeline.stopping();
             answer(call, request, response, callback, 503, stopping ? "server shutting down"

@@ -30,7 +30,7 @@ final class Ledger {
      * @param upstreamMs  time spent upstream, or -1 when it never went there
      */
     void record(Call call, String method, String path, int status, long bytes, String error, double upstreamMs) {
-        metrics.clientRequests.labelValues(call.clientLabel(), Integer.toString(status)).inc();
+        metrics.clientRequest(call.clientLabel(), status);
         if (!accessLog) {
             return;
         }

@@ -91,4 +91,18 @@ class ClientAddressTest {
     void peerThatIsNotAnIpLiteralIsReturnedUnchanged() {
         assertThat(ClientAddress.resolve("some-socket", List.of("198.51.100.1"), TRUSTED)).isEqualTo("some-socket");
     }
+
+    @Test
+    void onlyCanonicalDottedQuadsTakeTheFastPath() {
+        assertThat(ClientAddress.isPlainIpv4("127.0.0.1")).isTrue();
+        assertThat(ClientAddress.isPlainIpv4("255.255.255.255")).isTrue();
+        assertThat(ClientAddress.isPlainIpv4("256.0.0.1")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("01.2.3.4")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("1.2.3")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("1.2.3.4.5")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("1..3.4")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("::1")).isFalse();
+        assertThat(ClientAddress.isPlainIpv4("")).isFalse();
+        assertThat(ClientAddress.resolve("10.0.0.7", List.of("192.0.2.1"), List.of())).isEqualTo("10.0.0.7");
+    }
 }

@@ -2,6 +2,8 @@
 # Benchmark: ollama-auth-sidecar (Java/Jetty) vs nginx doing the same header
 # injection, both in front of the same fast nginx "fake Ollama" upstream.
 #
+# Then, unless QUEUE=0, the queue proxy part (bench/queue.sh); QUEUE=only runs just that part.
+#
 # Usage: bench/run.sh            (see bench/README.md for the env options)
 set -euo pipefail
 
@@ -12,6 +14,7 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-5s}"
 JAVA_OPTS="${JAVA_OPTS:-}"
+JAVA_OPTS_GIVEN="$JAVA_OPTS"             # as given: CDS=1 appends to JAVA_OPTS for the sidecar only
 JAVA="${JAVA:-java}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-18080}"
 SIDECAR_PORT="${SIDECAR_PORT:-18081}"
@@ -23,36 +26,16 @@ OUT_DIR="${OUT_DIR:-$SCRIPT_DIR/out}"
 SIDECAR_JAR="${SIDECAR_JAR:-$REPO_ROOT/sidecar/target/ollama-auth-sidecar.jar}"
 READY_TIMEOUT_S="${READY_TIMEOUT_S:-30}"
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+BENCH_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
-# ---------------------------------------------------------------- tools
-install_missing() {
-  local pkgs=()
-  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
-  command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
-  command -v curl >/dev/null 2>&1 || pkgs+=(curl)
-  [ "${#pkgs[@]}" -eq 0 ] && return 0
-  log "installing: ${pkgs[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  # Keep Debian's nginx service from autostarting (it would grab port 80 and
-  # is not the instance we benchmark).
-  local created_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d
-    created_policy=1
-  fi
-  $sudo apt-get update -qq
-  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}"; then
-    # nginx-light does not exist on every release; fall back to nginx.
-    local alt=("${pkgs[@]/nginx-light/nginx}")
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${alt[@]}"
-  fi
-  [ "$created_policy" -eq 1 ] && $sudo rm -f /usr/sbin/policy-rc.d
-  return 0
-}
+# QUEUE=only: run only the queue proxy part (bench/queue.sh); QUEUE=0: skip it.
+QUEUE="${QUEUE:-1}"
+if [ "$QUEUE" = "only" ]; then
+  exec "$SCRIPT_DIR/queue.sh"
+fi
+
 install_missing
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 command -v "$JAVA" >/dev/null 2>&1 || die "java not found (set JAVA=...)"
@@ -67,66 +50,14 @@ fi
 WORK="$(mktemp -d /tmp/oqp-bench.XXXXXX)"
 chmod 755 "$WORK"
 mkdir -p "$OUT_DIR"
-PIDS=()
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  done
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null
-  done
-  rm -rf "$WORK"
-  exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() { # remove a pid from PIDS after we stopped it ourselves
-  local p="$1" keep=() x
-  for x in "${PIDS[@]:-}"; do [ "$x" != "$p" ] && [ -n "$x" ] && keep+=("$x"); done
-  PIDS=("${keep[@]:-}")
-}
-stop_pid() {
-  local p="$1"
-  kill "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  forget_pid "$p"
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$UPSTREAM_PORT" "$SIDECAR_PORT" "$NGINX_PORT"; do
   port_free "$p" || die "port $p is already in use (override UPSTREAM_PORT/SIDECAR_PORT/NGINX_PORT)"
 done
 
-now_ns() { date +%s%N; }
-
-# Poll URL until it answers; print elapsed ms since $1 (ns timestamp).
-wait_ready_ms() {
-  local t0="$1" url="$2" pid="$3" deadline
-  deadline=$(( t0 + READY_TIMEOUT_S * 1000000000 ))
-  until curl -fsS -o /dev/null --max-time 0.2 "$url" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || die "process $pid died before answering $url"
-    [ "$(now_ns)" -gt "$deadline" ] && die "$url not ready after ${READY_TIMEOUT_S}s"
-    sleep 0.01
-  done
-  echo $(( ($(now_ns) - t0) / 1000000 ))
-}
-
 # ---------------------------------------------------------------- nginx configs
-nginx_common() { # $1 = prefix dir
-  cat <<EOF
-worker_processes auto;
-daemon off;
-master_process on;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-events { worker_connections 4096; }
-EOF
-}
-
 mkdir -p "$WORK/upstream" "$WORK/proxy"
 {
   nginx_common "$WORK/upstream"
@@ -214,12 +145,6 @@ sidecar_yaml warn > "$WORK/sidecar.yaml"
 # use level info (access_log stays off, so nothing is logged per request).
 sidecar_yaml info > "$WORK/sidecar-startup.yaml"
 
-start_nginx() { # $1 = dir ; sets LAST_PID
-  "$NGINX_BIN" -e "$1/error.log" -p "$1" -c "$1/nginx.conf" >"$1/stdout.log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-
 # shellcheck disable=SC2206
 JAVA_ARGS=($JAVA_OPTS)
 start_sidecar() { # $1 = log file, $2 = config (default: the load config) ; sets LAST_PID
@@ -227,9 +152,6 @@ start_sidecar() { # $1 = log file, $2 = config (default: the load config) ; sets
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
-
-median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print "n/a"} else if (NR%2) {print a[(NR+1)/2]} else {printf "%d\n", (a[NR/2]+a[NR/2+1])/2} }'; }
-minimum() { sort -n | head -1; }
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -320,40 +242,6 @@ if [ "$LOAD" != "1" ]; then
 fi
 
 # ---------------------------------------------------------------- wrk
-to_us() { # "123.45us" | "1.20ms" | "2.00s" -> integer-ish microseconds
-  awk -v v="$1" 'BEGIN{
-    n=v; sub(/[a-z]+$/,"",n); u=v; sub(/^[0-9.]+/,"",u);
-    f = (u=="us")?1:(u=="ms")?1000:(u=="s")?1000000:(u=="m")?60000000:-1;
-    if (f<0) { print "n/a" } else { printf "%.0f\n", n*f }
-  }'
-}
-parse_wrk() { # file -> "rps p50us p99us errors"
-  local f="$1" rps p50 p99 non2xx sockerr
-  rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$f")
-  p50=$(awk '$1=="50%"{print $2}' "$f")
-  p99=$(awk '$1=="99%"{print $2}' "$f")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
-  sockerr=$(grep -o 'Socket errors:.*' "$f" || true)
-  echo "${rps:-n/a} $(to_us "${p50:-x}") $(to_us "${p99:-x}") ${non2xx:-0}${sockerr:+ ($sockerr)}"
-}
-
-# CPU time (ticks) used by a process and its direct children (nginx workers; JVM threads are in the
-# process's own counters). Together with wrk's request count this gives CPU µs per request, a measure
-# of efficiency that does not depend on how the 2-core box was shared out during the run.
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-  local root="$1" sum=0 f fields
-  for f in /proc/[0-9]*/stat; do
-    fields=$(cat "$f" 2>/dev/null) || continue
-    fields=${fields##*) }   # drop "pid (comm) " (comm may contain spaces)
-    # shellcheck disable=SC2086
-    set -- $fields           # $1=state $2=ppid ... $12=utime $13=stime
-    local pid=${f#/proc/}; pid=${pid%/stat}
-    if [ "$pid" = "$root" ] || [ "$2" = "$root" ]; then sum=$(( sum + ${12} + ${13} )); fi
-  done
-  echo "$sum"
-}
-
 declare -A R
 TARGETS=(direct nginx sidecar)
 declare -A PORT=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [sidecar]=$SIDECAR_PORT)
@@ -432,3 +320,11 @@ RESULTS="$OUT_DIR/results.md"
 echo
 cat "$RESULTS"
 log "raw outputs and table in $OUT_DIR"
+
+# ---------------------------------------------------------------- queue proxy (bench/queue.sh)
+if [ "$QUEUE" = "1" ]; then
+  # Stop this part's processes first: the queue part starts its own, and idle ones would still cost
+  # a little CPU on a 2-core box.
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && stop_pid "$pid"; done
+  OUT_DIR="$OUT_DIR" JAVA_OPTS="$JAVA_OPTS_GIVEN" "$SCRIPT_DIR/queue.sh"
+fi

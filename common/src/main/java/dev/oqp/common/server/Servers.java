@@ -24,6 +24,9 @@ public final class Servers {
     /** Client connections open at once across all listeners of one process. */
     public static final int MAX_CLIENT_CONNECTIONS = 4096;
 
+    /** Connections the kernel may hold waiting for accept (capped by {@code net.core.somaxconn}). */
+    public static final int ACCEPT_QUEUE_SIZE = 1024;
+
     private Servers() {
     }
 
@@ -89,6 +92,8 @@ public final class Servers {
         // On stop, idle keep-alive connections are closed this soon; busy ones finish their exchange.
         connector.setShutdownIdleTimeout(SHUTDOWN_IDLE_TIMEOUT.toMillis());
         connector.setReuseAddress(true);
+        // The JDK's default backlog of 50 overflows when many clients connect at once (SYN cookies, slow accepts).
+        connector.setAcceptQueueSize(ACCEPT_QUEUE_SIZE);
         server.addConnector(connector);
         return connector;
     }

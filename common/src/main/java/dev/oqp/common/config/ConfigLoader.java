@@ -259,39 +259,6 @@ public final class ConfigLoader {
         return null;
     }
 
-    /**
-     * The token of an Authorization value {@code Bearer <token>}, parsed as the queue proxy parses a request's:
-     * stripped, the scheme matched ignoring case, then spaces or tabs, then a token without whitespace or control
-     * characters; {@code null} for anything else.
-     */
-    private static String bearerToken(String value) {
-        if (value == null) {
-            return null;
-        }
-        String v = value.strip();
-        String scheme = "bearer";
-        if (v.length() <= scheme.length() || !v.regionMatches(true, 0, scheme, 0, scheme.length())) {
-            return null;
-        }
-        int start = scheme.length();
-        if (v.charAt(start) != ' ' && v.charAt(start) != '\t') {
-            return null;
-        }
-        while (start < v.length() && (v.charAt(start) == ' ' || v.charAt(start) == '\t')) {
-            start++;
-        }
-        String token = v.substring(start);
-        if (token.isEmpty()) {
-            return null;
-        }
-        for (int i = 0; i < token.length(); i++) {
-            char c = token.charAt(i);
-            if (Character.isWhitespace(c) || Character.isISOControl(c) || Character.isSpaceChar(c)) {
-                return null;
-            }
-        }
-        return token;
-    }
 
     /**
      * Queue proxy with auth enabled: a request on a service port is identified by the key its Authorization
@@ -312,7 +279,7 @@ public final class ConfigLoader {
                 continue;
             }
             String authorization = authorization(s.headers());
-            String token = bearerToken(authorization);
+            String token = BearerTokens.parse(authorization);
             if (token != null && auth.digests().contains(KeyConfig.sha256Hex(token))) {
                 continue;
             }

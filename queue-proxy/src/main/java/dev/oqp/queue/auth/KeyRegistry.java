@@ -1,6 +1,7 @@
 package dev.oqp.queue.auth;
 
 import dev.oqp.common.config.AuthConfig;
+import dev.oqp.common.config.BearerTokens;
 import dev.oqp.common.config.KeyConfig;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -22,8 +23,6 @@ import java.util.Optional;
  * Immutable and thread-safe; a config reload builds a new registry.
  */
 public final class KeyRegistry {
-
-    private static final String BEARER = "bearer";
 
     private record Entry(byte[] digest, Client client) {
     }
@@ -78,32 +77,7 @@ public final class KeyRegistry {
      * whitespace or control characters.
      */
     public static String bearerToken(String authorizationHeaderValue) {
-        if (authorizationHeaderValue == null) {
-            return null;
-        }
-        String value = authorizationHeaderValue.strip();
-        if (value.length() <= BEARER.length()
-                || !value.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
-            return null;
-        }
-        int start = BEARER.length();
-        if (value.charAt(start) != ' ' && value.charAt(start) != '\t') {
-            return null;
-        }
-        while (start < value.length() && (value.charAt(start) == ' ' || value.charAt(start) == '\t')) {
-            start++;
-        }
-        String token = value.substring(start);
-        if (token.isEmpty()) {
-            return null;
-        }
-        for (int i = 0; i < token.length(); i++) {
-            char c = token.charAt(i);
-            if (Character.isWhitespace(c) || Character.isISOControl(c) || Character.isSpaceChar(c)) {
-                return null;
-            }
-        }
-        return token;
+        return BearerTokens.parse(authorizationHeaderValue);
     }
 
     private static byte[] sha256(String token) {

@@ -11,6 +11,7 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /** Builds the Jetty server both binaries run: one thread pool, plain HTTP/1.1 connectors. */
@@ -70,6 +71,26 @@ public final class Servers {
             }
             throw e;
         }
+    }
+
+    /**
+     * Runs {@code action} once {@code server} has stopped, also when the stop failed (a drain cut by its
+     * timeout ends in a failure, not in "stopped").
+     */
+    public static void whenStopped(Server server, Runnable action) {
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                action.run();
+            }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                if (event.isStopped() || event.isFailed()) {
+                    action.run();
+                }
+            }
+        });
     }
 
     /** {@code host:port}, with brackets around an IPv6 host. */

@@ -260,20 +260,7 @@ public final class QueueProxy implements Launcher.App {
 
     @Override
     public void whenStopped(Runnable action) {
-        server.addEventListener(new LifeCycle.Listener() {
-            @Override
-            public void lifeCycleStopped(LifeCycle event) {
-                action.run();
-            }
-
-            @Override
-            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
-                // A stop that ran past the drain timeout ends here, not in lifeCycleStopped.
-                if (event.isStopped() || event.isFailed()) {
-                    action.run();
-                }
-            }
-        });
+        Servers.whenStopped(server, action);
     }
 
     @Override

@@ -5,23 +5,16 @@ import static dev.oqp.queue.server.QueueFixture.get;
 import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.AppenderBase;
-import dev.oqp.common.log.JsonLineLayout;
-import dev.oqp.common.log.Logging;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
+import dev.oqp.common.testing.LogCapture;
 import dev.oqp.common.testing.TestSockets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** No key, injected header value or prompt ever reaches a log line, at any level, on success or failure paths. */
 class NoSecretsOrPromptsInLogsTest {
@@ -30,32 +23,16 @@ class NoSecretsOrPromptsInLogsTest {
     private static final String WRONG_KEY = "wrong-key-do-not-log-3";
     private static final String PROMPT = "secret-prompt-text-do-not-log";
 
-    private final List<String> lines = new ArrayList<>();
-    private final JsonLineLayout json = new JsonLineLayout();
-    private final AppenderBase<ILoggingEvent> capture = new AppenderBase<>() {
-        @Override
-        protected void append(ILoggingEvent event) {
-            synchronized (lines) {
-                lines.add(json.doLayout(event));
-            }
-        }
-    };
+    private LogCapture capture;
 
     @BeforeEach
     void captureEverything() {
-        Logging.configure("trace", true);
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        capture.setContext(context);
-        capture.start();
-        context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).addAppender(capture);
+        capture = LogCapture.start();
     }
 
     @AfterEach
     void restore() {
-        LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        root.detachAppender(capture);
-        Logging.configure("info", true);
+        capture.close();
     }
 
     @Test
@@ -97,10 +74,9 @@ class NoSecretsOrPromptsInLogsTest {
             fixture.send(get(api.resolve("/api/tags"), "Authorization", "Bearer " + KEY));
         }
 
-        synchronized (lines) {
-            assertThat(lines).as("something was logged").anyMatch(line -> line.contains("\"path\":\"/api/generate\""));
-            assertThat(lines).noneMatch(line -> line.contains(KEY) || line.contains(HOST_SECRET)
-                    || line.contains(WRONG_KEY) || line.contains(PROMPT));
-        }
+        List<String> lines = capture.lines();
+        assertThat(lines).as("something was logged").anyMatch(line -> line.contains("\"path\":\"/api/generate\""));
+        assertThat(lines).noneMatch(line -> line.contains(KEY) || line.contains(HOST_SECRET)
+                || line.contains(WRONG_KEY) || line.contains(PROMPT));
     }
 }

@@ -61,7 +61,7 @@ public final class ConfigLoader {
             "max_priority", "scope", "max_concurrent", "models");
     private static final List<String> KEY_SOURCES = List.of("key", "key_env", "key_file", "key_sha256");
     private static final List<String> RATE_LIMIT_KEYS = List.of("max_failures", "window");
-    private static final List<String> ROUTING_KEYS = List.of("strategy", "fallback");
+    private static final List<String> ROUTING_KEYS = List.of("strategy", "fallback", "protect_cold_loads");
     private static final List<String> CACHE_KEYS = List.of("enabled", "backend", "ttl", "max_entries", "max_entry_bytes",
             "key_prefix", "partition", "required");
     private static final List<String> KEEP_ALIVE_KEYS = List.of("default", "override");
@@ -832,7 +832,8 @@ public final class ConfigLoader {
         Node.Mapping m = node.mapping(ROUTING_KEYS);
         RoutingConfig.Strategy strategy = or(m.get("strategy").choice(RoutingConfig.Strategy.class), RoutingConfig.DEFAULT.strategy());
         RoutingConfig.Fallback fallback = or(m.get("fallback").choice(RoutingConfig.Fallback.class), RoutingConfig.DEFAULT.fallback());
-        return new RoutingConfig(strategy, fallback);
+        boolean protectColdLoads = or(m.get("protect_cold_loads").bool(), RoutingConfig.DEFAULT.protectColdLoads());
+        return new RoutingConfig(strategy, fallback, protectColdLoads);
     }
 
     private EmbeddingCacheConfig embeddingCache(Node node) {

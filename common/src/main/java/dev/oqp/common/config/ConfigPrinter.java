@@ -133,6 +133,7 @@ public final class ConfigPrinter {
         ObjectNode routing = root.putObject("routing");
         routing.put("strategy", lower(config.routing().strategy()));
         routing.put("fallback", lower(config.routing().fallback()));
+        routing.put("protect_cold_loads", config.routing().protectColdLoads());
 
         EmbeddingCacheConfig c = config.embeddingCache();
         ObjectNode cache = root.putObject("embedding_cache");

@@ -41,6 +41,8 @@ public final class Exchange {
     private volatile boolean endsWithNewline = true;
     private volatile long endNanos;
     private volatile ClientCloseWatcher clientCloseWatcher;
+    private volatile Runnable abortOnAnswer;
+    private volatile int attempts = 1;
 
     Exchange(String method, String path, long startNanos) {
         this.method = method;
@@ -120,6 +122,33 @@ public final class Exchange {
 
     void upstream(Upstream upstream) {
         this.upstream = upstream;
+    }
+
+    /** Upstream requests sent for this exchange: 1, plus one per failover. */
+    public int attempts() {
+        return attempts;
+    }
+
+    /** A failover: the next attempt goes to {@code next}; the times measured are the new attempt's. */
+    void retry(Upstream next) {
+        this.upstream = next;
+        this.upstreamStartNanos = 0;
+        this.upstreamEndNanos = 0;
+        this.attempts++;
+    }
+
+    /** True once the upstream's response has begun (its status line arrived). */
+    boolean answered() {
+        return upstreamFirstByteNanos != 0;
+    }
+
+    /** Set when the client left and the upstream request is held until its first byte. */
+    void abortOnAnswer(Runnable abort) {
+        this.abortOnAnswer = abort;
+    }
+
+    Runnable abortOnAnswer() {
+        return abortOnAnswer;
     }
 
     long upstreamStartNanos() {

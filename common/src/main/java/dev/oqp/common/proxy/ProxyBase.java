@@ -13,18 +13,15 @@ import javax.net.ssl.SSLException;
 
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpURI;
-import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.URIUtil;
-import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,6 +136,26 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     /**
+     * The upstream could not be reached ({@code unreachable}), or closed the connection before any byte of
+     * its answer; nothing has been sent to the client, the client is still there and the request body can
+     * be sent again (it is buffered, or there is none). Returns where to send the request instead, or null
+     * to answer the failure (502). Called on an upstream thread; must not block. Default: null.
+     */
+    protected Upstream failover(Request clientToProxyRequest, boolean unreachable) {
+        return null;
+    }
+
+    /**
+     * Whether the upstream request is kept when its client leaves before the upstream's first response byte,
+     * and closed only when that byte comes (or the upstream's idle timeout ends it). Ollama aborts a model
+     * load when its request goes away, and a client that gave up and retries would start the load again.
+     * Default false: the upstream request is aborted at once.
+     */
+    protected boolean holdUntilFirstByte(Request clientToProxyRequest) {
+        return false;
+    }
+
+    /**
      * Called exactly once per request that entered this handler, after the response to the client
      * ended on whatever path (success, upstream failure, client gone, limit exceeded). Must not throw
      * and must not block: it may run on a selector thread. Logging is fine (lines are queued, see
@@ -215,43 +232,18 @@ public abstract class ProxyBase extends ProxyHandler {
 
     @Override
     protected HttpClient newHttpClient() {
-        ClientConnector connector = clientSettings.tls() ? new ClientConnector() : new PlainClientConnector();
-        connector.setExecutor(getServer().getThreadPool());
-        connector.setScheduler(getServer().getScheduler());
-        connector.setByteBufferPool(getServer().getByteBufferPool());
-        if (clientSettings.tls()) {
-            SslContextFactory.Client tls = new SslContextFactory.Client();
-            // Certificates are verified (endpoint identification HTTPS, Jetty's default) and SNI is sent.
-            if (clientSettings.trustStore() != null) {
-                tls.setTrustStore(clientSettings.trustStore());
-            }
-            connector.setSslContextFactory(tls);
-        }
-        HttpClientTransportOverHTTP transport = new HttpClientTransportOverHTTP(connector);
         // The response listeners only write to the client asynchronously and the completion hook must not
         // block, so upstream responses are processed on the thread that read them, without a hand-off.
-        transport.setInvocationType(InvocationType.NON_BLOCKING);
-        return new HttpClient(transport);
-    }
-
-    /** A connector for plain-HTTP upstreams only: it builds no TLS context. */
-    private static final class PlainClientConnector extends ClientConnector {
-        @Override
-        protected SslContextFactory.Client newSslContextFactory() {
-            return null;
-        }
+        return UpstreamClients.create(clientSettings, getServer(), getClass().getSimpleName() + "-client", true);
     }
 
     @Override
     protected void configureHttpClient(HttpClient httpClient) {
         super.configureHttpClient(httpClient);
-        httpClient.setConnectTimeout(clientSettings.connectTimeout().toMillis());
         httpClient.setMaxConnectionsPerDestination(clientSettings.maxConnectionsPerDestination());
         httpClient.setMaxRequestsQueuedPerDestination(clientSettings.maxQueuedPerDestination());
         // Pooled connections idle this long are closed; the next request connects (and resolves) anew.
         httpClient.setIdleTimeout(TimeUnit.SECONDS.toMillis(60));
-        httpClient.setUserAgentField(null);
-        httpClient.setName(getClass().getSimpleName() + "-client");
     }
 
     // ---------------------------------------------------------------- C2P
@@ -341,6 +333,16 @@ public abstract class ProxyBase extends ProxyHandler {
                 exchange.failed(failure, Exchange.Outcome.SHUTDOWN);
             } else {
                 exchange.clientGone(true);
+                if (!exchange.answered() && holdUntilFirstByte(clientToProxyRequest)) {
+                    // Aborted when the first byte comes; unless it came meanwhile (then at once, below).
+                    exchange.abortOnAnswer(() -> proxyToServerRequest.abort(failure));
+                    if (!exchange.answered()) {
+                        if (LOG.isDebugEnabled()) {
+                            LOG.debug("{} C2P client gone, P2S kept until its first byte", requestId(clientToProxyRequest));
+                        }
+                        return;
+                    }
+                }
             }
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} C2P client gone, aborting P2S: {}", requestId(clientToProxyRequest), failure.toString());
@@ -431,6 +433,13 @@ public abstract class ProxyBase extends ProxyHandler {
                                                   Response proxyToClientResponse, Callback proxyToClientCallback,
                                                   Throwable failure) {
         Exchange exchange = exchange(clientToProxyRequest);
+        if (mayFailOver(clientToProxyRequest, proxyToClientResponse, exchange, failure)) {
+            Upstream next = failover(clientToProxyRequest, outcomeOf(failure) == Exchange.Outcome.UPSTREAM_CONNECT);
+            if (next != null) {
+                retry(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, next);
+                return;
+            }
+        }
         exchange.upstreamEnded();
         Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED
                 : exchange.outcome() == Exchange.Outcome.SHUTDOWN ? Exchange.Outcome.SHUTDOWN : outcomeOf(failure);
@@ -477,6 +486,47 @@ public abstract class ProxyBase extends ProxyHandler {
         }
     }
 
+    /**
+     * A failure another host may be spared: the upstream was unreachable, or it closed the connection before
+     * any byte of its answer; nothing was sent to the client and it is still there; not shutting down; and
+     * the request can be sent again as it was (a buffered body, or none).
+     */
+    private boolean mayFailOver(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange,
+                                Throwable failure) {
+        if (proxyToClientResponse.isCommitted() || exchange.clientGone() || exchange.outcome() == Exchange.Outcome.SHUTDOWN
+                || getServer().isStopping()) {
+            return false;
+        }
+        Exchange.Outcome outcome = outcomeOf(failure);
+        if (outcome != Exchange.Outcome.UPSTREAM_CONNECT
+                && (outcome != Exchange.Outcome.UPSTREAM_BROKEN || exchange.answered())) {
+            return false;
+        }
+        long declared = clientToProxyRequest.getLength();
+        return bufferedRequestBody(clientToProxyRequest) != null || declared == 0
+                || declared < 0 && !clientToProxyRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+    }
+
+    /** Sends the request again, to {@code next}: a new upstream exchange under the same client exchange. */
+    private void retry(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+                       Exchange exchange, Upstream next) {
+        ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+        if (watcher != null) {
+            watcher.stop();
+            exchange.clientCloseWatcher(null);
+        }
+        silenceWatch.answered(exchange);
+        exchange.retry(next);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} P2S failing over to {}", requestId(clientToProxyRequest), next.name());
+        }
+        try {
+            super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+        } catch (RuntimeException x) {
+            proxyToClientCallback.failed(x);
+        }
+    }
+
     @Override
     protected void onProxyToClientResponseFailure(Request clientToProxyRequest,
                                                   org.eclipse.jetty.client.Request proxyToServerRequest,
@@ -506,6 +556,12 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void onBegin(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamFirstByte();
+            Runnable abort = exchange.abortOnAnswer();
+            if (abort != null) {
+                // The client left while this upstream request was held for its first byte: end it now.
+                abort.run();
+                return;
+            }
             // From here on bytes flow to the client and a failed write tells that it left. Watching longer
             // would mistake a client closing right after the last byte for one that left early.
             silenceWatch.answered(exchange);

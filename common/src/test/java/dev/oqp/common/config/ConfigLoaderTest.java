@@ -31,7 +31,7 @@ class ConfigLoaderTest {
                 new TierConfig(100, Duration.ofSeconds(300)), new TierConfig(200, Duration.ofSeconds(600)), 503,
                 Duration.ofSeconds(60), 512L << 20));
         assertThat(c.auth()).isEqualTo(new AuthConfig(false, List.of(), new RateLimitConfig(10, Duration.ofSeconds(60))));
-        assertThat(c.routing()).isEqualTo(new RoutingConfig(RoutingConfig.Strategy.MODEL_AWARE, RoutingConfig.Fallback.ANY_HEALTHY));
+        assertThat(c.routing()).isEqualTo(new RoutingConfig(RoutingConfig.Strategy.MODEL_AWARE, RoutingConfig.Fallback.ANY_HEALTHY, true));
         assertThat(c.embeddingCache()).isEqualTo(new EmbeddingCacheConfig(true, "memory", Duration.ofHours(24), 50_000,
                 1L << 20, "oqp:embed:", EmbeddingCacheConfig.Partition.SHARED, false));
         assertThat(c.keepAlive()).isEqualTo(new KeepAliveConfig("", false));

@@ -152,10 +152,13 @@ class SectionsConfigTest {
     @Test
     void routingChoicesAreClosedSets() throws ConfigException {
         assertThat(proxy("routing: {strategy: least_busy, fallback: reject}").routing())
-                .isEqualTo(new RoutingConfig(RoutingConfig.Strategy.LEAST_BUSY, RoutingConfig.Fallback.REJECT));
-        assertThat(proxyProblems("routing: {strategy: random, fallback: none}")).containsExactly(
+                .isEqualTo(new RoutingConfig(RoutingConfig.Strategy.LEAST_BUSY, RoutingConfig.Fallback.REJECT, true));
+        assertThat(proxy("routing: {strategy: round_robin, protect_cold_loads: false}").routing())
+                .isEqualTo(new RoutingConfig(RoutingConfig.Strategy.ROUND_ROBIN, RoutingConfig.Fallback.ANY_HEALTHY, false));
+        assertThat(proxyProblems("routing: {strategy: random, fallback: none, protect_cold_loads: maybe}")).containsExactly(
                 "routing.strategy: random (expected one of: model_aware, least_busy, round_robin)",
-                "routing.fallback: none (expected one of: any_healthy, reject)");
+                "routing.fallback: none (expected one of: any_healthy, reject)",
+                "routing.protect_cold_loads: maybe (expected: true or false)");
     }
 
     @Test

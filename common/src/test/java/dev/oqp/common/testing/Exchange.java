@@ -207,7 +207,7 @@ final class Exchange {
         }
         disarm();
         // Counted out before the outcome is visible, so a test that saw the outcome sees inFlight() agree.
-        fake.exchangeEnded();
+        fake.exchangeEnded(record);
         mark.run();
         if (held) {
             fake.releaseSlot(reply.slotModel());

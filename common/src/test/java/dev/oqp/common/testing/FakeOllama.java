@@ -220,6 +220,7 @@ public final class FakeOllama implements AutoCloseable {
     private final String bindAddress;
     private final Map<String, SlotPool> slots = new HashMap<>();
     private final List<RecordedRequest> requests = new ArrayList<>();
+    private final List<RecordedRequest> probes = new ArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger maxConcurrency = new AtomicInteger();
     private volatile List<String> tokens;
@@ -361,6 +362,16 @@ public final class FakeOllama implements AutoCloseable {
         long start = System.nanoTime();
         RecordedRequest request = awaitRequests(index + 1, timeout).get(index);
         return request.awaitCancelled(timeout.minusNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * The background probes received ({@link RecordedRequest#probe()}), in arrival order; they are not in
+     * {@link #requests()} and do not count in {@link #maxConcurrency()} or {@link #inFlight()}.
+     */
+    public List<RecordedRequest> probes() {
+        synchronized (probes) {
+            return List.copyOf(probes);
+        }
     }
 
     /** The highest number of requests in progress at once (from arrival to the end of the response). */
@@ -508,8 +519,10 @@ public final class FakeOllama implements AutoCloseable {
         }
     }
 
-    void exchangeEnded() {
-        inFlight.decrementAndGet();
+    void exchangeEnded(RecordedRequest record) {
+        if (!record.probe()) {
+            inFlight.decrementAndGet();
+        }
     }
 
     // ---- request entry ----
@@ -532,11 +545,18 @@ public final class FakeOllama implements AutoCloseable {
                 return;
             }
             RecordedRequest record = new RecordedRequest(method, path == null ? "/" : path, query, headers, body, received, sni);
-            int now = inFlight.incrementAndGet();
-            maxConcurrency.accumulateAndGet(now, Math::max);
-            synchronized (requests) {
-                requests.add(record);
-                requests.notifyAll();
+            if (record.probe()) {
+                // The queue proxy's health checks and model polls: counted apart from the requests under test.
+                synchronized (probes) {
+                    probes.add(record);
+                }
+            } else {
+                int now = inFlight.incrementAndGet();
+                maxConcurrency.accumulateAndGet(now, Math::max);
+                synchronized (requests) {
+                    requests.add(record);
+                    requests.notifyAll();
+                }
             }
             Exchange exchange = new Exchange(this, request, response, callback, record, current);
             Reply reply;

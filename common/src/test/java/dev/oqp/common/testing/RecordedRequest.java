@@ -62,6 +62,18 @@ public final class RecordedRequest {
     }
 
     /** The HTTP method, e.g. {@code POST}. */
+    /**
+     * True for a background probe of the queue proxy (health check, model-list poll), which announces itself
+     * with a {@code User-Agent} starting {@value #PROBE_AGENT}: kept apart from {@link FakeOllama#requests()}.
+     */
+    public boolean probe() {
+        String agent = header("User-Agent");
+        return agent != null && agent.startsWith(PROBE_AGENT);
+    }
+
+    /** The {@code User-Agent} prefix of the queue proxy's background probes. */
+    public static final String PROBE_AGENT = "ollama-queue-proxy-monitor";
+
     public String method() {
         return method;
     }

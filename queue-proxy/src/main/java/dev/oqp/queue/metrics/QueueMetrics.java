@@ -93,6 +93,20 @@ public final class QueueMetrics {
             .labelNames("reason")
             .register(registry);
 
+    public final Counter routingDecisions = Counter.builder()
+            .name("oqp_routing_decisions_total")
+            .help("Host choices by reason: loaded, installed, unsynced (model_aware), least_busy, round_robin,"
+                    + " fallback (no host has the model), named (X-Ollama-Host), failover, first_healthy;"
+                    + " refusals: no_healthy_host, not_found (fallback reject)")
+            .labelNames("reason")
+            .register(registry);
+    public final Counter hostHealthChanges = Counter.builder()
+            .name("oqp_host_health_changes_total")
+            .help("Host health changes, by the state entered (healthy, unhealthy)")
+            .labelNames("host", "state")
+            .register(registry);
+
+    private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();
     private final Set<String> models = ConcurrentHashMap.newKeySet();
     private final Map<String, HostSeries> hostSeries = new ConcurrentHashMap<>();
     private final Map<Tier, TierSeries> tierSeries = new EnumMap<>(Tier.class);
@@ -120,6 +134,11 @@ public final class QueueMetrics {
     public HostSeries host(String name) {
         return hostSeries.computeIfAbsent(name, h -> new HostSeries(hostRequests.labelValues(h),
                 hostFailures.labelValues(h), upstreamSeconds.labelValues(h), timeToFirstByte.labelValues(h)));
+    }
+
+    /** Counts one host choice or refusal (a fixed set of reasons, see the help text). */
+    public void routingDecision(String reason) {
+        decisionSeries.computeIfAbsent(reason, routingDecisions::labelValues).inc();
     }
 
     /** The series of a tier. */

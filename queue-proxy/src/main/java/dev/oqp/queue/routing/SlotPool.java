@@ -1,47 +1,78 @@
 package dev.oqp.queue.routing;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.ToIntFunction;
 
-import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.RoutingConfig;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Ticket;
 
 /**
- * The slots a dispatched request holds (pipeline step 8): one of the global cap, one of its client's
- * {@code max_concurrent}, one of a host's {@code max_concurrent}. All or nothing: {@link #tryAcquire}
- * either takes all three or none. Host choice among hosts with a free slot: fewest requests in flight,
- * then the higher {@code weight}, then config order. (Model-aware choice and host health come with the
- * fleet work; every host counts as able to serve every model here.)
+ * The slots a dispatched request holds (pipeline step 8) and the host it goes to (step 9): one of the global
+ * cap, one of its client's {@code max_concurrent}, one of a host's {@code max_concurrent}. All or nothing:
+ * {@link #tryAcquire} takes all three or none.
  *
- * <p>Thread-safe: the scheduler acquires under its own lock, leases are released from completion
- * callbacks on any thread; both take this pool's monitor for a few field updates only.
+ * <h2>Host choice</h2>
+ * <ol>
+ *   <li>Candidates: usable hosts (healthy, or not checked yet), minus those a failover already tried.</li>
+ *   <li>Able: candidates that have the model, by their inventory ({@link Host.Level}): loaded, installed, or
+ *       not synced yet. When no candidate is able, {@code fallback: any_healthy} makes every candidate able
+ *       (reason {@code fallback}); {@code fallback: reject} has answered 404 before queueing, and a model
+ *       that vanished while its request waited is treated the same way (Ollama answers for itself).</li>
+ *   <li>A request waits until an able host has a free slot: it never spills over to a host without its model
+ *       while the hosts with it are busy, and it holds nothing while it waits, so requests for other models
+ *       with free hosts go ahead (the scheduler skips it).</li>
+ *   <li>Among able hosts with a free slot: {@code model_aware} prefers loaded, then installed, then not synced;
+ *       ties go to the fewest requests in flight, then the higher {@code weight}, then config order.
+ *       {@code least_busy}: fewest in flight, weight, config order. {@code round_robin}: the next able host
+ *       with a free slot after the one chosen last, in config order.</li>
+ * </ol>
+ *
+ * <p>Thread-safe: the scheduler acquires under its own lock, leases are released from completion callbacks on
+ * any thread; both take this pool's monitor for a short scan of the hosts only.
  */
 public final class SlotPool implements Capacity {
-    private final List<HostState> hosts = new ArrayList<>();
+    private final Fleet fleet;
+    private final List<Host> hosts;
+    private final RoutingConfig routing;
     private final int globalCap;
     private final ToIntFunction<String> clientCap;
+    // Guarded by this.
+    private final int[] hostInFlight;
     private final Map<String, Integer> clientInFlight = new HashMap<>();
     private int inFlight;
+    private int roundRobinNext;
 
     /**
-     * @param hosts     the upstream hosts, in config order
+     * @param fleet     the hosts
+     * @param routing   strategy and fallback
      * @param globalCap requests in flight across the fleet; 0 = the sum of the hosts' slots
      * @param clientCap a client id's {@code max_concurrent}; 0 = no cap
      */
-    public SlotPool(List<HostConfig> hosts, int globalCap, ToIntFunction<String> clientCap) {
+    public SlotPool(Fleet fleet, RoutingConfig routing, int globalCap, ToIntFunction<String> clientCap) {
+        this.fleet = fleet;
+        this.hosts = fleet.hosts();
+        this.routing = routing;
         int sum = 0;
-        for (HostConfig host : hosts) {
-            this.hosts.add(new HostState(host));
-            sum += host.maxConcurrent();
+        for (Host host : hosts) {
+            sum += host.config().maxConcurrent();
         }
+        this.hostInFlight = new int[hosts.size()];
         this.globalCap = globalCap > 0 ? globalCap : sum;
         this.clientCap = clientCap;
+    }
+
+    /** Why a host was chosen: the label of {@code oqp_routing_decisions_total}. */
+    public record Choice(Host host, String reason) {
+        /** True when the model is not known to be in memory there (its first answer may wait for a load). */
+        public boolean cold(String canonicalModel) {
+            return host.level(canonicalModel) != Host.Level.LOADED;
+        }
     }
 
     @Override
@@ -54,29 +85,109 @@ public final class SlotPool implements Capacity {
         if (cap > 0 && clientNow >= cap) {
             return null;
         }
-        HostState best = null;
-        for (HostState host : hosts) {
-            if (host.inFlight >= host.config.maxConcurrent()) {
+        Choice choice = choose(ticket.model(), Set.of(), true);
+        if (choice == null) {
+            return null;
+        }
+        hostInFlight[choice.host().index()]++;
+        inFlight++;
+        clientInFlight.put(ticket.clientId(), clientNow + 1);
+        return new HostLease(choice.host(), choice.reason(), ticket.clientId(), ticket.model());
+    }
+
+    /**
+     * A host for a request that is not queued (metadata such as {@code /api/show}): the same choice without
+     * slots. Null when no usable host is left outside {@code tried}.
+     */
+    public synchronized Choice pick(String canonicalModel, Set<String> tried) {
+        return choose(canonicalModel, tried, false);
+    }
+
+    /** The choice rule of the class comment; must hold the monitor (round-robin position, in-flight counts). */
+    private Choice choose(String model, Set<String> tried, boolean needSlot) {
+        boolean anyAble = false;
+        for (Host host : hosts) {
+            if (candidate(host, tried) && host.level(model) != Host.Level.ABSENT) {
+                anyAble = true;
+                break;
+            }
+        }
+        boolean fallback = !anyAble;
+        Host best = null;
+        Host.Level bestLevel = null;
+        int n = hosts.size();
+        for (int k = 0; k < n; k++) {
+            // Round-robin scans from the host after the last one chosen; the others in config order.
+            Host host = hosts.get(routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN ? (roundRobinNext + k) % n : k);
+            if (!candidate(host, tried) || needSlot && hostInFlight[host.index()] >= host.config().maxConcurrent()) {
                 continue;
             }
-            if (best == null || host.inFlight < best.inFlight
-                    || (host.inFlight == best.inFlight && host.config.weight() > best.config.weight())) {
+            Host.Level level = host.level(model);
+            if (!fallback && level == Host.Level.ABSENT) {
+                continue;
+            }
+            if (best == null || better(host, level, best, bestLevel)) {
                 best = host;
+                bestLevel = level;
+            }
+            if (routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN) {
+                break;
             }
         }
         if (best == null) {
             return null;
         }
-        best.inFlight++;
-        inFlight++;
-        clientInFlight.put(ticket.clientId(), clientNow + 1);
-        return new HostLease(best, ticket.clientId());
+        if (routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN) {
+            roundRobinNext = (best.index() + 1) % n;
+        }
+        String reason = fallback ? "fallback" : switch (routing.strategy()) {
+            case MODEL_AWARE -> bestLevel.name().toLowerCase(java.util.Locale.ROOT);
+            case LEAST_BUSY -> "least_busy";
+            case ROUND_ROBIN -> "round_robin";
+        };
+        return new Choice(best, reason);
+    }
+
+    private static boolean candidate(Host host, Set<String> tried) {
+        return host.usable() && !tried.contains(host.name());
+    }
+
+    private boolean better(Host host, Host.Level level, Host best, Host.Level bestLevel) {
+        if (routing.strategy() == RoutingConfig.Strategy.MODEL_AWARE && level != bestLevel) {
+            return level.compareTo(bestLevel) > 0;
+        }
+        int a = hostInFlight[host.index()];
+        int b = hostInFlight[best.index()];
+        if (a != b) {
+            return a < b;
+        }
+        return host.config().weight() > best.config().weight();
     }
 
     private synchronized void release(HostLease lease) {
-        lease.host.inFlight--;
+        hostInFlight[lease.host.index()]--;
         inFlight--;
-        clientInFlight.computeIfPresent(lease.clientId, (id, n) -> n <= 1 ? null : n - 1);
+        clientInFlight.computeIfPresent(lease.clientId, (id, k) -> k <= 1 ? null : k - 1);
+    }
+
+    /** Moves a lease's host slot for a failover; see {@link HostLease#failover}. */
+    private synchronized Host move(HostLease lease, Set<String> tried) {
+        if (lease.released.get()) {
+            return null;
+        }
+        Choice choice = choose(lease.model, tried, true);
+        if (choice == null) {
+            // Every able host left is full: a failover is not sent back to the queue, it over-commits one slot
+            // of the best of them (Ollama queues it there) rather than fail a request a host could still serve.
+            choice = choose(lease.model, tried, false);
+        }
+        if (choice == null) {
+            return null;
+        }
+        hostInFlight[lease.host.index()]--;
+        hostInFlight[choice.host().index()]++;
+        lease.host = choice.host();
+        return choice.host();
     }
 
     /** Requests in flight across the fleet. */
@@ -86,12 +197,8 @@ public final class SlotPool implements Capacity {
 
     /** Requests in flight on the named host (0 for an unknown name). */
     public synchronized int inFlight(String hostName) {
-        for (HostState host : hosts) {
-            if (host.config.name().equals(hostName)) {
-                return host.inFlight;
-            }
-        }
-        return 0;
+        Host host = fleet.host(hostName);
+        return host == null ? 0 : hostInFlight[host.index()];
     }
 
     /** Requests of {@code clientId} in flight. */
@@ -100,8 +207,8 @@ public final class SlotPool implements Capacity {
     }
 
     /** The ids of the clients with requests in flight now. */
-    public synchronized java.util.Set<String> clientsInFlight() {
-        return java.util.Set.copyOf(clientInFlight.keySet());
+    public synchronized Set<String> clientsInFlight() {
+        return Set.copyOf(clientInFlight.keySet());
     }
 
     /** The global cap in force (the configured one, or the sum of host slots). */
@@ -109,29 +216,40 @@ public final class SlotPool implements Capacity {
         return globalCap;
     }
 
-    private static final class HostState {
-        final HostConfig config;
-        int inFlight;
-
-        HostState(HostConfig config) {
-            this.config = config;
-        }
-    }
-
     /** The slots of one dispatched request; released exactly once whatever calls {@link #release()}. */
     public final class HostLease implements Lease {
-        private final HostState host;
+        private final String reason;
         private final String clientId;
+        private final String model;
         private final AtomicBoolean released = new AtomicBoolean();
+        // Guarded by the pool's monitor for writes; read by the request's own threads in sequence.
+        private volatile Host host;
 
-        private HostLease(HostState host, String clientId) {
+        private HostLease(Host host, String reason, String clientId, String model) {
             this.host = host;
+            this.reason = reason;
             this.clientId = clientId;
+            this.model = model;
         }
 
         /** The host the request goes to. */
-        public HostConfig host() {
-            return host.config;
+        public Host host() {
+            return host;
+        }
+
+        /** Why that host was chosen. */
+        public String reason() {
+            return reason;
+        }
+
+        /**
+         * The request could not be sent to its host: moves its host slot to the best other able host not in
+         * {@code tried} (a free slot if there is one, else over-committing one). Global and client slots stay.
+         *
+         * @return the new host, or null when none is left (the lease is unchanged then)
+         */
+        public Host failover(Set<String> tried) {
+            return move(this, tried);
         }
 
         @Override

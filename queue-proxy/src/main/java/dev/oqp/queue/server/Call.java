@@ -1,10 +1,9 @@
 package dev.oqp.queue.server;
 
-import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.Tier;
-import dev.oqp.common.proxy.ClientCloseWatcher;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Ticket;
@@ -33,13 +32,23 @@ final class Call {
     /** Canonical model name of an inference request, or null. */
     String model;
     long maxBody;
-    HostConfig host;
+    /** The host the request is (being) sent to; changes on a failover. */
+    Host host;
     Upstream upstream;
+    /** The host was named by {@code X-Ollama-Host}: no other host is tried. */
+    boolean named;
+    /** The model is not known to be in memory on the host chosen: the first byte may wait for a load. */
+    boolean cold;
+    /** Upstream requests sent: 1, plus one per failover. */
+    int attempts = 1;
+    /** Hosts tried and failed (failover); null until the first failure. */
+    java.util.Set<String> tried;
+    /** Every host able to serve the request failed to connect. */
+    boolean failoverExhausted;
     Ticket ticket;
     /** The slots a dispatched request holds; released from the forwarder's completion, exactly once. */
     Lease lease;
     long waitedNanos = -1;
-    ClientCloseWatcher queuedWatcher;
     /** The client left while its request was queued or being handed to the forwarder. */
     volatile boolean gone;
     /** A byte of the client's next request was read while watching: close the connection after this response. */

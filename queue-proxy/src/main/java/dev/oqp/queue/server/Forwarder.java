@@ -1,6 +1,7 @@
 package dev.oqp.queue.server;
 
 import java.nio.ByteBuffer;
+import java.util.HashSet;
 import java.util.Map;
 
 import dev.oqp.common.proxy.ClientSettings;
@@ -9,6 +10,9 @@ import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.SlotPool;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
@@ -18,6 +22,14 @@ import org.eclipse.jetty.server.Response;
  * Pipeline steps 10 and 11 on the proxy base: sends a request the gate has admitted to the host it chose,
  * streaming, and settles it exactly once when it completes: the slots go back, the host, queue and token
  * metrics are counted and the access line is written. Everything it needs is on the request's {@link Call}.
+ *
+ * <p>Failover (step 10): when a host cannot be reached, or closes the connection before any byte of its
+ * answer, and the proxy base may send the request again (nothing reached the client, the body is buffered
+ * or empty), the host is marked unhealthy (connect failures only) and the request goes to the best other
+ * host able to serve it that was not tried yet, each at most once; the response then carries
+ * {@code X-Failover-Attempts}. When none is left: 502 with {@code X-Failover-Exhausted: true}. A host named
+ * by {@code X-Ollama-Host} is never replaced. The answer of a host also teaches the inventory: 200 on an
+ * inference route means the model is now loaded there, 404 that the host does not have it.
  *
  * <p>Upstream requests never carry the client's {@code Authorization} (the key is the proxy's business, not
  * Ollama's), nor {@code X-Queue-Priority} or {@code X-Ollama-Host}; they carry the host's configured
@@ -30,16 +42,25 @@ final class Forwarder extends ProxyBase {
     static final String X_QUEUE_WAIT_TIME = "X-Queue-Wait-Time";
     static final String X_UPSTREAM_HOST = "X-Upstream-Host";
     static final String X_OLLAMA_HOST = "X-Ollama-Host";
+    static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
+    static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
     private static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix",
         "X-Forwarded-Server", "X-Client-Name"};
 
     private final QueueMetrics metrics;
     private final Ledger ledger;
+    private final Fleet fleet;
+    private final SlotPool pool;
+    private final boolean protectColdLoads;
 
-    Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger) {
+    Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
+              boolean protectColdLoads) {
         super(settings);
         this.metrics = metrics;
         this.ledger = ledger;
+        this.fleet = fleet;
+        this.pool = pool;
+        this.protectColdLoads = protectColdLoads;
     }
 
     @Override
@@ -68,7 +89,7 @@ final class Forwarder extends ProxyBase {
         for (String spoofable : SPOOFABLE) {
             proxyToServerHeaders.remove(spoofable);
         }
-        for (Map.Entry<String, String> header : call.host.headers().entrySet()) {
+        for (Map.Entry<String, String> header : call.host.config().headers().entrySet()) {
             proxyToServerHeaders.put(header.getKey(), header.getValue());
         }
         proxyToServerHeaders.put(X_CLIENT_ID, call.clientLabel());
@@ -88,9 +109,56 @@ final class Forwarder extends ProxyBase {
         if (call.waitedNanos >= 0) {
             proxyToClientHeaders.put(X_QUEUE_WAIT_TIME, Long.toString(call.waitedNanos / 1_000_000));
         }
+        if (call.attempts > 1 || call.failoverExhausted) {
+            proxyToClientHeaders.put(X_FAILOVER_ATTEMPTS, Integer.toString(call.attempts));
+        }
+        if (call.failoverExhausted) {
+            proxyToClientHeaders.put(X_FAILOVER_EXHAUSTED, "true");
+        }
         if (call.pipelined) {
             proxyToClientHeaders.put(HttpHeader.CONNECTION, "close");
         }
+    }
+
+    @Override
+    protected Upstream failover(Request clientToProxyRequest, boolean unreachable) {
+        Call call = Call.of(clientToProxyRequest);
+        Host failed = call.host;
+        if (unreachable) {
+            fleet.markUnhealthy(failed, false, "a request could not connect");
+        }
+        if (call.named) {
+            return null;
+        }
+        if (call.tried == null) {
+            call.tried = new HashSet<>();
+        }
+        call.tried.add(failed.name());
+        Host next;
+        if (call.lease != null) {
+            next = ((SlotPool.HostLease) call.lease.unwrap()).failover(call.tried);
+        } else {
+            SlotPool.Choice choice = pool.pick(call.model, call.tried);
+            next = choice == null ? null : choice.host();
+        }
+        if (next == null) {
+            call.failoverExhausted = true;
+            return null;
+        }
+        // The failed attempt is counted here; the last one, whatever its end, when the exchange completes.
+        metrics.host(failed.name()).failures().inc();
+        metrics.routingDecision("failover");
+        call.attempts++;
+        call.host = next;
+        call.cold = next.level(call.model) != Host.Level.LOADED;
+        call.upstream = call.port.upstreams().get(next.name());
+        return call.upstream;
+    }
+
+    @Override
+    protected boolean holdUntilFirstByte(Request clientToProxyRequest) {
+        Call call = Call.of(clientToProxyRequest);
+        return protectColdLoads && call.cold && call.route.kind() == Route.Kind.INFERENCE;
     }
 
     @Override
@@ -98,8 +166,15 @@ final class Forwarder extends ProxyBase {
                                           org.eclipse.jetty.client.Response serverToProxyResponse,
                                           Response proxyToClientResponse) {
         Call call = Call.of(clientToProxyRequest);
-        if (call.route.kind() == Route.Kind.INFERENCE && serverToProxyResponse.getStatus() == 200) {
-            call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
+        if (call.route.kind() == Route.Kind.INFERENCE) {
+            int status = serverToProxyResponse.getStatus();
+            if (status == 200) {
+                call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
+                fleet.markLoaded(call.host, call.model, call.model);
+            } else if (status == 404) {
+                // Ollama's answer for a model it does not have (inference routes have no other 404).
+                fleet.forget(call.host, call.model);
+            }
         }
     }
 
@@ -129,7 +204,11 @@ final class Forwarder extends ProxyBase {
             host.firstByte().observe(firstByte);
         }
         switch (exchange.outcome()) {
-            case UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN -> host.failures().inc();
+            case UPSTREAM_CONNECT -> {
+                host.failures().inc();
+                fleet.markUnhealthy(call.host, false, "a request could not connect");
+            }
+            case UPSTREAM_TIMEOUT, UPSTREAM_BROKEN -> host.failures().inc();
             default -> {
             }
         }

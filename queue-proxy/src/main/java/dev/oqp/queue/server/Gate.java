@@ -5,7 +5,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 
 import dev.oqp.common.config.Durations;
-import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.RoutingConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.BodyTooLargeException;
 import dev.oqp.common.proxy.ClientCloseWatcher;
@@ -15,6 +15,8 @@ import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.ClientAddress;
 import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.ModelNames;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Admission;
 import dev.oqp.queue.scheduler.Lease;
@@ -224,21 +226,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         BodyReader.read(request, call.maxBody, pipeline.bodies, (body, failure) -> {
             if (failure != null) {
                 call.tier = null;
-                if (failure instanceof BodyReader.BudgetExceeded) {
-                    response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
-                    answer(call, request, response, callback, 503, "too many request bodies being received at once;"
-                            + " retry shortly", "body_budget");
-                } else if (failure instanceof BodyTooLargeException) {
-                    answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
-                } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
-                    // The client stalled mid-body past the connection's idle timeout.
-                    response.getHeaders().put(HttpHeader.CONNECTION, "close");
-                    answer(call, request, response, callback, 408, "request body not received in time", "client_timeout");
-                } else {
-                    callback.failed(failure);
-                    record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
-                }
+                bodyFailed(call, request, response, callback, failure);
                 return;
             }
             InferenceBody parsed;
@@ -261,9 +249,41 @@ final class Gate extends Handler.Abstract.NonBlocking {
                         + " is not allowed for client " + call.client.clientId(), "model_not_allowed");
                 return;
             }
+            if (!pipeline.fleet.anyUsable()) {
+                call.tier = null;
+                noHealthyHost(call, request, response, callback);
+                return;
+            }
+            if (pipeline.config.routing().fallback() == RoutingConfig.Fallback.REJECT
+                    && pipeline.fleet.knownNowhere(call.model)) {
+                call.tier = null;
+                pipeline.metrics.routingDecision("not_found");
+                answer(call, request, response, callback, 404, "model " + ErrorResponses.quote(parsed.model())
+                        + " not found, try pulling it first", "model_not_found");
+                return;
+            }
             call.body = parsed.withKeepAlive(path, body, pipeline.config.keepAlive());
             enqueue(call, request, response, callback);
         });
+    }
+
+    /** Answers a request whose body could not be read: 503 (budget), 413, 408, or nothing (the client left). */
+    private void bodyFailed(Call call, Request request, Response response, Callback callback, Throwable failure) {
+        if (failure instanceof BodyReader.BudgetExceeded) {
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            answer(call, request, response, callback, 503, "too many request bodies being received at once;"
+                    + " retry shortly", "body_budget");
+        } else if (failure instanceof BodyTooLargeException) {
+            answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
+        } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
+            // The client stalled mid-body past the connection's idle timeout.
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            answer(call, request, response, callback, 408, "request body not received in time", "client_timeout");
+        } else {
+            callback.failed(failure);
+            record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
+        }
     }
 
     private static String tooLarge(long limit) {
@@ -339,9 +359,11 @@ final class Gate extends Handler.Abstract.NonBlocking {
         public void dispatched(Lease lease, long waitedNanos) {
             call.lease = lease;
             call.waitedNanos = waitedNanos;
-            HostConfig host = ((SlotPool.HostLease) lease.unwrap()).host();
-            call.host = host;
-            call.upstream = port.upstreams().get(host.name());
+            SlotPool.HostLease hostLease = (SlotPool.HostLease) lease.unwrap();
+            call.host = hostLease.host();
+            call.cold = call.host.level(call.model) != Host.Level.LOADED;
+            call.upstream = port.upstreams().get(call.host.name());
+            pipeline.metrics.routingDecision(hostLease.reason());
             pipeline.metrics.tier(call.tier).waited().observe(waitedNanos / 1e9);
             settle();
             if (Thread.currentThread() == submitter) {
@@ -411,8 +433,13 @@ final class Gate extends Handler.Abstract.NonBlocking {
             settle();
             call.waitedNanos = waitedNanos;
             pipeline.metrics.tier(call.tier).cancelled().inc();
-            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
             boolean stopping = pipeline.stopping();
+            if (!stopping && !pipeline.fleet.anyUsable()) {
+                // Every host went down while it waited: answered now rather than at max_wait.
+                noHealthyHost(call, request, response, callback);
+                return;
+            }
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(SHUTDOWN_RETRY_AFTER_SECONDS));
             answer(call, request, response, callback, 503, stopping ? "server shutting down"
                     : "queue flushed by an operator", stopping ? "shutdown" : "flushed");
         }
@@ -420,24 +447,86 @@ final class Gate extends Handler.Abstract.NonBlocking {
 
     // ---------------------------------------------------------------- metadata and management
 
+    /**
+     * Metadata and management: not queued. A host named by {@code X-Ollama-Host} takes the request whatever it
+     * is (an unknown name is 400); else the model lists are merged over the hosts, {@code /api/show} and
+     * {@code /v1/models/{m}} go to a host that has the model, and the rest to the first usable host in config
+     * order.
+     */
     private void direct(Call call, Request request, Response response, Callback callback, String path) {
-        HostConfig host;
+        // Model blobs are as large as models: their upload is not held to max_body (scope management only).
+        call.maxBody = "POST".equals(request.getMethod()) && path.startsWith("/api/blobs/") ? Long.MAX_VALUE
+                : port.maxBody();
         String named = request.getHeaders().get(Forwarder.X_OLLAMA_HOST);
-        if (call.route.target() == Route.Target.MANAGEMENT_HOST && named != null && !named.isBlank()) {
-            host = pipeline.hosts.get(named.strip());
+        if (named != null && !named.isBlank()) {
+            Host host = pipeline.fleet.host(named.strip());
             if (host == null) {
                 answer(call, request, response, callback, 400, "X-Ollama-Host names no configured host", "unknown_host");
                 return;
             }
-        } else {
-            // Model-aware choice, merged lists and health come with the fleet work: the first host in config order.
-            host = pipeline.config.ollama().hosts().get(0);
+            call.named = true;
+            pipeline.metrics.routingDecision("named");
+            forwardTo(call, request, response, callback, host);
+            return;
         }
+        switch (call.route.target()) {
+            case MERGED -> pipeline.merged.handle(call, request, response, callback, path);
+            case MODEL_HOST -> {
+                if (path.startsWith("/v1/models/")) {
+                    String model = URIUtil.decodePath(path.substring("/v1/models/".length()));
+                    forwardForModel(call, request, response, callback, ModelNames.normalise(model));
+                } else {
+                    // POST /api/show: the model is in the body, read (bounded) and sent on as read.
+                    call.bodyRead = true;
+                    BodyReader.read(request, Math.min(call.maxBody, MAX_BUFFERED_BODY), pipeline.bodies, (body, failure) -> {
+                        if (failure != null) {
+                            bodyFailed(call, request, response, callback, failure);
+                            return;
+                        }
+                        call.body = body;
+                        String model = null;
+                        try {
+                            model = InferenceBody.parse(path, body).canonicalModel();
+                        } catch (InferenceBody.BadBody e) {
+                            // Ollama answers a body it cannot use in its own words.
+                        }
+                        forwardForModel(call, request, response, callback, model);
+                    });
+                }
+            }
+            default -> {
+                Host host = pipeline.fleet.firstUsable();
+                if (host == null) {
+                    noHealthyHost(call, request, response, callback);
+                    return;
+                }
+                pipeline.metrics.routingDecision("first_healthy");
+                forwardTo(call, request, response, callback, host);
+            }
+        }
+    }
+
+    /** 503 with {@code Retry-After}: no host is usable; the next health check may bring one back. */
+    private void noHealthyHost(Call call, Request request, Response response, Callback callback) {
+        pipeline.metrics.routingDecision("no_healthy_host");
+        response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
+        answer(call, request, response, callback, 503, "no healthy Ollama host; retry later", "no_healthy_host");
+    }
+
+    private void forwardForModel(Call call, Request request, Response response, Callback callback, String model) {
+        call.model = model;
+        SlotPool.Choice choice = pipeline.pool.pick(model, java.util.Set.of());
+        if (choice == null) {
+            noHealthyHost(call, request, response, callback);
+            return;
+        }
+        pipeline.metrics.routingDecision(choice.reason());
+        forwardTo(call, request, response, callback, choice.host());
+    }
+
+    private void forwardTo(Call call, Request request, Response response, Callback callback, Host host) {
         call.host = host;
         call.upstream = port.upstreams().get(host.name());
-        // Model blobs are as large as models: their upload is not held to max_body (scope management only).
-        call.maxBody = "POST".equals(request.getMethod()) && path.startsWith("/api/blobs/") ? Long.MAX_VALUE
-                : port.maxBody();
         pipeline.forwarder.handle(request, response, callback);
     }
 

@@ -8,14 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.Tier;
+import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.scheduler.Snapshot;
 import dev.oqp.common.server.MetricsHandler;
 import org.eclipse.jetty.http.HttpHeader;
@@ -32,15 +29,8 @@ import org.eclipse.jetty.util.Callback;
  */
 final class OwnEndpoints {
     private static final JsonFactory JSON = new JsonFactory();
-    /** How long a readiness probe's answer is reused: a flood of /ready cannot become a flood upstream. */
-    private static final long READY_CACHE_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private static final long READY_PROBE_TIMEOUT_MS = 2000;
 
     private final Pipeline pipeline;
-    private final Object readyLock = new Object();
-    // Guarded by readyLock.
-    private CompletableFuture<Integer> readyProbe;
-    private long readyProbeAt;
 
     OwnEndpoints(Pipeline pipeline) {
         this.pipeline = pipeline;
@@ -80,8 +70,8 @@ final class OwnEndpoints {
     // ---------------------------------------------------------------- /ready
 
     /**
-     * Ready when the proxy is not shutting down and at least one host answers {@code GET /api/version}
-     * within two seconds (probed at most once a second, concurrently for all hosts).
+     * Ready when the proxy is not shutting down and the last health check of at least one host answered (the
+     * background checks of {@code health_check_interval}; a probe flood here never reaches the hosts).
      */
     private void ready(Call call, Request request, Response response, Callback callback) {
         if (pipeline.stopping()) {
@@ -90,46 +80,12 @@ final class OwnEndpoints {
             });
             return;
         }
-        probeHosts().whenComplete((up, failure) -> {
-            int hostsUp = up == null ? 0 : up;
-            int status = hostsUp > 0 ? 200 : 503;
-            json(call, request, response, callback, status, g -> {
-                g.writeStringField("status", hostsUp > 0 ? "ready" : "no host reachable");
-                g.writeNumberField("hosts_up", hostsUp);
-                g.writeNumberField("hosts", pipeline.config.ollama().hosts().size());
-            });
+        int hostsUp = pipeline.fleet.healthyCount();
+        json(call, request, response, callback, hostsUp > 0 ? 200 : 503, g -> {
+            g.writeStringField("status", hostsUp > 0 ? "ready" : "no healthy host");
+            g.writeNumberField("hosts_up", hostsUp);
+            g.writeNumberField("hosts", pipeline.fleet.hosts().size());
         });
-    }
-
-    private CompletableFuture<Integer> probeHosts() {
-        synchronized (readyLock) {
-            long now = System.nanoTime();
-            if (readyProbe != null && now - readyProbeAt < READY_CACHE_NANOS) {
-                return readyProbe;
-            }
-            CompletableFuture<Integer> probe = new CompletableFuture<>();
-            readyProbe = probe;
-            readyProbeAt = now;
-            var hosts = pipeline.config.ollama().hosts();
-            AtomicInteger pending = new AtomicInteger(hosts.size());
-            AtomicInteger up = new AtomicInteger();
-            for (HostConfig host : hosts) {
-                String base = host.url().toString();
-                String uri = (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + "/api/version";
-                var probeRequest = pipeline.forwarder.getHttpClient().newRequest(uri)
-                        .timeout(READY_PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                probeRequest.headers(h -> host.headers().forEach(h::put));
-                probeRequest.send(result -> {
-                    if (result.isSucceeded() && result.getResponse().getStatus() == 200) {
-                        up.incrementAndGet();
-                    }
-                    if (pending.decrementAndGet() == 0) {
-                        probe.complete(up.get());
-                    }
-                });
-            }
-            return probe;
-        }
     }
 
     // ---------------------------------------------------------------- /metrics
@@ -163,11 +119,32 @@ final class OwnEndpoints {
         g.writeNumberField("in_flight", pipeline.pool.inFlight());
         g.writeNumberField("max_concurrent", pipeline.pool.globalCap());
         g.writeArrayFieldStart("hosts");
-        for (HostConfig host : pipeline.config.ollama().hosts()) {
+        for (Host host : pipeline.fleet.hosts()) {
             g.writeStartObject();
             g.writeStringField("name", host.name());
+            g.writeStringField("health", host.health().label());
             g.writeNumberField("in_flight", pipeline.pool.inFlight(host.name()));
-            g.writeNumberField("max_concurrent", host.maxConcurrent());
+            g.writeNumberField("max_concurrent", host.config().maxConcurrent());
+            g.writeNumberField("weight", host.config().weight());
+            Host.Inventory inventory = host.inventory();
+            g.writeArrayFieldStart("installed");
+            for (String model : new java.util.TreeSet<>(inventory.installed())) {
+                g.writeString(model);
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("loaded");
+            for (Map.Entry<String, Host.Loaded> model : new TreeMap<>(inventory.loaded()).entrySet()) {
+                g.writeStartObject();
+                g.writeStringField("name", model.getKey());
+                if (model.getValue().expiresAt() != null) {
+                    g.writeStringField("expires_at", model.getValue().expiresAt());
+                }
+                g.writeNumberField("size_vram", model.getValue().sizeVram());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            writeTime(g, "last_model_sync", inventory.syncedAt());
+            writeTime(g, "last_health_check", host.lastHealthCheck());
             g.writeEndObject();
         }
         g.writeEndArray();
@@ -185,6 +162,14 @@ final class OwnEndpoints {
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    private static void writeTime(JsonGenerator g, String field, java.time.Instant at) throws IOException {
+        if (at == null) {
+            g.writeNullField(field);
+        } else {
+            g.writeStringField(field, at.toString());
+        }
     }
 
     private void summary(JsonGenerator g) throws IOException {

@@ -1,14 +1,14 @@
 package dev.oqp.queue.server;
 
-import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.function.BooleanSupplier;
 
-import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.KeyRegistry;
 import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 
@@ -23,15 +23,17 @@ final class Pipeline {
     final QueueMetrics metrics;
     final Ledger ledger;
     final Executor executor;
-    final Map<String, HostConfig> hosts;
+    final Fleet fleet;
+    final FleetMonitor monitor;
     final OwnEndpoints own;
+    final MergedLists merged;
     /** Bytes of inference bodies being read at once: at most {@code queue.max_queued_bytes}. */
     final BodyReader.Budget bodies;
     private final BooleanSupplier stopping;
 
     Pipeline(OqpConfig config, KeyRegistry keys, FailureLimiter limiter, SlotPool pool, Scheduler scheduler,
              Forwarder forwarder, QueueMetrics metrics, Ledger ledger, Executor executor,
-             Map<String, HostConfig> hosts, BooleanSupplier stopping) {
+             Fleet fleet, FleetMonitor monitor, BooleanSupplier stopping) {
         this.config = config;
         this.keys = keys;
         this.limiter = limiter;
@@ -41,10 +43,17 @@ final class Pipeline {
         this.metrics = metrics;
         this.ledger = ledger;
         this.executor = executor;
-        this.hosts = Map.copyOf(hosts);
+        this.fleet = fleet;
+        this.monitor = monitor;
         this.stopping = stopping;
         this.own = new OwnEndpoints(this);
+        this.merged = new MergedLists(this);
         this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
+    }
+
+    /** {@code Retry-After} when no host is usable: the next health check may bring one back. */
+    long retryAfterNoHostSeconds() {
+        return Math.max(1, (config.ollama().healthCheckInterval().toMillis() + 999) / 1000);
     }
 
     /** True once the server is shutting down. */

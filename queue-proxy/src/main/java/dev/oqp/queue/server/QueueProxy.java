@@ -19,6 +19,7 @@ import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Upstream;
+import dev.oqp.common.proxy.UpstreamClients;
 import dev.oqp.common.server.ConnectorRouter;
 import dev.oqp.common.server.HealthHandler;
 import dev.oqp.common.server.Launcher;
@@ -28,6 +29,9 @@ import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.KeyRegistry;
 import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.FleetMonitor;
+import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
@@ -67,6 +71,7 @@ public final class QueueProxy implements Launcher.App {
     private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
     private final Scheduler scheduler;
     private final SlotPool pool;
+    private final Fleet fleet;
     private final QueueMetrics metrics = new QueueMetrics();
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
@@ -84,21 +89,25 @@ public final class QueueProxy implements Launcher.App {
             clientCaps.put(key.clientId(), key.maxConcurrent());
         }
         List<HostConfig> hosts = config.ollama().hosts();
-        this.pool = new SlotPool(hosts, config.proxy().maxConcurrent(), id -> clientCaps.getOrDefault(id, 0));
+        this.fleet = new Fleet(hosts);
+        this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), id -> clientCaps.getOrDefault(id, 0));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
         this.scheduler = new Scheduler(config.queue(), ticks, pool, timer);
         timer.attach(scheduler);
+        fleet.addListener(new FleetEvents());
 
         boolean tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
+        ClientSettings settings = new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
+                MAX_UPSTREAM_CONNECTIONS, tls, null);
         Ledger ledger = new Ledger(metrics, config.logging().accessLog());
-        Forwarder forwarder = new Forwarder(new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
-                MAX_UPSTREAM_CONNECTIONS, tls, null), metrics, ledger);
+        Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, config.routing().protectColdLoads());
         forwarder.setServer(server);
         server.addBean(forwarder, true);
-        Map<String, HostConfig> hostsByName = new LinkedHashMap<>();
-        hosts.forEach(h -> hostsByName.put(h.name(), h));
+        FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(settings, server, "FleetMonitor-client", false),
+                server.getScheduler(), config.ollama().healthCheckInterval(), config.ollama().modelSyncInterval());
+        server.addBean(monitor, true);
         Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
-                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), hostsByName,
+                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor,
                 () -> server.isStopping() || server.isStopped());
 
         ConnectorRouter router = new ConnectorRouter();
@@ -137,6 +146,35 @@ public final class QueueProxy implements Launcher.App {
                 }
             }
         });
+    }
+
+    /** Health changes: logged once, counted, and the queue told (a host back may serve what waits; none left). */
+    private final class FleetEvents implements Fleet.Listener {
+        @Override
+        public void healthChanged(Host host, Host.Health from, Host.Health to, String reason) {
+            metrics.hostHealthChanges.labelValues(host.name(), to.label()).inc();
+            if (to == Host.Health.HEALTHY) {
+                if (from == Host.Health.UNHEALTHY) {
+                    LOG.atInfo().addKeyValue("host", host.name()).addKeyValue("reason", reason).log("host healthy again");
+                } else {
+                    LOG.atInfo().addKeyValue("host", host.name()).log("host healthy");
+                }
+                scheduler.capacityChanged();
+                return;
+            }
+            LOG.atWarn().addKeyValue("host", host.name()).addKeyValue("reason", reason)
+                    .log("host unhealthy: no requests go to it until a health check answers");
+            if (!fleet.anyUsable()) {
+                int answered = scheduler.flush(null);
+                LOG.atWarn().addKeyValue("answered", answered)
+                        .log("no healthy host left: queued requests answered 503 with Retry-After");
+            }
+        }
+
+        @Override
+        public void inventoryChanged(Host host) {
+            scheduler.capacityChanged();
+        }
     }
 
     private static Map<String, Upstream> upstreams(List<HostConfig> hosts, java.time.Duration idleTimeout) {
@@ -182,6 +220,24 @@ public final class QueueProxy implements Launcher.App {
                 cb.call(pool.inFlight(host.name()), host.name());
             }
         });
+        metrics.gauge("oqp_host_healthy", "1 when the host's last health check answered, else 0", new String[] {"host"},
+                cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.health() == Host.Health.HEALTHY ? 1 : 0, host.name());
+                    }
+                });
+        metrics.gauge("oqp_host_models_installed", "Models the host's /api/tags listed at the last poll",
+                new String[] {"host"}, cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.inventory().installed().size(), host.name());
+                    }
+                });
+        metrics.gauge("oqp_host_models_loaded", "Models in the host's memory (/api/ps at the last poll, plus models"
+                + " served since)", new String[] {"host"}, cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.inventory().loaded().size(), host.name());
+                    }
+                });
         Set<String> clients = new LinkedHashSet<>();
         config.auth().keys().forEach(k -> clients.add(k.clientId()));
         config.services().forEach(s -> {
@@ -293,6 +349,11 @@ public final class QueueProxy implements Launcher.App {
     /** The queue (tests read its snapshot). */
     Scheduler scheduler() {
         return scheduler;
+    }
+
+    /** The hosts (tests read their health and inventories). */
+    Fleet fleet() {
+        return fleet;
     }
 
     /** The slots (tests check that every counter returns to zero). */

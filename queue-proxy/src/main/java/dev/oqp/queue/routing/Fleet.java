@@ -1,0 +1,145 @@
+package dev.oqp.queue.routing;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import dev.oqp.common.config.HostConfig;
+
+/**
+ * The Ollama hosts of {@code ollama.hosts}, in config order, with their health and inventories
+ * ({@link Host}). Health changes go through here so that each is reported once to the listeners (log line,
+ * metric, the queue re-trying its waiting requests, or answering them when no host is left).
+ */
+public final class Fleet {
+
+    /** Told about every health change, after it happened, on the thread that made it; must not block. */
+    public interface Listener {
+        void healthChanged(Host host, Host.Health from, Host.Health to, String reason);
+
+        /** The host's installed or loaded models changed (a waiting request may be able to go there now). */
+        default void inventoryChanged(Host host) {
+        }
+    }
+
+    private final List<Host> hosts;
+    private final Map<String, Host> byName;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+
+    public Fleet(List<HostConfig> configs) {
+        List<Host> list = new ArrayList<>();
+        Map<String, Host> names = new LinkedHashMap<>();
+        for (HostConfig config : configs) {
+            Host host = new Host(config, list.size());
+            list.add(host);
+            names.put(config.name(), host);
+        }
+        this.hosts = List.copyOf(list);
+        this.byName = names;
+    }
+
+    public void addListener(Listener listener) {
+        listeners.add(listener);
+    }
+
+    /** Every host, in config order. */
+    public List<Host> hosts() {
+        return hosts;
+    }
+
+    /** The host with this configured name, or null. */
+    public Host host(String name) {
+        return byName.get(name);
+    }
+
+    /** True when at least one host may take requests (healthy, or not checked yet). */
+    public boolean anyUsable() {
+        for (Host host : hosts) {
+            if (host.usable()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Hosts whose last health check succeeded. */
+    public int healthyCount() {
+        int n = 0;
+        for (Host host : hosts) {
+            if (host.health() == Host.Health.HEALTHY) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The first usable host in config order, or null. */
+    public Host firstUsable() {
+        for (Host host : hosts) {
+            if (host.usable()) {
+                return host;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * True when the model is known to be on no usable host: every usable host has a synced inventory without
+     * it (so {@code fallback: reject} may answer 404 before queueing). False while any usable host is unsynced.
+     */
+    public boolean knownNowhere(String canonicalModel) {
+        boolean anyUsable = false;
+        for (Host host : hosts) {
+            if (host.usable()) {
+                anyUsable = true;
+                if (host.level(canonicalModel) != Host.Level.ABSENT) {
+                    return false;
+                }
+            }
+        }
+        return anyUsable;
+    }
+
+    /** A health check answered: the host is healthy. */
+    public void markHealthy(Host host) {
+        change(host, Host.Health.HEALTHY, Instant.now(), "health check answered");
+    }
+
+    /** A health check failed, or a request could not connect: the host takes no requests until a check answers. */
+    public void markUnhealthy(Host host, boolean byCheck, String reason) {
+        change(host, Host.Health.UNHEALTHY, byCheck ? Instant.now() : null, reason);
+    }
+
+    /** Replaces the host's inventory with a fresh poll; listeners hear of it when a model list changed. */
+    public void inventory(Host host, Host.Inventory next) {
+        Host.Inventory before = host.inventory();
+        host.inventory(next);
+        if (!before.installed().equals(next.installed()) || !before.loaded().keySet().equals(next.loaded().keySet())) {
+            for (Listener listener : listeners) {
+                listener.inventoryChanged(host);
+            }
+        }
+    }
+
+    /** A request succeeded: the model is loaded there. */
+    public void markLoaded(Host host, String canonicalModel, String spelledAs) {
+        host.markLoaded(canonicalModel, spelledAs);
+    }
+
+    /** The host answered 404 for the model on an inference route: drop it there until the next poll. */
+    public void forget(Host host, String canonicalModel) {
+        host.forget(canonicalModel);
+    }
+
+    private void change(Host host, Host.Health to, Instant checkedAt, String reason) {
+        Host.Health from = host.health(to, checkedAt);
+        if (from != null) {
+            for (Listener listener : listeners) {
+                listener.healthChanged(host, from, to, reason);
+            }
+        }
+    }
+}

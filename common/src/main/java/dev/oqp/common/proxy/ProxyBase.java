@@ -556,12 +556,6 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void onBegin(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamFirstByte();
-            Runnable abort = exchange.abortOnAnswer();
-            if (abort != null) {
-                // The client left while this upstream request was held for its first byte: end it now.
-                abort.run();
-                return;
-            }
             // From here on bytes flow to the client and a failed write tells that it left. Watching longer
             // would mistake a client closing right after the last byte for one that left early.
             silenceWatch.answered(exchange);
@@ -592,6 +586,12 @@ public abstract class ProxyBase extends ProxyHandler {
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
+            Runnable abort = exchange.abortOnAnswer();
+            if (abort != null) {
+                // The client left while this upstream request was held for its answer (the subclass has seen
+                // its headers): end it now.
+                abort.run();
+            }
         }
 
         @Override

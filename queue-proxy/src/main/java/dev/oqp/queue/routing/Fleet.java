@@ -117,7 +117,9 @@ public final class Fleet {
     public void inventory(Host host, Host.Inventory next) {
         Host.Inventory before = host.inventory();
         host.inventory(next);
-        if (!before.installed().equals(next.installed()) || !before.loaded().keySet().equals(next.loaded().keySet())) {
+        if (before.syncedAt() == null || !before.installed().equals(next.installed())
+                || !before.loaded().keySet().equals(next.loaded().keySet())) {
+            // A first sync also counts: models the host lacks turn from "not synced" to absent.
             for (Listener listener : listeners) {
                 listener.inventoryChanged(host);
             }

@@ -21,7 +21,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
 /**
  * Keeps the {@link Fleet}'s view of each host current, in the background and never on a request thread:
  * {@code GET /} every {@code health_check_interval} (any 2xx is healthy; a connect failure, a timeout or
- * another status is unhealthy, and an unhealthy host keeps being probed, so it returns by itself), and
+ * another status is unhealthy); an unhealthy host is probed every {@link #UNHEALTHY_PROBE_PERIOD} (or the
+ * health interval when shorter), so it returns by itself within about a second of answering again; and
  * {@code GET /api/tags} plus {@code GET /api/ps} every {@code model_sync_interval} on each host not known to
  * be down (a host that comes back is synced at once). Each probe has a short timeout and at most one of each
  * kind is in flight per host. Requests carry the host's configured headers.
@@ -31,6 +32,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
 public final class FleetMonitor extends ContainerLifeCycle {
     /** The longest a probe may take: a healthy Ollama answers these at once, even while it generates. */
     static final Duration MAX_PROBE_TIMEOUT = Duration.ofSeconds(5);
+    /** How often an unhealthy host is probed (at most; the health interval when that is shorter). */
+    static final Duration UNHEALTHY_PROBE_PERIOD = Duration.ofSeconds(1);
     /** The largest model list read from a host. */
     static final int MAX_LIST_BYTES = 8 * 1024 * 1024;
     /** The {@code User-Agent} of the background probes, so that they can be told apart in Ollama's logs. */
@@ -44,6 +47,9 @@ public final class FleetMonitor extends ContainerLifeCycle {
     private final Duration syncInterval;
     private final Map<Host, AtomicBoolean> checking = new HashMap<>();
     private final Map<Host, AtomicBoolean> syncing = new HashMap<>();
+    /** When each host's last health check started (System.nanoTime); touched by the scheduler thread only. */
+    private final Map<Host, Long> checkedAt = new HashMap<>();
+    private final Duration tick;
 
     /** What a host answered: status and body, or the failure. */
     public record Fetched(Host host, int status, byte[] body, Throwable failure) {
@@ -62,6 +68,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
         this.scheduler = scheduler;
         this.healthInterval = healthInterval;
         this.syncInterval = syncInterval;
+        this.tick = healthInterval.compareTo(UNHEALTHY_PROBE_PERIOD) < 0 ? healthInterval : UNHEALTHY_PROBE_PERIOD;
         for (Host host : fleet.hosts()) {
             checking.put(host, new AtomicBoolean());
             syncing.put(host, new AtomicBoolean());
@@ -81,10 +88,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
     @Override
     protected void doStart() throws Exception {
         super.doStart();
-        for (Host host : fleet.hosts()) {
-            check(host);
-        }
-        scheduler.schedule(this::checkAll, healthInterval.toMillis(), TimeUnit.MILLISECONDS);
+        scheduler.schedule(this::checkAll, 0, TimeUnit.MILLISECONDS);
         scheduler.schedule(this::syncAll, syncInterval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -93,11 +97,16 @@ public final class FleetMonitor extends ContainerLifeCycle {
             return;
         }
         try {
+            long now = System.nanoTime();
             for (Host host : fleet.hosts()) {
-                check(host);
+                Long last = checkedAt.get(host);
+                if (last == null || !host.usable() || now - last >= healthInterval.toNanos() - tick.toNanos() / 2) {
+                    checkedAt.put(host, now);
+                    check(host);
+                }
             }
         } finally {
-            scheduler.schedule(this::checkAll, healthInterval.toMillis(), TimeUnit.MILLISECONDS);
+            scheduler.schedule(this::checkAll, Math.max(1, tick.toMillis()), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -238,7 +247,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
     /** A failure in a few words, without a stack trace (and without a URL's credentials: none are allowed). */
     static String describe(Throwable failure) {
         Throwable root = failure;
-        while (root.getCause() != null && root.getCause() != root) {
+        for (int depth = 0; depth < 16 && root.getCause() != null && root.getCause() != root; depth++) {
             root = root.getCause();
         }
         if (root instanceof java.net.ConnectException) {

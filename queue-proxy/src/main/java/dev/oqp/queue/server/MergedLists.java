@@ -90,7 +90,8 @@ final class MergedLists {
     /**
      * The union of the hosts' answers to {@code path}, in its shape: {@code {"models":[…]}} for the Ollama lists
      * (key {@code name}, else {@code model}), {@code {"object":"list","data":[…]}} for {@code /v1/models} (key
-     * {@code id}). Bodies that are not such JSON are skipped; null when none is.
+     * {@code id}). Bodies that are not such JSON, and entries without a name, are skipped; null when no body is
+     * such JSON.
      */
     static byte[] merge(String path, List<byte[]> bodies) {
         boolean openAi = path.startsWith("/v1/");
@@ -115,7 +116,7 @@ final class MergedLists {
             any = true;
             for (JsonNode item : root.get(arrayField)) {
                 String key = ModelNames.normalise(openAi ? text(item, "id") : firstText(item, "name", "model"));
-                if (key == null || seen.add(key)) {
+                if (key != null && seen.add(key)) {
                     items.add(item);
                 }
             }

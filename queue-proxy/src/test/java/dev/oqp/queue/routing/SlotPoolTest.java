@@ -3,14 +3,22 @@ package dev.oqp.queue.routing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.QueueConfig;
+import dev.oqp.common.config.RoutingConfig;
+import dev.oqp.common.config.RoutingConfig.Fallback;
+import dev.oqp.common.config.RoutingConfig.Strategy;
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.scheduler.Admission;
 import dev.oqp.queue.scheduler.Lease;
@@ -21,12 +29,55 @@ import dev.oqp.queue.scheduler.Ticks;
 import org.junit.jupiter.api.Test;
 
 class SlotPoolTest {
+    private static final String LLAMA = "llama3:latest";
+    private static final String MISTRAL = "mistral:latest";
+
     private static HostConfig host(String name, int slots, int weight) {
         return new HostConfig(name, URI.create("http://" + name + ":11434"), slots, weight, Map.of());
     }
 
+    private static Fleet fleet(HostConfig... hosts) {
+        return new Fleet(List.of(hosts));
+    }
+
+    private static SlotPool pool(Fleet fleet, Strategy strategy) {
+        return new SlotPool(fleet, new RoutingConfig(strategy, Fallback.ANY_HEALTHY, true), 0, id -> 0);
+    }
+
+    private static SlotPool modelAware(Fleet fleet) {
+        return pool(fleet, Strategy.MODEL_AWARE);
+    }
+
+    /** A synced inventory: {@code installed} on disk, {@code loaded} in memory (and on disk). */
+    private static void inventory(Fleet fleet, String host, List<String> installed, String... loaded) {
+        Map<String, Host.Loaded> inMemory = new HashMap<>();
+        List<String> onDisk = new ArrayList<>(installed);
+        for (String model : loaded) {
+            inMemory.put(model, new Host.Loaded(model, null, 0));
+            onDisk.add(model);
+        }
+        fleet.inventory(fleet.host(host), new Host.Inventory(Set.copyOf(onDisk), inMemory, Instant.now()));
+    }
+
+    private static void installed(Fleet fleet, String host, String... models) {
+        inventory(fleet, host, Arrays.asList(models));
+    }
+
+    private static void loaded(Fleet fleet, String host, String... models) {
+        inventory(fleet, host, List.of(), models);
+    }
+
+    /** A synced inventory without any model. */
+    private static void empty(Fleet fleet, String host) {
+        inventory(fleet, host, List.of());
+    }
+
     private static Ticket ticket(String client) {
-        return new Ticket(client, Tier.NORMAL, 10, "llama3:latest", onDispatch(lease -> { }));
+        return ticket(client, LLAMA);
+    }
+
+    private static Ticket ticket(String client, String model) {
+        return new Ticket(client, Tier.NORMAL, 10, model, onDispatch(lease -> { }));
     }
 
     /** A listener that only cares about the dispatch; any other outcome is a test failure. */
@@ -59,13 +110,89 @@ class SlotPoolTest {
         };
     }
 
+    private static SlotPool.HostLease hostLease(Lease lease) {
+        assertThat(lease).as("a lease").isNotNull();
+        return (SlotPool.HostLease) lease.unwrap();
+    }
+
     private static String hostOf(Lease lease) {
-        return ((SlotPool.HostLease) lease.unwrap()).host().name();
+        return hostLease(lease).host().name();
+    }
+
+    private static Scheduler scheduler(SlotPool pool) {
+        return new Scheduler(new QueueConfig(QueueConfig.DEFAULT_HIGH, QueueConfig.DEFAULT_NORMAL,
+                QueueConfig.DEFAULT_LOW, 503, QueueConfig.DEFAULT_AGING, QueueConfig.DEFAULT_MAX_QUEUED_BYTES),
+                Ticks.SYSTEM, pool);
+    }
+
+    // ---- model_aware: which host has the model ----
+
+    @Test
+    void modelLoadedOnlyOnSecondHostGoesThereEvenWhenFirstIsIdle() {
+        Fleet fleet = fleet(host("a", 2, 5), host("b", 2, 1));
+        inventory(fleet, "a", List.of(LLAMA), MISTRAL);
+        loaded(fleet, "b", LLAMA);
+        SlotPool pool = modelAware(fleet);
+
+        Lease first = pool.tryAcquire(ticket("x"));
+        Lease second = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostOf(first)).as("a comes first and weighs more, but only b has it in memory").isEqualTo("b");
+        assertThat(hostLease(first).reason()).isEqualTo("loaded");
+        assertThat(hostOf(second)).as("b is busier than idle a, but a would have to load it").isEqualTo("b");
+        assertThat(pool.inFlight("a")).isZero();
+        Lease third = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(third)).as("b full: installed on a").isEqualTo("a");
+        assertThat(hostLease(third).reason()).isEqualTo("installed");
     }
 
     @Test
-    void leastBusyHostIsChosenThenHigherWeightThenConfigOrder() {
-        SlotPool pool = new SlotPool(List.of(host("a", 2, 1), host("b", 2, 3), host("c", 2, 1)), 0, id -> 0);
+    void installedEverywhereButLoadedOnAGoesToA() {
+        Fleet fleet = fleet(host("a", 3, 1), host("b", 3, 5), host("c", 3, 1));
+        loaded(fleet, "a", LLAMA);
+        installed(fleet, "b", LLAMA);
+        installed(fleet, "c", LLAMA);
+        SlotPool pool = modelAware(fleet);
+
+        List<String> chosen = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Lease lease = pool.tryAcquire(ticket("x"));
+            chosen.add(hostOf(lease));
+            assertThat(hostLease(lease).reason()).isEqualTo("loaded");
+        }
+
+        assertThat(chosen).as("loaded beats fewer in flight and a higher weight").containsExactly("a", "a", "a");
+        Lease fourth = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(fourth)).as("a full: installed, higher weight").isEqualTo("b");
+        assertThat(hostLease(fourth).reason()).isEqualTo("installed");
+    }
+
+    @Test
+    void installedBeatsNotYetSyncedWhichBeatsAbsent() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1), host("c", 1, 1), host("d", 1, 1));
+        installed(fleet, "a", MISTRAL);
+        // b never synced
+        installed(fleet, "c", LLAMA);
+        empty(fleet, "d");
+        SlotPool pool = modelAware(fleet);
+
+        Lease first = pool.tryAcquire(ticket("x"));
+        Lease second = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostOf(first)).isEqualTo("c");
+        assertThat(hostLease(first).reason()).isEqualTo("installed");
+        assertThat(hostOf(second)).isEqualTo("b");
+        assertThat(hostLease(second).reason()).isEqualTo("unsynced");
+        assertThat(pool.tryAcquire(ticket("x"))).as("a and d lack the model").isNull();
+    }
+
+    @Test
+    void equallyGoodHostsGoToFewestInFlightThenHigherWeightThenConfigOrder() {
+        Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 3), host("c", 2, 1));
+        for (String h : List.of("a", "b", "c")) {
+            installed(fleet, h, LLAMA);
+        }
+        SlotPool pool = modelAware(fleet);
 
         assertThat(hostOf(pool.tryAcquire(ticket("x")))).isEqualTo("b");
         assertThat(hostOf(pool.tryAcquire(ticket("x")))).isEqualTo("a");
@@ -75,29 +202,410 @@ class SlotPoolTest {
     }
 
     @Test
+    void shortNameMatchesLatestTag() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 1));
+        fleet.inventory(fleet.host("a"), FleetMonitor.inventory(
+                json.readTree("{\"models\":[{\"name\":\"llama3:8b\"}]}"), json.readTree("{\"models\":[]}"), Instant.now()));
+        fleet.inventory(fleet.host("b"), FleetMonitor.inventory(
+                json.readTree("{\"models\":[{\"name\":\"llama3:latest\"}]}"), json.readTree("{\"models\":[]}"), Instant.now()));
+        SlotPool pool = modelAware(fleet);
+
+        for (String asked : List.of("llama3", "Library/Llama3", "registry.ollama.ai/library/llama3:latest")) {
+            SlotPool.Choice choice = pool.pick(ModelNames.normalise(asked), Set.of());
+            assertThat(choice.host().name()).as(asked).isEqualTo("b");
+            assertThat(choice.reason()).as(asked).isEqualTo("installed");
+        }
+        assertThat(pool.pick(ModelNames.normalise("llama3:8b"), Set.of()).host().name()).isEqualTo("a");
+        assertThat(hostOf(pool.tryAcquire(ticket("x", ModelNames.normalise("llama3"))))).isEqualTo("b");
+    }
+
+    @Test
+    void requestWithoutAModelGoesToTheLeastBusyHost() {
+        Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 1));
+        loaded(fleet, "b", LLAMA);
+        SlotPool pool = modelAware(fleet);
+
+        assertThat(hostOf(pool.tryAcquire(ticket("x", null)))).isEqualTo("a");
+        assertThat(hostOf(pool.tryAcquire(ticket("x", null)))).isEqualTo("b");
+    }
+
+    // ---- waiting rather than spilling ----
+
+    @Test
+    void fullAbleHostsMakeTheRequestWaitInsteadOfSpilling() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 4, 1));
+        loaded(fleet, "a", LLAMA);
+        empty(fleet, "b");
+        SlotPool pool = modelAware(fleet);
+
+        Lease first = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(first)).isEqualTo("a");
+
+        assertThat(pool.tryAcquire(ticket("y"))).as("b is free but lacks the model").isNull();
+        assertThat(pool.inFlight()).as("a refused request holds nothing").isEqualTo(1);
+        assertThat(pool.inFlight("b")).isZero();
+        assertThat(pool.clientInFlight("y")).isZero();
+
+        first.release();
+        assertThat(hostOf(pool.tryAcquire(ticket("y")))).isEqualTo("a");
+    }
+
+    @Test
+    void fullAbleHostsMakeTheRequestWaitUnderEveryStrategy() {
+        for (Strategy strategy : Strategy.values()) {
+            Fleet fleet = fleet(host("a", 1, 1), host("b", 4, 1));
+            installed(fleet, "a", LLAMA);
+            empty(fleet, "b");
+            SlotPool pool = pool(fleet, strategy);
+
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).as(strategy.name()).isEqualTo("a");
+            assertThat(pool.tryAcquire(ticket("x"))).as(strategy.name()).isNull();
+        }
+    }
+
+    @Test
+    void otherModelWithFreeHostIsNotHeld() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        loaded(fleet, "a", LLAMA);
+        loaded(fleet, "b", MISTRAL);
+        SlotPool pool = modelAware(fleet);
+        Scheduler scheduler = scheduler(pool);
+        List<String> dispatched = new ArrayList<>();
+        AtomicReference<Lease> firstLease = new AtomicReference<>();
+
+        Ticket first = new Ticket("x", Tier.NORMAL, 10, LLAMA, onDispatch(lease -> {
+            firstLease.set(lease);
+            dispatched.add("first@" + hostOf(lease));
+        }));
+        Ticket waiting = new Ticket("x", Tier.NORMAL, 10, LLAMA,
+                onDispatch(lease -> dispatched.add("waiting@" + hostOf(lease))));
+        Ticket other = new Ticket("x", Tier.NORMAL, 10, MISTRAL,
+                onDispatch(lease -> dispatched.add("other@" + hostOf(lease))));
+
+        assertThat(scheduler.submit(first)).isEqualTo(Admission.DISPATCHED);
+        assertThat(scheduler.submit(waiting)).isEqualTo(Admission.QUEUED);
+        assertThat(scheduler.submit(other)).as("not stuck behind the waiting llama3 request")
+                .isEqualTo(Admission.DISPATCHED);
+        assertThat(dispatched).containsExactly("first@a", "other@b");
+
+        firstLease.get().release();
+        assertThat(dispatched).containsExactly("first@a", "other@b", "waiting@a");
+    }
+
+    // ---- health ----
+
+    @Test
+    void unhealthyHostIsNeverChosen() {
+        Fleet fleet = fleet(host("a", 4, 9), host("b", 4, 1), host("c", 4, 1));
+        loaded(fleet, "a", LLAMA);
+        empty(fleet, "b");
+        installed(fleet, "c", LLAMA);
+        SlotPool pool = modelAware(fleet);
+
+        fleet.markUnhealthy(fleet.host("a"), true, "down");
+        for (Strategy strategy : Strategy.values()) {
+            SlotPool p = pool(fleet, strategy);
+            for (int i = 0; i < 3; i++) {
+                assertThat(hostOf(p.tryAcquire(ticket("x")))).as(strategy.name()).isEqualTo("c");
+            }
+        }
+        assertThat(pool.pick(LLAMA, Set.of()).host().name()).isEqualTo("c");
+
+        fleet.markUnhealthy(fleet.host("c"), false, "could not connect");
+        SlotPool.Choice onlyB = pool.pick(LLAMA, Set.of());
+        assertThat(onlyB.host().name()).as("no usable host has it: fallback to the usable one").isEqualTo("b");
+        assertThat(onlyB.reason()).isEqualTo("fallback");
+
+        fleet.markUnhealthy(fleet.host("b"), true, "down");
+        assertThat(pool.tryAcquire(ticket("x"))).isNull();
+        assertThat(pool.pick(LLAMA, Set.of())).isNull();
+        assertThat(pool.pick(null, Set.of())).isNull();
+
+        fleet.markHealthy(fleet.host("a"));
+        assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("healthy again").isEqualTo("a");
+    }
+
+    @Test
+    void hostNotCheckedYetIsUsable() {
+        Fleet fleet = fleet(host("a", 1, 1));
+        SlotPool pool = modelAware(fleet);
+
+        Lease lease = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostOf(lease)).isEqualTo("a");
+        assertThat(hostLease(lease).reason()).isEqualTo("unsynced");
+    }
+
+    // ---- fallback ----
+
+    @Test
+    void fallbackAnyHealthyWhenNoHostHasTheModel() {
+        Fleet fleet = fleet(host("a", 2, 1), host("b", 1, 1), host("c", 1, 1));
+        loaded(fleet, "a", MISTRAL);
+        empty(fleet, "b");
+        installed(fleet, "c", LLAMA);
+        fleet.markUnhealthy(fleet.host("c"), true, "down");
+        SlotPool pool = modelAware(fleet);
+        Lease mistral = pool.tryAcquire(ticket("x", MISTRAL));
+        assertThat(hostOf(mistral)).isEqualTo("a");
+
+        Lease first = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(first)).as("fewest in flight among the usable hosts").isEqualTo("b");
+        assertThat(hostLease(first).reason()).isEqualTo("fallback");
+        Lease second = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(second)).isEqualTo("a");
+        assertThat(hostLease(second).reason()).isEqualTo("fallback");
+        assertThat(pool.tryAcquire(ticket("x"))).as("every usable host full").isNull();
+    }
+
+    @Test
+    void fallbackReasonUnderEveryStrategy() {
+        for (Strategy strategy : Strategy.values()) {
+            Fleet fleet = fleet(host("a", 1, 1));
+            empty(fleet, "a");
+            SlotPool pool = pool(fleet, strategy);
+
+            Lease lease = pool.tryAcquire(ticket("x"));
+
+            assertThat(hostOf(lease)).as(strategy.name()).isEqualTo("a");
+            assertThat(hostLease(lease).reason()).as(strategy.name()).isEqualTo("fallback");
+        }
+    }
+
+    // ---- other strategies ----
+
+    @Test
+    void roundRobinRotates() {
+        Fleet fleet = fleet(host("a", 4, 1), host("b", 4, 9), host("c", 4, 1));
+        SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);
+
+        List<String> chosen = new ArrayList<>();
+        List<Lease> leases = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Lease lease = pool.tryAcquire(ticket("x"));
+            chosen.add(hostOf(lease));
+            leases.add(lease);
+            assertThat(hostLease(lease).reason()).isEqualTo("round_robin");
+        }
+        assertThat(chosen).containsExactly("a", "b", "c", "a", "b");
+
+        leases.forEach(Lease::release);
+        assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("goes on after b, not back to the start").isEqualTo("c");
+    }
+
+    @Test
+    void roundRobinSkipsHostsWithoutTheModelAndFullHosts() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 4, 1), host("c", 4, 1));
+        installed(fleet, "a", LLAMA);
+        empty(fleet, "b");
+        installed(fleet, "c", LLAMA);
+        SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);
+
+        List<String> chosen = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            chosen.add(hostOf(pool.tryAcquire(ticket("x"))));
+        }
+
+        assertThat(chosen).as("b lacks the model; a has one slot").containsExactly("a", "c", "c", "c");
+    }
+
+    @Test
+    void leastBusyIgnoresLoadedState() {
+        Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 1), host("c", 2, 9));
+        installed(fleet, "a", LLAMA);
+        loaded(fleet, "b", LLAMA);
+        empty(fleet, "c");
+        SlotPool pool = pool(fleet, Strategy.LEAST_BUSY);
+
+        Lease first = pool.tryAcquire(ticket("x"));
+        Lease second = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostOf(first)).as("config order among idle able hosts, loaded or not").isEqualTo("a");
+        assertThat(hostLease(first).reason()).isEqualTo("least_busy");
+        assertThat(hostOf(second)).isEqualTo("b");
+        assertThat(pool.inFlight("c")).as("still only able hosts").isZero();
+    }
+
+    @Test
+    void leastBusyPrefersFewerInFlightThenWeight() {
+        Fleet fleet = fleet(host("a", 3, 1), host("b", 3, 2));
+        SlotPool pool = pool(fleet, Strategy.LEAST_BUSY);
+
+        List<String> chosen = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            chosen.add(hostOf(pool.tryAcquire(ticket("x"))));
+        }
+
+        assertThat(chosen).containsExactly("b", "a", "b", "a");
+    }
+
+    // ---- pick (no slots) ----
+
+    @Test
+    void pickIgnoresSlotsAndTakesNone() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        loaded(fleet, "a", LLAMA);
+        installed(fleet, "b", LLAMA);
+        SlotPool pool = modelAware(fleet);
+        Lease full = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(full)).isEqualTo("a");
+
+        SlotPool.Choice choice = pool.pick(LLAMA, Set.of());
+
+        assertThat(choice.host().name()).as("a is full, but pick needs no slot").isEqualTo("a");
+        assertThat(choice.reason()).isEqualTo("loaded");
+        assertThat(choice.cold(LLAMA)).isFalse();
+        SlotPool.Choice other = pool.pick(LLAMA, Set.of("a"));
+        assertThat(other.host().name()).isEqualTo("b");
+        assertThat(other.cold(LLAMA)).isTrue();
+        assertThat(pool.pick(LLAMA, Set.of("a", "b"))).isNull();
+        assertThat(pool.inFlight()).isEqualTo(1);
+        assertThat(pool.inFlight("b")).isZero();
+    }
+
+    // ---- failover ----
+
+    @Test
+    void failoverMovesTheHostSlotToAnUntriedHost() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1), host("c", 1, 1), host("d", 1, 1));
+        loaded(fleet, "a", LLAMA);
+        loaded(fleet, "b", LLAMA);
+        installed(fleet, "c", LLAMA);
+        empty(fleet, "d");
+        SlotPool pool = new SlotPool(fleet, RoutingConfig.DEFAULT, 0, id -> 0);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        Lease busy = pool.tryAcquire(ticket("y"));
+        assertThat(hostOf(lease)).isEqualTo("a");
+        assertThat(hostOf(busy)).isEqualTo("b");
+
+        Host next = hostLease(lease).failover(Set.of("a"));
+
+        assertThat(next.name()).as("a free able host first, even if a full one is better").isEqualTo("c");
+        assertThat(hostOf(lease)).isEqualTo("c");
+        assertThat(pool.inFlight("a")).isZero();
+        assertThat(pool.inFlight("c")).isEqualTo(1);
+        assertThat(pool.inFlight("d")).isZero();
+        assertThat(pool.inFlight()).as("global slots stay").isEqualTo(2);
+        assertThat(pool.clientInFlight("x")).as("client slots stay").isEqualTo(1);
+        assertThat(hostOf(pool.tryAcquire(ticket("z")))).as("a's slot was given back").isEqualTo("a");
+    }
+
+    @Test
+    void failoverOverCommitsWhenEveryOtherHostIsFull() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1), host("c", 4, 1));
+        loaded(fleet, "a", LLAMA);
+        installed(fleet, "b", LLAMA);
+        empty(fleet, "c");
+        SlotPool pool = modelAware(fleet);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        Lease other = pool.tryAcquire(ticket("y"));
+        assertThat(hostOf(lease)).isEqualTo("a");
+        assertThat(hostOf(other)).isEqualTo("b");
+
+        Host next = hostLease(lease).failover(Set.of("a"));
+
+        assertThat(next.name()).as("over-commit the able host rather than spill to c").isEqualTo("b");
+        assertThat(pool.inFlight("b")).isEqualTo(2);
+        assertThat(pool.inFlight("a")).isZero();
+        assertThat(pool.inFlight("c")).isZero();
+        assertThat(pool.inFlight()).isEqualTo(2);
+    }
+
+    @Test
+    void failoverFallsBackToAHostWithoutTheModelWhenNoAbleHostIsLeft() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        loaded(fleet, "a", LLAMA);
+        empty(fleet, "b");
+        SlotPool pool = modelAware(fleet);
+        Lease lease = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostLease(lease).failover(Set.of("a")).name()).isEqualTo("b");
+        assertThat(pool.inFlight("b")).isEqualTo(1);
+    }
+
+    @Test
+    void failoverSkipsUnhealthyHosts() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1), host("c", 1, 1));
+        for (String h : List.of("a", "b", "c")) {
+            installed(fleet, h, LLAMA);
+        }
+        SlotPool pool = modelAware(fleet);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(lease)).isEqualTo("a");
+        fleet.markUnhealthy(fleet.host("b"), false, "could not connect");
+
+        assertThat(hostLease(lease).failover(Set.of("a")).name()).isEqualTo("c");
+    }
+
+    @Test
+    void failoverExhaustedReturnsNull() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1), host("c", 1, 1));
+        SlotPool pool = modelAware(fleet);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(lease)).isEqualTo("a");
+        fleet.markUnhealthy(fleet.host("c"), true, "down");
+
+        assertThat(hostLease(lease).failover(Set.of("a", "b"))).isNull();
+
+        assertThat(hostOf(lease)).as("the lease is unchanged").isEqualTo("a");
+        assertThat(pool.inFlight("a")).isEqualTo(1);
+        assertThat(pool.inFlight()).isEqualTo(1);
+        lease.release();
+        assertThat(hostLease(lease).failover(Set.of("a"))).as("a released lease does not move").isNull();
+        assertThat(pool.inFlight("b")).isZero();
+        assertThat(pool.inFlight()).isZero();
+    }
+
+    @Test
+    void releaseAfterFailoverFreesTheNewHost() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        SlotPool pool = new SlotPool(fleet, RoutingConfig.DEFAULT, 0, id -> 1);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        assertThat(hostLease(lease).failover(Set.of("a")).name()).isEqualTo("b");
+
+        lease.release();
+        lease.release();
+
+        assertThat(pool.inFlight()).isZero();
+        assertThat(pool.inFlight("a")).isZero();
+        assertThat(pool.inFlight("b")).isZero();
+        assertThat(pool.clientInFlight("x")).isZero();
+        assertThat(pool.clientsInFlight()).isEmpty();
+        assertThat(pool.tryAcquire(ticket("x"))).isNotNull();
+        assertThat(pool.tryAcquire(ticket("y"))).isNotNull();
+        assertThat(pool.tryAcquire(ticket("z"))).as("two slots, each taken once").isNull();
+    }
+
+    // ---- caps and leases ----
+
+    @Test
     void hostSlotsTheGlobalCapAndClientCapsAllBound() {
-        SlotPool pool = new SlotPool(List.of(host("a", 1, 1), host("b", 1, 1)), 0, id -> id.equals("capped") ? 1 : 0);
+        SlotPool pool = new SlotPool(fleet(host("a", 1, 1), host("b", 1, 1)), RoutingConfig.DEFAULT, 0,
+                id -> id.equals("capped") ? 1 : 0);
         Lease first = pool.tryAcquire(ticket("capped"));
+        assertThat(first).isNotNull();
         assertThat(pool.tryAcquire(ticket("capped"))).as("client cap").isNull();
+        assertThat(pool.clientInFlight("capped")).isEqualTo(1);
         Lease other = pool.tryAcquire(ticket("free"));
         assertThat(other).isNotNull();
         assertThat(pool.tryAcquire(ticket("free"))).as("host slots").isNull();
+        assertThat(pool.globalCap()).as("0 = the sum of host slots").isEqualTo(2);
+        assertThat(pool.clientsInFlight()).containsExactlyInAnyOrder("capped", "free");
 
-        SlotPool capped = new SlotPool(List.of(host("a", 4, 1)), 1, id -> 0);
+        SlotPool capped = new SlotPool(fleet(host("a", 4, 1)), RoutingConfig.DEFAULT, 1, id -> 0);
         assertThat(capped.tryAcquire(ticket("x"))).isNotNull();
         assertThat(capped.tryAcquire(ticket("y"))).as("global cap").isNull();
         assertThat(capped.globalCap()).isEqualTo(1);
-        assertThat(first).isNotNull();
+        assertThat(capped.inFlight("nope")).isZero();
     }
 
     @Test
     void theSchedulersLeaseUnwrapsToTheHostChosen() {
-        SlotPool pool = new SlotPool(List.of(host("gpu-1", 1, 1)), 0, id -> 0);
-        Scheduler scheduler = new Scheduler(new QueueConfig(QueueConfig.DEFAULT_HIGH, QueueConfig.DEFAULT_NORMAL,
-                QueueConfig.DEFAULT_LOW, 503, QueueConfig.DEFAULT_AGING, QueueConfig.DEFAULT_MAX_QUEUED_BYTES),
-                Ticks.SYSTEM, pool);
+        SlotPool pool = new SlotPool(fleet(host("gpu-1", 1, 1)), RoutingConfig.DEFAULT, 0, id -> 0);
+        Scheduler scheduler = scheduler(pool);
         AtomicReference<Lease> granted = new AtomicReference<>();
-        Ticket ticket = new Ticket("x", Tier.NORMAL, 10, "llama3:latest", onDispatch(granted::set));
+        Ticket ticket = new Ticket("x", Tier.NORMAL, 10, LLAMA, onDispatch(granted::set));
 
         assertThat(scheduler.submit(ticket)).isEqualTo(Admission.DISPATCHED);
         assertThat(hostOf(granted.get())).isEqualTo("gpu-1");
@@ -107,7 +615,7 @@ class SlotPoolTest {
 
     @Test
     void releaseIsIdempotentAndFreesEverySlot() {
-        SlotPool pool = new SlotPool(List.of(host("a", 1, 1)), 0, id -> 1);
+        SlotPool pool = new SlotPool(fleet(host("a", 1, 1)), RoutingConfig.DEFAULT, 0, id -> 1);
         Lease lease = pool.tryAcquire(ticket("x"));
         lease.release();
         lease.release();

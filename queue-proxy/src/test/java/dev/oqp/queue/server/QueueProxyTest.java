@@ -229,16 +229,22 @@ class QueueProxyTest {
     @Test
     void readyAnswersWhetherAHostIsReachable() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder());
-        QueueProxy proxy = fixture.start(ollama, 1, KEYS);
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "ollama:\n  health_check_interval: 200ms\n  hosts:\n"
+                + "    - {name: gpu-1, url: \"" + ollama.baseUri() + "\"}\n");
 
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> fixture.send(get(base(proxy).resolve("/ready"))).statusCode() == 200);
         HttpResponse<String> ready = fixture.send(get(base(proxy).resolve("/ready")));
         ollama.stop();
-        Thread.sleep(1100);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> fixture.send(get(base(proxy).resolve("/ready"))).statusCode() == 503);
         HttpResponse<String> notReady = fixture.send(get(base(proxy).resolve("/ready")));
 
-        assertThat(ready.statusCode()).isEqualTo(200);
         assertThat(JSON.readTree(ready.body()).get("hosts_up").asInt()).isEqualTo(1);
-        assertThat(notReady.statusCode()).isEqualTo(503);
+        assertThat(JSON.readTree(notReady.body()).get("hosts_up").asInt()).isZero();
+        assertThat(JSON.readTree(notReady.body()).get("status").asText()).isEqualTo("no healthy host");
+        assertThat(ollama.probes()).as("answered from the background checks").isNotEmpty();
+        assertThat(ollama.requests()).isEmpty();
     }
 
     @Test

@@ -33,7 +33,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
     /** The longest a probe may take: a healthy Ollama answers these at once, even while it generates. */
     static final Duration MAX_PROBE_TIMEOUT = Duration.ofSeconds(5);
     /** How often an unhealthy host is probed (at most; the health interval when that is shorter). */
-    static final Duration UNHEALTHY_PROBE_PERIOD = Duration.ofSeconds(1);
+    public static final Duration UNHEALTHY_PROBE_PERIOD = Duration.ofSeconds(1);
     /** The largest model list read from a host. */
     static final int MAX_LIST_BYTES = 8 * 1024 * 1024;
     /** The {@code User-Agent} of the background probes, so that they can be told apart in Ollama's logs. */

@@ -473,8 +473,9 @@ final class Gate extends Handler.Abstract.NonBlocking {
             case MERGED -> pipeline.merged.handle(call, request, response, callback, path);
             case MODEL_HOST -> {
                 if (path.startsWith("/v1/models/")) {
-                    String model = URIUtil.decodePath(path.substring("/v1/models/".length()));
-                    forwardForModel(call, request, response, callback, ModelNames.normalise(model));
+                    // The path is already decoded (and canonical, checked above).
+                    forwardForModel(call, request, response, callback,
+                            ModelNames.normalise(path.substring("/v1/models/".length())));
                 } else {
                     // POST /api/show: the model is in the body, read (bounded) and sent on as read.
                     call.bodyRead = true;

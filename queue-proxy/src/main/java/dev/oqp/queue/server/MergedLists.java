@@ -8,12 +8,14 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.oqp.common.proxy.ErrorResponses;
+import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.ModelNames;
@@ -27,7 +29,8 @@ import org.eclipse.jetty.util.Callback;
  * to every usable host at once, and the answer is the union of their lists, each model once (by canonical
  * name; the first host in config order that lists it gives its entry), in the endpoint's own shape. A host
  * that fails or does not answer in time is left out; a host that cannot be connected to is marked unhealthy.
- * No host answering: 502. The response names the hosts that answered in {@code X-Upstream-Host}.
+ * No host answering: 502. The response names the hosts that answered in {@code X-Upstream-Host}. Requests for a
+ * list that arrive while the hosts are being asked for it share that answer (nothing is cached beyond it).
  */
 final class MergedLists {
     /** How long a host may take to answer a list. */
@@ -40,7 +43,23 @@ final class MergedLists {
         this.pipeline = pipeline;
     }
 
-    void handle(Call call, Request request, Response response, Callback callback, String path) {
+    /** What the hosts answered for one path: the merged body (null when none answered) and who answered. */
+    private record Gathered(boolean noHost, byte[] body, List<String> hosts) {
+    }
+
+    /** The answer being gathered for each path: requests arriving meanwhile share it. */
+    private final ConcurrentHashMap<String, CompletableFuture<Gathered>> inFlight = new ConcurrentHashMap<>();
+
+    /**
+     * The hosts' merged answer to {@code GET path}: a fan-out already under way for the same path is joined rather
+     * than repeated, so a burst of list requests costs each host one request, not one per client request.
+     */
+    private CompletableFuture<Gathered> gather(String path) {
+        CompletableFuture<Gathered> mine = new CompletableFuture<>();
+        CompletableFuture<Gathered> running = inFlight.putIfAbsent(path, mine);
+        if (running != null) {
+            return running;
+        }
         List<CompletableFuture<FleetMonitor.Fetched>> answers = new ArrayList<>();
         for (Host host : pipeline.fleet.hosts()) {
             if (host.usable()) {
@@ -48,11 +67,9 @@ final class MergedLists {
             }
         }
         if (answers.isEmpty()) {
-            pipeline.metrics.routingDecision("no_healthy_host");
-            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
-            ErrorResponses.write(request, response, callback, 503, "no healthy Ollama host; retry later");
-            pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), 503, -1, "no_healthy_host", -1);
-            return;
+            inFlight.remove(path, mine);
+            mine.complete(new Gathered(true, null, List.of()));
+            return mine;
         }
         CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).whenComplete((ignored, x) -> {
             List<byte[]> bodies = new ArrayList<>();
@@ -63,28 +80,51 @@ final class MergedLists {
                     bodies.add(fetched.body());
                     names.add(fetched.host().name());
                 } else if (fetched.failure() != null
-                        && dev.oqp.common.proxy.ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
+                        && ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
                     pipeline.fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
                 }
             }
-            byte[] merged = bodies.isEmpty() ? null : merge(path, bodies);
-            if (merged == null) {
-                ErrorResponses.write(request, response, callback, 502, "no host answered " + path);
-                pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), 502, -1,
-                        "no_host_answered", -1);
-                return;
+            Gathered gathered;
+            try {
+                gathered = new Gathered(false, bodies.isEmpty() ? null : merge(path, bodies), List.copyOf(names));
+            } catch (RuntimeException e) {
+                gathered = new Gathered(false, null, List.of());
             }
-            response.setStatus(200);
-            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
-            response.getHeaders().put(Forwarder.X_UPSTREAM_HOST, String.join(", ", names));
-            boolean head = "HEAD".equals(request.getMethod());
-            if (head) {
-                response.getHeaders().put(HttpHeader.CONTENT_LENGTH, merged.length);
-            }
-            response.write(true, head ? null : ByteBuffer.wrap(merged), callback);
-            pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), 200, head ? 0 : merged.length,
-                    null, -1);
+            inFlight.remove(path, mine);
+            mine.complete(gathered);
         });
+        return mine;
+    }
+
+    void handle(Call call, Request request, Response response, Callback callback, String path) {
+        gather(path).thenAccept(gathered -> answer(call, request, response, callback, gathered));
+    }
+
+    private void answer(Call call, Request request, Response response, Callback callback, Gathered gathered) {
+        String rawPath = request.getHttpURI().getPath();
+        if (gathered.noHost()) {
+            pipeline.metrics.routingDecision("no_healthy_host");
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
+            ErrorResponses.write(request, response, callback, 503, "no healthy Ollama host; retry later");
+            pipeline.ledger.record(call, request.getMethod(), rawPath, 503, -1, "no_healthy_host", -1);
+            return;
+        }
+        if (gathered.body() == null) {
+            ErrorResponses.write(request, response, callback, 502, "no host answered " + rawPath);
+            pipeline.ledger.record(call, request.getMethod(), rawPath, 502, -1, "no_host_answered", -1);
+            return;
+        }
+        byte[] merged = gathered.body();
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+        response.getHeaders().put(Forwarder.X_UPSTREAM_HOST, String.join(", ", gathered.hosts()));
+        boolean head = "HEAD".equals(request.getMethod());
+        if (head) {
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, merged.length);
+        }
+        // A buffer of its own per response: the merged bytes are shared by every request that joined.
+        response.write(true, head ? null : ByteBuffer.wrap(merged), callback);
+        pipeline.ledger.record(call, request.getMethod(), rawPath, 200, head ? 0 : merged.length, null, -1);
     }
 
     /**

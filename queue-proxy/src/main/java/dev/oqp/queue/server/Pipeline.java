@@ -51,9 +51,11 @@ final class Pipeline {
         this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
     }
 
-    /** {@code Retry-After} when no host is usable: the next health check may bring one back. */
+    /** {@code Retry-After} when no host is usable: unhealthy hosts are probed about every second. */
     long retryAfterNoHostSeconds() {
-        return Math.max(1, (config.ollama().healthCheckInterval().toMillis() + 999) / 1000);
+        long probeMillis = Math.min(config.ollama().healthCheckInterval().toMillis(),
+                FleetMonitor.UNHEALTHY_PROBE_PERIOD.toMillis());
+        return Math.max(1, (probeMillis + 999) / 1000);
     }
 
     /** True once the server is shutting down. */

@@ -269,6 +269,29 @@ class FleetEndToEndTest {
     }
 
     @Test
+    void aBurstOfListRequestsSharesOneRequestPerHost() throws Exception {
+        FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
+        FakeOllama b = fixture.ollama(FakeOllama.builder().installed("qwen2:7b"));
+        QueueProxy proxy = startSynced("", a, b);
+        a.fault(Fault.slowHeaders(Duration.ofMillis(700)));
+        b.fault(Fault.slowHeaders(Duration.ofMillis(700)));
+
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            burst.add(fixture.sendAsync(get(base(proxy).resolve("/api/tags"))));
+        }
+
+        for (CompletableFuture<HttpResponse<String>> response : burst) {
+            HttpResponse<String> r = response.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(names(JSON.readTree(r.body()).get("models"), "name")).containsExactlyInAnyOrder("llama3:latest", "qwen2:7b");
+        }
+        // Ten clients within the hosts' 700 ms: they join the fan-out under way (a straggler may start a second).
+        assertThat(a.requests()).hasSizeBetween(1, 2);
+        assertThat(b.requests()).hasSizeBetween(1, 2);
+    }
+
+    @Test
     void showGoesToAHostThatHasTheModel() throws Exception {
         FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
         FakeOllama b = fixture.ollama(FakeOllama.builder().installed("qwen2:7b"));

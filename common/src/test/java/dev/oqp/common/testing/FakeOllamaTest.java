@@ -116,6 +116,20 @@ class FakeOllamaTest {
     }
 
     @Test
+    void probesOfTheQueueProxyAreRecordedApartFromTheRequestsUnderTest() throws Exception {
+        start(FakeOllama.builder());
+        HttpRequest probe = HttpRequest.newBuilder(fake.baseUri().resolve("/api/tags")).timeout(WAIT)
+                .header("User-Agent", RecordedRequest.PROBE_AGENT + "/1").build();
+        assertThat(client.send(probe, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/api/ps", null).statusCode()).isEqualTo(200);
+
+        assertThat(fake.probes()).extracting(RecordedRequest::path).containsExactly("/api/tags");
+        assertThat(fake.requests()).extracting(RecordedRequest::path).containsExactly("/api/ps");
+        assertThat(fake.maxConcurrency()).isEqualTo(1);
+        assertThat(fake.inFlight()).isZero();
+    }
+
+    @Test
     void rootVersionAndPlainTextErrorsLookLikeOllama() throws Exception {
         start(FakeOllama.builder());
         HttpResponse<String> root = send("GET", "/", null);

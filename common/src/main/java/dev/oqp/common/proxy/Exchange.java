@@ -43,6 +43,7 @@ public final class Exchange {
     private volatile ClientCloseWatcher clientCloseWatcher;
     private volatile Runnable abortOnAnswer;
     private volatile int attempts = 1;
+    private volatile boolean pipelined;
 
     Exchange(String method, String path, long startNanos) {
         this.method = method;
@@ -135,6 +136,15 @@ public final class Exchange {
         this.upstreamStartNanos = 0;
         this.upstreamEndNanos = 0;
         this.attempts++;
+    }
+
+    /** An earlier attempt's watcher read a byte of the client's next request: close after this response. */
+    void pipelined(boolean pipelined) {
+        this.pipelined = pipelined;
+    }
+
+    boolean pipelined() {
+        return pipelined;
     }
 
     /** True once the upstream's response has begun (its status line arrived). */

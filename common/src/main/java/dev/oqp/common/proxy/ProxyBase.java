@@ -434,7 +434,14 @@ public abstract class ProxyBase extends ProxyHandler {
                                                   Throwable failure) {
         Exchange exchange = exchange(clientToProxyRequest);
         if (mayFailOver(clientToProxyRequest, proxyToClientResponse, exchange, failure)) {
-            Upstream next = failover(clientToProxyRequest, outcomeOf(failure) == Exchange.Outcome.UPSTREAM_CONNECT);
+            Upstream next;
+            try {
+                next = failover(clientToProxyRequest, outcomeOf(failure) == Exchange.Outcome.UPSTREAM_CONNECT);
+            } catch (RuntimeException x) {
+                // Jetty's notifier would swallow it and the client would never be answered: no other host then.
+                LOG.warn("failover hook failed", x);
+                next = null;
+            }
             if (next != null) {
                 retry(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, next);
                 return;
@@ -463,7 +470,7 @@ public abstract class ProxyBase extends ProxyHandler {
         } else if (!committed) {
             proxyToClientResponse.reset();
             ClientCloseWatcher watcher = exchange.clientCloseWatcher();
-            if (outcome == Exchange.Outcome.SHUTDOWN || watcher != null && watcher.pipelined()) {
+            if (outcome == Exchange.Outcome.SHUTDOWN || (watcher != null && watcher.pipelined() || exchange.pipelined())) {
                 proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
             }
             int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : statusFor(failure);
@@ -513,6 +520,10 @@ public abstract class ProxyBase extends ProxyHandler {
         ClientCloseWatcher watcher = exchange.clientCloseWatcher();
         if (watcher != null) {
             watcher.stop();
+            if (watcher.pipelined()) {
+                // A byte of the client's next request is gone with this watcher: the connection must still end.
+                exchange.pipelined(true);
+            }
             exchange.clientCloseWatcher(null);
         }
         silenceWatch.answered(exchange);
@@ -578,7 +589,7 @@ public abstract class ProxyBase extends ProxyHandler {
                 }
             }
             ClientCloseWatcher watcher = exchange.clientCloseWatcher();
-            if (watcher != null && watcher.pipelined()) {
+            if ((watcher != null && watcher.pipelined() || exchange.pipelined())) {
                 // A byte of the client's next request was consumed while watching: this connection ends here.
                 proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
             }

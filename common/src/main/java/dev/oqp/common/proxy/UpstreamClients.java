@@ -2,6 +2,7 @@ package dev.oqp.common.proxy;
 
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -10,7 +11,8 @@ import org.eclipse.jetty.util.thread.Invocable;
 /**
  * Builds the Jetty {@link HttpClient}s that talk to upstreams: the proxy base's, and the queue proxy's
  * health and model-list poller. Both share the server's threads, scheduler and buffers, verify TLS
- * certificates (endpoint identification, SNI) and build no TLS context when no upstream is https.
+ * certificates (endpoint identification, SNI), build no TLS context when no upstream is https, never
+ * follow redirects and keep no cookies.
  */
 public final class UpstreamClients {
     private UpstreamClients() {
@@ -40,6 +42,10 @@ public final class UpstreamClients {
             transport.setInvocationType(Invocable.InvocationType.NON_BLOCKING);
         }
         HttpClient client = new HttpClient(transport);
+        // An upstream's redirect is its answer, never followed: following would carry the host's configured
+        // headers (secrets for auth-gated upstreams) to wherever it points. No cookies are kept either.
+        client.setFollowRedirects(false);
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
         client.setConnectTimeout(settings.connectTimeout().toMillis());
         client.setUserAgentField(null);
         client.setName(name);

@@ -148,7 +148,10 @@ public final class FakeOllama implements AutoCloseable {
             return this;
         }
 
-        /** Delay before the headers of inference responses, simulating a model load (default 0). */
+        /**
+         * Delay before the headers of inference responses, simulating a model load (default 0); also before the
+         * answer of a load request (empty prompt) for a model that is not loaded.
+         */
         public Builder firstByteDelay(Duration delay) {
             this.firstByteDelay = nonNegative(delay, "firstByteDelay");
             return this;

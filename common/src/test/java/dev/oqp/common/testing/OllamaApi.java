@@ -236,7 +236,9 @@ final class OllamaApi {
             ObjectNode done = chunk(model, chat, "");
             done.put("done", true).put("done_reason", unload ? "unload" : "load");
             Reply reply = Reply.json(200, done);
-            return new Reply(200, Reply.JSON, reply.lines(), false, Reply.Format.NATIVE, null, Duration.ZERO,
+            // Loading a model that is not in memory takes the first-byte delay, as for any inference request.
+            Duration loadTime = unload || models.isLoaded(model) ? Duration.ZERO : fake.firstByteDelay();
+            return new Reply(200, Reply.JSON, reply.lines(), false, Reply.Format.NATIVE, null, loadTime,
                     () -> {
                         if (unload) {
                             models.unload(model);

@@ -238,6 +238,32 @@ public final class FleetMonitor extends ContainerLifeCycle {
         return result;
     }
 
+    /**
+     * {@code POST path} with a JSON body on the host, with its configured headers; {@code idleTimeout} bounds
+     * silence (a model load may take minutes), not the whole exchange. Never completes exceptionally.
+     */
+    public CompletableFuture<Fetched> post(Host host, String path, byte[] json, Duration idleTimeout) {
+        CompletableFuture<Fetched> result = new CompletableFuture<>();
+        String base = host.config().url().toString();
+        String uri = (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + path;
+        try {
+            Request request = client.newRequest(uri).method(org.eclipse.jetty.http.HttpMethod.POST)
+                    .idleTimeout(idleTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .body(new org.eclipse.jetty.client.BytesRequestContent("application/json", json));
+            request.headers(h -> host.config().headers().forEach(h::put));
+            request.send(new BufferingResponseListener(MAX_LIST_BYTES) {
+                @Override
+                public void onComplete(org.eclipse.jetty.client.Result r) {
+                    result.complete(r.isFailed() ? new Fetched(host, 0, null, r.getFailure())
+                            : new Fetched(host, r.getResponse().getStatus(), getContent(), null));
+                }
+            });
+        } catch (RuntimeException e) {
+            result.complete(new Fetched(host, 0, null, e));
+        }
+        return result;
+    }
+
     /** The probe timeout for a period: the period itself, at least 1 s and at most {@link #MAX_PROBE_TIMEOUT}. */
     static Duration timeout(Duration period) {
         Duration t = period.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : period;

@@ -31,6 +31,12 @@ final class Call {
     byte[] body;
     /** Canonical model name of an inference request, or null. */
     String model;
+    /** The model name as the client wrote it (inference). */
+    String spelledModel;
+    /** The inference response streams (its first byte follows the model load, not the whole answer). */
+    boolean stream;
+    /** A load of the model started for a client that left during a cold load (see the forwarder); else null. */
+    volatile java.util.concurrent.CompletableFuture<?> preload;
     long maxBody;
     /** The host the request is (being) sent to; changes on a failover. */
     Host host;
@@ -43,6 +49,8 @@ final class Call {
     int attempts = 1;
     /** Hosts tried and failed (failover); null until the first failure. */
     java.util.Set<String> tried;
+    /** A host already closed the connection before answering once: such a failure is not retried again. */
+    boolean resetRetried;
     /** Every host able to serve the request failed to connect. */
     boolean failoverExhausted;
     Ticket ticket;

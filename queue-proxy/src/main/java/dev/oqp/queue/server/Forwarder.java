@@ -1,6 +1,7 @@
 package dev.oqp.queue.server;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Map;
 
@@ -10,7 +11,10 @@ import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
+import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
 import org.eclipse.jetty.http.HttpFields;
@@ -51,15 +55,17 @@ final class Forwarder extends ProxyBase {
     private final Ledger ledger;
     private final Fleet fleet;
     private final SlotPool pool;
+    private final FleetMonitor monitor;
     private final boolean protectColdLoads;
 
     Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
-              boolean protectColdLoads) {
+              FleetMonitor monitor, boolean protectColdLoads) {
         super(settings);
         this.metrics = metrics;
         this.ledger = ledger;
         this.fleet = fleet;
         this.pool = pool;
+        this.monitor = monitor;
         this.protectColdLoads = protectColdLoads;
     }
 
@@ -130,6 +136,14 @@ final class Forwarder extends ProxyBase {
         if (call.named) {
             return null;
         }
+        if (!unreachable) {
+            // The host took the request and closed the connection before answering: most often a pooled
+            // connection it had just closed, sometimes a request that crashes it. One more host, not every one.
+            if (call.resetRetried) {
+                return null;
+            }
+            call.resetRetried = true;
+        }
         if (call.tried == null) {
             call.tried = new HashSet<>();
         }
@@ -155,10 +169,29 @@ final class Forwarder extends ProxyBase {
         return call.upstream;
     }
 
+    /**
+     * Cold-load protection: the client left before the host answered, and the host did not have the model in
+     * memory, so it may be loading it (aborting would waste the load, and a client that retries would start it
+     * again). A streamed request is kept until the host's first byte, which comes once the model is loaded. A
+     * request that is not streamed gets its first byte only with the whole answer, so it is aborted at once and
+     * the model is loaded by a request of its own that generates nothing ({@code POST /api/generate} or
+     * {@code /api/embed} with the model alone), which holds the request's slots until it ends.
+     */
     @Override
     protected boolean holdUntilFirstByte(Request clientToProxyRequest) {
         Call call = Call.of(clientToProxyRequest);
-        return protectColdLoads && call.cold && call.route.kind() == Route.Kind.INFERENCE;
+        if (!protectColdLoads || !call.cold || call.route.kind() != Route.Kind.INFERENCE || call.lease == null) {
+            return false;
+        }
+        if (call.stream) {
+            return true;
+        }
+        if (call.preload == null) {
+            String path = call.route.embedding() ? "/api/embed" : "/api/generate";
+            byte[] body = ("{\"model\":" + ErrorResponses.quote(call.spelledModel) + "}").getBytes(StandardCharsets.UTF_8);
+            call.preload = monitor.post(call.host, path, body, call.upstream.idleTimeout());
+        }
+        return false;
     }
 
     @Override
@@ -171,8 +204,10 @@ final class Forwarder extends ProxyBase {
             if (status == 200) {
                 call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
                 fleet.markLoaded(call.host, call.model, call.model);
-            } else if (status == 404) {
-                // Ollama's answer for a model it does not have (inference routes have no other 404).
+            } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
+                    && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")) {
+                // Ollama's answer for a model it does not have: its native inference routes have no other 404
+                // (an older Ollama may lack an OpenAI-compatible route, so a 404 there proves nothing).
                 fleet.forget(call.host, call.model);
             }
         }
@@ -191,7 +226,14 @@ final class Forwarder extends ProxyBase {
         Call call = Call.of(clientToProxyRequest);
         // First, whatever else happens: the slots go back and the next queued request may start.
         if (call.lease != null) {
-            call.lease.release();
+            java.util.concurrent.CompletableFuture<?> preload = call.preload;
+            if (preload == null) {
+                call.lease.release();
+            } else {
+                // The model is being loaded for this request's client: the slots stay taken until that ends.
+                Lease lease = call.lease;
+                preload.whenComplete((fetched, x) -> lease.release());
+            }
         }
         QueueMetrics.HostSeries host = metrics.host(call.host.name());
         host.requests().inc();

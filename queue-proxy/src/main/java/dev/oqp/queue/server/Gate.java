@@ -52,6 +52,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private static final long SHUTDOWN_RETRY_AFTER_SECONDS = 5;
     /** The largest inference body read into memory, whatever {@code max_body} allows. */
     static final long MAX_BUFFERED_BODY = 1L << 30;
+    /** The largest {@code /api/show} body read (it names a model and maybe {@code verbose}). */
+    static final long MAX_SHOW_BODY = 64 * 1024;
     /** Bodies up to this size are read and dropped before an early error answer (see {@link #answer}). */
     private static final long DISCARD_LIMIT = 64 * 1024;
 
@@ -243,6 +245,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 return;
             }
             call.model = parsed.canonicalModel();
+            call.spelledModel = parsed.model();
+            call.stream = parsed.stream();
             if (!call.client.allowsModel(parsed.canonicalModel())) {
                 call.tier = null;
                 answer(call, request, response, callback, 403, "model " + ErrorResponses.quote(parsed.model())
@@ -477,9 +481,15 @@ final class Gate extends Handler.Abstract.NonBlocking {
                     forwardForModel(call, request, response, callback,
                             ModelNames.normalise(path.substring("/v1/models/".length())));
                 } else {
-                    // POST /api/show: the model is in the body, read (bounded) and sent on as read.
+                    // POST /api/show: the model is in the body, read and sent on as read. Such bodies are tiny; the
+                    // small cap keeps a read-scope key from tying up the body budget inference requests share.
                     call.bodyRead = true;
-                    BodyReader.read(request, Math.min(call.maxBody, MAX_BUFFERED_BODY), pipeline.bodies, (body, failure) -> {
+                    call.maxBody = Math.min(call.maxBody, MAX_SHOW_BODY);
+                    if (request.getLength() > call.maxBody) {
+                        answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
+                        return;
+                    }
+                    BodyReader.read(request, call.maxBody, pipeline.bodies, (body, failure) -> {
                         if (failure != null) {
                             bodyFailed(call, request, response, callback, failure);
                             return;

@@ -36,6 +36,7 @@ final class MergedLists {
     /** How long a host may take to answer a list. */
     static final Duration TIMEOUT = Duration.ofSeconds(10);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MergedLists.class);
 
     private final Pipeline pipeline;
 
@@ -72,32 +73,39 @@ final class MergedLists {
             return mine;
         }
         CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).whenComplete((ignored, x) -> {
-            List<byte[]> bodies = new ArrayList<>();
-            List<String> names = new ArrayList<>();
-            for (CompletableFuture<FleetMonitor.Fetched> answer : answers) {
-                FleetMonitor.Fetched fetched = answer.join();
-                if (fetched.status() == 200 && fetched.failure() == null) {
-                    bodies.add(fetched.body());
-                    names.add(fetched.host().name());
-                } else if (fetched.failure() != null
-                        && ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
-                    pipeline.fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
-                }
-            }
-            Gathered gathered;
+            Gathered gathered = new Gathered(false, null, List.of());
             try {
+                List<byte[]> bodies = new ArrayList<>();
+                List<String> names = new ArrayList<>();
+                for (CompletableFuture<FleetMonitor.Fetched> answer : answers) {
+                    FleetMonitor.Fetched fetched = answer.join();
+                    if (fetched.status() == 200 && fetched.failure() == null) {
+                        bodies.add(fetched.body());
+                        names.add(fetched.host().name());
+                    } else if (fetched.failure() != null
+                            && ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
+                        pipeline.fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
+                    }
+                }
                 gathered = new Gathered(false, bodies.isEmpty() ? null : merge(path, bodies), List.copyOf(names));
             } catch (RuntimeException e) {
-                gathered = new Gathered(false, null, List.of());
+                LOG.warn("merging " + path + " failed", e);
+            } finally {
+                // Whatever happened, later requests start a fan-out of their own and these get an answer.
+                inFlight.remove(path, mine);
+                mine.complete(gathered);
             }
-            inFlight.remove(path, mine);
-            mine.complete(gathered);
         });
         return mine;
     }
 
     void handle(Call call, Request request, Response response, Callback callback, String path) {
-        gather(path).thenAccept(gathered -> answer(call, request, response, callback, gathered));
+        gather(path).thenAccept(gathered -> answer(call, request, response, callback, gathered))
+                .exceptionally(x -> {
+                    LOG.warn("answering " + path + " failed", x);
+                    callback.failed(x);
+                    return null;
+                });
     }
 
     private void answer(Call call, Request request, Response response, Callback callback, Gathered gathered) {

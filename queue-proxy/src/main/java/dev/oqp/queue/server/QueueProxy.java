@@ -100,11 +100,12 @@ public final class QueueProxy implements Launcher.App {
         ClientSettings settings = new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
                 MAX_UPSTREAM_CONNECTIONS, tls, null);
         Ledger ledger = new Ledger(metrics, config.logging().accessLog());
-        Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, config.routing().protectColdLoads());
-        forwarder.setServer(server);
-        server.addBean(forwarder, true);
         FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(settings, server, "FleetMonitor-client", false),
                 server.getScheduler(), config.ollama().healthCheckInterval(), config.ollama().modelSyncInterval());
+        Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, monitor,
+                config.routing().protectColdLoads());
+        forwarder.setServer(server);
+        server.addBean(forwarder, true);
         server.addBean(monitor, true);
         Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
                 pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor,

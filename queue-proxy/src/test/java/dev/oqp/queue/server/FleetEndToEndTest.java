@@ -243,6 +243,25 @@ class FleetEndToEndTest {
         assertThat(proxy.fleet().host("a").usable()).isTrue();
     }
 
+    @Test
+    void aConnectionClosedBeforeAnsweringIsRetriedOnOneOtherHostOnly() throws Exception {
+        FakeOllama a = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+        FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+        FakeOllama c = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+        QueueProxy proxy = startSynced("", a, b, c);
+        a.fault(Fault.resetAfterLines(0));
+        b.fault(Fault.resetAfterLines(0));
+        c.fault(Fault.resetAfterLines(0));
+
+        HttpResponse<String> response = fixture.send(post(generate(proxy), gen("llama3", "crashes hosts")));
+
+        // A request that makes hosts drop it is not sent round the whole fleet.
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(response.headers().firstValue("X-Failover-Attempts")).hasValue("2");
+        assertThat(inference(a).size() + inference(b).size() + inference(c).size()).isEqualTo(2);
+        await().atMost(WAIT).until(() -> proxy.pool().inFlight() == 0);
+    }
+
     // ------------------------------------------------------------------------------------------------ metadata
 
     @Test
@@ -306,6 +325,10 @@ class FleetEndToEndTest {
         assertThat(openAi.headers().firstValue("X-Upstream-Host")).hasValue("b");
         assertThat(a.requests()).isEmpty();
         assertThat(b.requests()).extracting(RecordedRequest::path).containsExactly("/api/show", "/v1/models/qwen2:7b");
+        String huge = "{\"model\":\"qwen2:7b\",\"pad\":\"" + "x".repeat(70 * 1024) + "\"}";
+        assertThat(fixture.send(post(base(proxy).resolve("/api/show"), huge)).statusCode())
+                .as("a show body is tiny; a big one is refused, not read").isEqualTo(413);
+        assertThat(b.requests()).hasSize(2);
     }
 
     @Test
@@ -382,6 +405,34 @@ class FleetEndToEndTest {
     }
 
     @Test
+    void aNonStreamedRequestWhoseClientLeavesDuringALoadIsAbortedAndTheModelLoadedWithoutGenerating() throws Exception {
+        FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest").firstByteDelay(Duration.ofMillis(1500)));
+        QueueProxy proxy = startSynced("", a);
+        long start = System.nanoTime();
+
+        try (Socket socket = TestSockets.rawRequest(proxy.port(), "POST", "/api/generate", Map.of(),
+                "{\"model\":\"Llama3\",\"prompt\":\"long\",\"stream\":false}")) {
+            await().atMost(WAIT).until(() -> a.requests().size() == 1);
+            // The fake counts the model as loaded from the first request on: the load request is slowed instead.
+            a.fault(Fault.slowHeaders(Duration.ofMillis(1000)));
+            Thread.sleep(300);
+        }
+        RecordedRequest original = a.requests().get(0).awaitCancelled(WAIT);
+
+        assertThat(TimeUnit.NANOSECONDS.toMillis(original.cancelledNanos() - original.receivedNanos()))
+                .as("its first byte would come only with the whole answer: aborted at once").isLessThan(1200);
+        await().atMost(WAIT).until(() -> a.requests().size() == 2);
+        RecordedRequest load = a.requests().get(1);
+        assertThat(load.path()).isEqualTo("/api/generate");
+        assertThat(load.bodyJson().toString()).isEqualTo("{\"model\":\"Llama3\"}");
+        assertThat(proxy.pool().inFlight()).as("the load holds the request's slots").isEqualTo(1);
+        load.awaitFinished(WAIT);
+        await().atMost(WAIT).until(() -> proxy.pool().inFlight() == 0);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThanOrEqualTo(1300);
+        assertThat(a.isLoaded("llama3")).isTrue();
+    }
+
+    @Test
     void withoutColdLoadProtectionOrWithTheModelLoadedALeavingClientAbortsAtOnce() throws Exception {
         FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest").firstByteDelay(Duration.ofMillis(1500)));
         QueueProxy unprotected = startSynced("routing:\n  protect_cold_loads: false\n", a);
@@ -399,9 +450,12 @@ class FleetEndToEndTest {
 
     /** Sends a streamed generate over a raw socket and closes it after {@code millis}; returns the upstream's record. */
     private RecordedRequest leaveAfter(QueueProxy proxy, FakeOllama host, long millis) throws Exception {
+        return leaveAfter(proxy, host, millis, "{\"model\":\"llama3\",\"prompt\":\"load\"}");
+    }
+
+    private RecordedRequest leaveAfter(QueueProxy proxy, FakeOllama host, long millis, String body) throws Exception {
         int before = host.requests().size();
-        try (Socket socket = TestSockets.rawRequest(proxy.port(), "POST", "/api/generate", Map.of(),
-                "{\"model\":\"llama3\",\"prompt\":\"load\"}")) {
+        try (Socket socket = TestSockets.rawRequest(proxy.port(), "POST", "/api/generate", Map.of(), body)) {
             await().atMost(WAIT).until(() -> host.requests().size() > before);
             Thread.sleep(millis);
         }

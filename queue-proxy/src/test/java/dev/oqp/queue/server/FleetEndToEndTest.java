@@ -292,8 +292,8 @@ class FleetEndToEndTest {
         FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
         FakeOllama b = fixture.ollama(FakeOllama.builder().installed("qwen2:7b"));
         QueueProxy proxy = startSynced("", a, b);
-        a.fault(Fault.slowHeaders(Duration.ofMillis(700)));
-        b.fault(Fault.slowHeaders(Duration.ofMillis(700)));
+        a.fault(Fault.slowHeaders(Duration.ofMillis(1500)));
+        b.fault(Fault.slowHeaders(Duration.ofMillis(1500)));
 
         List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -305,7 +305,7 @@ class FleetEndToEndTest {
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(names(JSON.readTree(r.body()).get("models"), "name")).containsExactlyInAnyOrder("llama3:latest", "qwen2:7b");
         }
-        // Ten clients within the hosts' 700 ms: they join the fan-out under way (a straggler may start a second).
+        // Ten clients within the hosts' 1.5 s: they join the fan-out under way (a straggler may start a second).
         assertThat(a.requests()).hasSizeBetween(1, 2);
         assertThat(b.requests()).hasSizeBetween(1, 2);
     }

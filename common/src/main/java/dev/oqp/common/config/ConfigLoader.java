@@ -343,6 +343,10 @@ public final class ConfigLoader {
         return host;
     }
 
+    /** {@code host}, {@code host:port} or {@code [v6]:port} without a scheme. */
+    private static final java.util.regex.Pattern HOST_PORT_ONLY =
+            java.util.regex.Pattern.compile("(?:[A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?");
+
     /** An absolute http(s) URL naming only scheme, host and port; normalised to a lowercase scheme and no path. */
     private static URI httpUrl(Node node) {
         String text = node.string();
@@ -350,6 +354,11 @@ public final class ConfigLoader {
             return null;
         }
         String expected = " (expected: an http or https URL such as http://ollama:11434)";
+        if (HOST_PORT_ONLY.matcher(text.trim()).matches()) {
+            // OLLAMA_HOST's own form (host:port, no scheme): say what to write. Only a host and port are echoed.
+            node.problem("no scheme: write http://" + text.trim() + expected);
+            return null;
+        }
         URI uri;
         try {
             uri = new URI(text.trim());
@@ -383,7 +392,8 @@ public final class ConfigLoader {
         }
         String path = uri.getRawPath();
         if (path != null && !path.isEmpty() && !path.equals("/")) {
-            node.problem(origin + " has a path (expected: scheme://host[:port], paths are not supported)");
+            node.problem(origin + " is followed by a path (not shown; expected: scheme://host[:port], paths are not"
+                    + " supported)");
             return null;
         }
         try {

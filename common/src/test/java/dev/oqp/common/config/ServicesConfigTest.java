@@ -156,13 +156,18 @@ class ServicesConfigTest {
         assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'ftp://o'}\n"))
                 .containsExactly("services[0].upstream: scheme \"ftp\" is not supported" + expected);
         assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'ollama:11434'}\n"))
+                .containsExactly("services[0].upstream: no scheme: write http://ollama:11434" + expected);
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: '127.0.0.1:11434'}\n"))
+                .containsExactly("services[0].upstream: no scheme: write http://127.0.0.1:11434" + expected);
+        assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'ollama:11434/x'}\n"))
                 .containsExactly("services[0].upstream: not an absolute URL" + expected);
         assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: '/api'}\n"))
                 .containsExactly("services[0].upstream: not an absolute URL" + expected);
         assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://o:1/x?y=1'}\n"))
                 .containsExactly("services[0].upstream: http://o:1 has a query or fragment (expected: scheme://host[:port])");
         assertThat(proxyProblems("services:\n  - {name: a, listen: 2000, upstream: 'http://o:1/ollama'}\n"))
-                .containsExactly("services[0].upstream: http://o:1 has a path (expected: scheme://host[:port], paths are not supported)");
+                .containsExactly("services[0].upstream: http://o:1 is followed by a path (not shown; expected: scheme://host[:port], paths are"
+                        + " not supported)");
         assertThat(String.join("\n", proxyProblems("services:\n  - {name: a, listen: 2000, upstream: "
                 + "'https://gw.example/sk-live-SECRET1?api_key=sk-live-SECRET2'}\n")))
                 .as("a path or query may hold a secret: never echoed").doesNotContain("SECRET");

@@ -103,6 +103,26 @@ public final class Fleet {
         return anyUsable;
     }
 
+    /**
+     * The names of the unhealthy hosts that have the model, when no usable host can serve it (installed, loaded
+     * or not synced); else an empty list. Such a request is answered 503 rather than sent to a host without the
+     * model or told the model does not exist.
+     */
+    public List<String> onlyOnUnhealthy(String canonicalModel) {
+        List<String> down = new ArrayList<>();
+        for (Host host : hosts) {
+            Host.Level level = host.level(canonicalModel);
+            if (host.usable()) {
+                if (level != Host.Level.ABSENT) {
+                    return List.of();
+                }
+            } else if (level.compareTo(Host.Level.INSTALLED) >= 0) {
+                down.add(host.name());
+            }
+        }
+        return down;
+    }
+
     /** A health check answered: the host is healthy. */
     public void markHealthy(Host host) {
         change(host, Host.Health.HEALTHY, Instant.now(), "health check answered");

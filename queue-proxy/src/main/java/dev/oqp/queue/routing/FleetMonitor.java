@@ -271,7 +271,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
     }
 
     /** A failure in a few words, without a stack trace (and without a URL's credentials: none are allowed). */
-    static String describe(Throwable failure) {
+    public static String describe(Throwable failure) {
         Throwable root = failure;
         for (int depth = 0; depth < 16 && root.getCause() != null && root.getCause() != root; depth++) {
             root = root.getCause();

@@ -21,9 +21,11 @@ import dev.oqp.queue.scheduler.Ticket;
  * <ol>
  *   <li>Candidates: usable hosts (healthy, or not checked yet), minus those a failover already tried.</li>
  *   <li>Able: candidates that have the model, by their inventory ({@link Host.Level}): loaded, installed, or
- *       not synced yet. When no candidate is able, {@code fallback: any_healthy} makes every candidate able
- *       (reason {@code fallback}); {@code fallback: reject} has answered 404 before queueing, and a model
- *       that vanished while its request waited is treated the same way (Ollama answers for itself).</li>
+ *       not synced yet. When no candidate is able and no other host (unhealthy, or tried) has the model either,
+ *       {@code fallback: any_healthy} makes every candidate able (reason {@code fallback});
+ *       {@code fallback: reject} has answered 404 before queueing, and a model that vanished while its request
+ *       waited is treated the same way (Ollama answers for itself). A model only on hosts that are down is
+ *       not a fallback case: its request waits for one of them (the gate answers 503 before queueing).</li>
  *   <li>A request waits until an able host has a free slot: it never spills over to a host without its model
  *       while the hosts with it are busy, and it holds nothing while it waits, so requests for other models
  *       with free hosts go ahead (the scheduler skips it).</li>
@@ -107,7 +109,11 @@ public final class SlotPool implements Capacity {
     private Choice choose(String model, Set<String> tried, boolean needSlot) {
         boolean anyAble = false;
         for (Host host : hosts) {
-            if (candidate(host, tried) && host.level(model) != Host.Level.ABSENT) {
+            Host.Level level = host.level(model);
+            // A host that is down, or failed this request, but has the model keeps the request for the hosts
+            // with it: it waits for one of them (or its failover ends) rather than go to a host that would
+            // answer "not found".
+            if (candidate(host, tried) ? level != Host.Level.ABSENT : level.compareTo(Host.Level.INSTALLED) >= 0) {
                 anyAble = true;
                 break;
             }

@@ -258,6 +258,15 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 noHealthyHost(call, request, response, callback);
                 return;
             }
+            java.util.List<String> down = pipeline.fleet.onlyOnUnhealthy(call.model);
+            if (!down.isEmpty()) {
+                call.tier = null;
+                pipeline.metrics.routingDecision("no_healthy_host");
+                response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
+                answer(call, request, response, callback, 503, "model " + ErrorResponses.quote(parsed.model())
+                        + " is only on unhealthy hosts (" + String.join(", ", down) + "); retry later", "model_hosts_down");
+                return;
+            }
             if (pipeline.config.routing().fallback() == RoutingConfig.Fallback.REJECT
                     && pipeline.fleet.knownNowhere(call.model)) {
                 call.tier = null;

@@ -55,6 +55,12 @@ final class Ledger {
         }
         if (call.host != null) {
             line = line.addKeyValue("host", call.host.name());
+            if (call.attempts > 1 || call.failoverExhausted) {
+                line = line.addKeyValue("attempts", call.attempts);
+                if (call.tried != null) {
+                    line = line.addKeyValue("failed_hosts", String.join(",", new java.util.TreeSet<>(call.tried)));
+                }
+            }
         }
         if (upstreamMs >= 0) {
             line = line.addKeyValue("upstream_ms", round(upstreamMs));

@@ -45,7 +45,7 @@ final class MergedLists {
     }
 
     /** What the hosts answered for one path: the merged body (null when none answered) and who answered. */
-    private record Gathered(boolean noHost, byte[] body, List<String> hosts) {
+    private record Gathered(boolean noHost, byte[] body, List<String> hosts, List<String> failures) {
     }
 
     /** The answer being gathered for each path: requests arriving meanwhile share it. */
@@ -69,25 +69,31 @@ final class MergedLists {
         }
         if (answers.isEmpty()) {
             inFlight.remove(path, mine);
-            mine.complete(new Gathered(true, null, List.of()));
+            mine.complete(new Gathered(true, null, List.of(), List.of()));
             return mine;
         }
         CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).whenComplete((ignored, x) -> {
-            Gathered gathered = new Gathered(false, null, List.of());
+            Gathered gathered = new Gathered(false, null, List.of(), List.of());
             try {
                 List<byte[]> bodies = new ArrayList<>();
                 List<String> names = new ArrayList<>();
+                List<String> failures = new ArrayList<>();
                 for (CompletableFuture<FleetMonitor.Fetched> answer : answers) {
                     FleetMonitor.Fetched fetched = answer.join();
                     if (fetched.status() == 200 && fetched.failure() == null) {
                         bodies.add(fetched.body());
                         names.add(fetched.host().name());
-                    } else if (fetched.failure() != null
+                        continue;
+                    }
+                    failures.add(fetched.host().name() + ": " + (fetched.failure() == null
+                            ? "status " + fetched.status() : FleetMonitor.describe(fetched.failure())));
+                    if (fetched.failure() != null
                             && ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
                         pipeline.fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
                     }
                 }
-                gathered = new Gathered(false, bodies.isEmpty() ? null : merge(path, bodies), List.copyOf(names));
+                gathered = new Gathered(false, bodies.isEmpty() ? null : merge(path, bodies), List.copyOf(names),
+                        List.copyOf(failures));
             } catch (RuntimeException e) {
                 LOG.warn("merging " + path + " failed", e);
             } finally {
@@ -118,7 +124,9 @@ final class MergedLists {
             return;
         }
         if (gathered.body() == null) {
-            ErrorResponses.write(request, response, callback, 502, "no host answered " + rawPath);
+            // Host names and statuses only: what failed and how, never a URL or a body.
+            ErrorResponses.write(request, response, callback, 502, "no host answered " + rawPath + " with a model list"
+                    + (gathered.failures().isEmpty() ? "" : " (" + String.join("; ", gathered.failures()) + ")"));
             pipeline.ledger.record(call, request.getMethod(), rawPath, 502, -1, "no_host_answered", -1);
             return;
         }

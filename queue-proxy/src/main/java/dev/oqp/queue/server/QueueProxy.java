@@ -167,8 +167,10 @@ public final class QueueProxy implements Launcher.App {
                     .log("host unhealthy: no requests go to it until a health check answers");
             if (!fleet.anyUsable()) {
                 int answered = scheduler.flush(null);
-                LOG.atWarn().addKeyValue("answered", answered)
-                        .log("no healthy host left: queued requests answered 503 with Retry-After");
+                if (answered > 0) {
+                    LOG.atWarn().addKeyValue("answered", answered)
+                            .log("no healthy host left: queued requests answered 503 with Retry-After");
+                }
             }
         }
 
@@ -293,6 +295,14 @@ public final class QueueProxy implements Launcher.App {
                 LOG.warn("services[" + service.name() + "] binds " + service.bind() + " and gives requests without a"
                         + " key the identity of client " + service.client() + ": anyone who can reach that port"
                         + " acts as that client");
+            }
+        }
+        Map<java.net.URI, String> byUrl = new HashMap<>();
+        for (HostConfig host : config.ollama().hosts()) {
+            String other = byUrl.putIfAbsent(host.url(), host.name());
+            if (other != null) {
+                LOG.warn("ollama.hosts " + other + " and " + host.name() + " have the same url: one Ollama counted twice"
+                        + " (its slots too)");
             }
         }
         if (config.services().stream().anyMatch(s -> s.upstream() != null)) {

@@ -313,8 +313,10 @@ class SlotPoolTest {
         assertThat(pool.pick(LLAMA, Set.of()).host().name()).isEqualTo("c");
 
         fleet.markUnhealthy(fleet.host("c"), false, "could not connect");
-        SlotPool.Choice onlyB = pool.pick(LLAMA, Set.of());
-        assertThat(onlyB.host().name()).as("no usable host has it: fallback to the usable one").isEqualTo("b");
+        assertThat(pool.pick(LLAMA, Set.of())).as("only down hosts have it: it waits for them, no fallback").isNull();
+        assertThat(pool.tryAcquire(ticket("x"))).isNull();
+        SlotPool.Choice onlyB = pool.pick("nosuch:latest", Set.of());
+        assertThat(onlyB.host().name()).as("no host has it: fallback to the usable one").isEqualTo("b");
         assertThat(onlyB.reason()).isEqualTo("fallback");
 
         fleet.markUnhealthy(fleet.host("b"), true, "down");
@@ -344,7 +346,7 @@ class SlotPoolTest {
         Fleet fleet = fleet(host("a", 2, 1), host("b", 1, 1), host("c", 1, 1));
         loaded(fleet, "a", MISTRAL);
         empty(fleet, "b");
-        installed(fleet, "c", LLAMA);
+        empty(fleet, "c");
         fleet.markUnhealthy(fleet.host("c"), true, "down");
         SlotPool pool = modelAware(fleet);
         Lease mistral = pool.tryAcquire(ticket("x", MISTRAL));
@@ -513,12 +515,25 @@ class SlotPoolTest {
     }
 
     @Test
-    void failoverFallsBackToAHostWithoutTheModelWhenNoAbleHostIsLeft() {
+    void failoverNeverFallsBackToAHostWithoutAModelThatTheFailedHostHas() {
         Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
         loaded(fleet, "a", LLAMA);
         empty(fleet, "b");
         SlotPool pool = modelAware(fleet);
         Lease lease = pool.tryAcquire(ticket("x"));
+
+        assertThat(hostLease(lease).failover(Set.of("a"))).as("b would answer not found: exhausted").isNull();
+        assertThat(pool.inFlight("b")).isZero();
+    }
+
+    @Test
+    void failoverFallsBackToAnyUsableHostForAModelNoHostLists() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        empty(fleet, "a");
+        empty(fleet, "b");
+        SlotPool pool = modelAware(fleet);
+        Lease lease = pool.tryAcquire(ticket("x"));
+        assertThat(hostOf(lease)).isEqualTo("a");
 
         assertThat(hostLease(lease).failover(Set.of("a")).name()).isEqualTo("b");
         assertThat(pool.inFlight("b")).isEqualTo(1);

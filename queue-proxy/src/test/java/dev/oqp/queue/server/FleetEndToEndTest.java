@@ -185,6 +185,32 @@ class FleetEndToEndTest {
     }
 
     @Test
+    void aModelOnlyOnADownHostGets503AndNeverFallsBackToAHostWithoutIt() throws Exception {
+        FakeOllama a = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
+        FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("qwen2:7b"));
+        QueueProxy proxy = startSynced("", a, b);
+        a.fault(Fault.refuseConnections());
+        // The first request meets the refusal and fails over nowhere: b lacks the model.
+        fixture.send(post(generate(proxy), gen("llama3", "first")));
+        await().atMost(WAIT).until(() -> proxy.fleet().host("a").health() == Host.Health.UNHEALTHY);
+
+        HttpResponse<String> down = fixture.send(post(generate(proxy), gen("llama3", "down")));
+
+        assertThat(down.statusCode()).isEqualTo(503);
+        assertThat(down.headers().firstValue("Retry-After")).isPresent();
+        assertThat(down.body()).contains("only on unhealthy hosts (a)");
+        assertThat(inference(b)).as("fallback any_healthy does not send it to a host without the model").isEmpty();
+        assertThat(fixture.send(post(generate(proxy), gen("qwen2:7b", "other"))).statusCode()).isEqualTo(200);
+
+        a.fault(Fault.none());
+        await().atMost(WAIT).until(() -> proxy.fleet().host("a").health() == Host.Health.HEALTHY);
+        HttpResponse<String> back = fixture.send(post(generate(proxy), gen("llama3", "back")));
+        assertThat(back.statusCode()).isEqualTo(200);
+        assertThat(back.headers().firstValue("X-Upstream-Host")).hasValue("a");
+        assertThat(prompts(a)).containsExactly("back");
+    }
+
+    @Test
     void queuedRequestsAreAnsweredAtOnceWhenTheLastHostGoesDown() throws Exception {
         FakeOllama a = fixture.ollama(FakeOllama.builder().loaded("llama3:latest").tokens(TOKENS).tokenDelay(Duration.ofMillis(20)));
         QueueProxy proxy = startSynced(hosts(new FakeOllama[] {a}, new String[] {"a"}, 1, 1, "200ms"), a);

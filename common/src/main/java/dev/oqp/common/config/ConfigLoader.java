@@ -63,7 +63,7 @@ public final class ConfigLoader {
     private static final List<String> RATE_LIMIT_KEYS = List.of("max_failures", "window");
     private static final List<String> ROUTING_KEYS = List.of("strategy", "fallback", "protect_cold_loads");
     private static final List<String> CACHE_KEYS = List.of("enabled", "backend", "ttl", "max_entries", "max_entry_bytes",
-            "key_prefix", "partition", "required");
+            "max_memory", "timeout", "key_prefix", "partition", "required");
     private static final List<String> KEEP_ALIVE_KEYS = List.of("default", "override");
     private static final List<String> ADMIN_KEYS = List.of("metrics_public", "dashboard");
     private static final List<String> LOGGING_KEYS = List.of("level", "format", "access_log");
@@ -872,12 +872,15 @@ public final class ConfigLoader {
         Duration ttl = or(m.get("ttl").duration(false), Duration.ofHours(24));
         int maxEntries = or(m.get("max_entries").integer(1, Integer.MAX_VALUE), 50_000);
         long maxEntryBytes = or(m.get("max_entry_bytes").size(), 1L << 20);
+        long maxMemory = or(m.get("max_memory").size(), 256L << 20);
+        Duration timeout = or(m.get("timeout").duration(false), Duration.ofMillis(250));
         String keyPrefix = or(m.get("key_prefix").string(), "oqp:embed:");
         EmbeddingCacheConfig.Partition partition = or(m.get("partition").choice(EmbeddingCacheConfig.Partition.class),
                 EmbeddingCacheConfig.Partition.SHARED);
         boolean required = or(m.get("required").bool(), false);
         String b = backend;
-        return build(node.path, () -> new EmbeddingCacheConfig(enabled, b, ttl, maxEntries, maxEntryBytes, keyPrefix,
+        return build(node.path, () -> new EmbeddingCacheConfig(enabled, b, ttl, maxEntries, maxEntryBytes, maxMemory,
+                timeout, keyPrefix,
                 partition, required));
     }
 

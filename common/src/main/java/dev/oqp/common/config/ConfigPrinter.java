@@ -142,6 +142,8 @@ public final class ConfigPrinter {
         cache.put("ttl", Durations.format(c.ttl()));
         cache.put("max_entries", c.maxEntries());
         cache.put("max_entry_bytes", Sizes.format(c.maxEntryBytes()));
+        cache.put("max_memory", Sizes.format(c.maxMemory()));
+        cache.put("timeout", Durations.format(c.timeout()));
         cache.put("key_prefix", literal(c.keyPrefix()));
         cache.put("partition", lower(c.partition()));
         cache.put("required", c.required());

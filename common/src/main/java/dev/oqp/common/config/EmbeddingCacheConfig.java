@@ -12,13 +12,18 @@ import java.util.Objects;
  *                      may contain a password: print it only through {@link ConfigPrinter}
  * @param ttl           entry lifetime; default 24h; always positive
  * @param maxEntries    memory backend: LRU bound; default 50000; always >= 1
- * @param maxEntryBytes larger responses are not cached; default 1 MiB; always positive
+ * @param maxEntryBytes a vector (one input item's) larger than this is not cached; default 1 MiB; always positive
+ * @param maxMemory     memory backend: bytes of vectors held at most (least recently used evicted first);
+ *                      default 256 MiB; always positive (not in DESIGN.md: {@code max_entries} alone would let
+ *                      50,000 entries of up to 1 MiB each take 50 GiB)
+ * @param timeout       Redis backend: how long a lookup or store may take before it counts as a miss
+ *                      (and an error); default 250 ms; always positive (not in DESIGN.md)
  * @param keyPrefix     Redis key prefix; default {@code oqp:embed:}
  * @param partition     {@code shared} (default) or {@code client}: each client sees only its own entries
  * @param required      false (default): a down backend means misses; true: errors, and {@code /ready} fails
  */
 public record EmbeddingCacheConfig(boolean enabled, String backend, Duration ttl, int maxEntries, long maxEntryBytes,
-        String keyPrefix, Partition partition, boolean required) {
+        long maxMemory, Duration timeout, String keyPrefix, Partition partition, boolean required) {
 
     /** {@code shared | client}. */
     public enum Partition { SHARED, CLIENT }
@@ -30,6 +35,8 @@ public record EmbeddingCacheConfig(boolean enabled, String backend, Duration ttl
         Checks.positive("ttl", ttl);
         Checks.range("maxEntries", maxEntries, 1, Integer.MAX_VALUE);
         Checks.positive("maxEntryBytes", maxEntryBytes);
+        Checks.positive("maxMemory", maxMemory);
+        Checks.positive("timeout", timeout);
         Objects.requireNonNull(keyPrefix, "keyPrefix");
         Objects.requireNonNull(partition, "partition");
     }
@@ -43,7 +50,8 @@ public record EmbeddingCacheConfig(boolean enabled, String backend, Duration ttl
     @Override
     public String toString() {
         return "EmbeddingCacheConfig[enabled=" + enabled + ", backend=" + RedisUrls.redact(backend) + ", ttl=" + ttl
-                + ", maxEntries=" + maxEntries + ", maxEntryBytes=" + maxEntryBytes + ", keyPrefix=" + keyPrefix
+                + ", maxEntries=" + maxEntries + ", maxEntryBytes=" + maxEntryBytes + ", maxMemory=" + maxMemory
+                + ", timeout=" + timeout + ", keyPrefix=" + keyPrefix
                 + ", partition=" + partition + ", required=" + required + "]";
     }
 }

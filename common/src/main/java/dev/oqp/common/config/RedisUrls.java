@@ -4,7 +4,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 
 /** Validation and redaction of {@code embedding_cache.backend} URLs. */
-final class RedisUrls {
+public final class RedisUrls {
 
     private RedisUrls() {
     }
@@ -34,7 +34,7 @@ final class RedisUrls {
     }
 
     /** {@code s} with the user-info's password (or the whole user-info when it has no colon) replaced by {@code ***}. */
-    static String redact(String s) {
+    public static String redact(String s) {
         // The last '@' ends the credentials whatever they contain ('/', '?', '#' and '@' included), and a
         // mistyped scheme ("rediss:/user:pw@host") must not let them through either.
         int at = s.lastIndexOf('@');

@@ -83,6 +83,10 @@ public final class Logging {
         context.getLogger(ACCESS_LOGGER).setLevel(Level.INFO);
         // Jetty stays at WARN whatever the level: its debug output prints request headers, which carry
         // the secrets this tool injects, and its INFO lines duplicate our own start line.
-        context.getLogger("org.eclipse.jetty").setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
+        // Likewise the Valkey/Redis client and its network layer: their debug output prints commands with their
+        // arguments (AUTH carries the password, keys and values could be matched to texts).
+        for (String quiet : new String[] {"org.eclipse.jetty", "io.lettuce", "io.netty", "reactor"}) {
+            context.getLogger(quiet).setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
+        }
     }
 }

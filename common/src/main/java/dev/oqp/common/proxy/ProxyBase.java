@@ -136,6 +136,29 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     /**
+     * Replaces the upstream's whole answer rather than stream it: called once the upstream's headers were
+     * copied (after {@link #onServerToProxyHeaders}); returns null (the default) to stream the answer chunk by
+     * chunk as always, or a rewriter. With a rewriter the body is collected (every chunk is still shown to
+     * {@link #onServerToProxyContent}), nothing is written to the client until the upstream ends, and then
+     * the rewriter's bytes are sent in one write with their own {@code Content-Length}. A body past
+     * {@link ResponseRewriter#maxBytes()} aborts the upstream (502); a rewriter that throws answers 502 with
+     * its message. Meant for small answers that are never streamed (the embedding cache's assembled batch).
+     */
+    protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
+                                               org.eclipse.jetty.client.Response serverToProxyResponse) {
+        return null;
+    }
+
+    /** What {@link #rewriteResponse} returns: a bound on the collected answer and the replacement of it. */
+    public interface ResponseRewriter {
+        /** The largest upstream body collected. */
+        long maxBytes();
+
+        /** The body sent to the client instead of {@code serverToProxyBody}; runs on an upstream thread, must not block. */
+        byte[] rewrite(byte[] serverToProxyBody) throws Exception;
+    }
+
+    /**
      * The upstream could not be reached ({@code unreachable}), or closed the connection before any byte of
      * its answer; nothing has been sent to the client, the client is still there and the request body can
      * be sent again (it is buffered, or there is none). Returns where to send the request instead, or null
@@ -555,6 +578,9 @@ public abstract class ProxyBase extends ProxyHandler {
         private final Request clientToProxyRequest;
         private final Response proxyToClientResponse;
         private final Exchange exchange;
+        /** Non-null when the answer is collected and replaced (see {@link #rewriteResponse}); upstream thread only. */
+        private ResponseRewriter rewriter;
+        private java.io.ByteArrayOutputStream collected;
 
         StreamingListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
                           Response proxyToClientResponse, Callback proxyToClientCallback) {
@@ -597,6 +623,12 @@ public abstract class ProxyBase extends ProxyHandler {
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
+            rewriter = rewriteResponse(clientToProxyRequest, serverToProxyResponse);
+            if (rewriter != null) {
+                proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
+                long declared = serverToProxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+                collected = new java.io.ByteArrayOutputStream((int) Math.max(256, Math.min(declared, 1 << 20)));
+            }
             Runnable abort = exchange.abortOnAnswer();
             if (abort != null) {
                 // The client left while this upstream request was held for its answer (the subclass has seen
@@ -613,6 +645,18 @@ public abstract class ProxyBase extends ProxyHandler {
             if (length > 0) {
                 exchange.endsWithNewline(content.get(content.limit() - 1) == '\n');
                 onServerToProxyContent(clientToProxyRequest, content.asReadOnlyBuffer());
+            }
+            if (rewriter != null) {
+                if (collected.size() + (long) length > rewriter.maxBytes()) {
+                    serverToProxyResponse.abort(new java.io.IOException("upstream answer larger than "
+                            + rewriter.maxBytes() + " bytes to rewrite"));
+                    return;
+                }
+                byte[] copy = new byte[length];
+                content.get(copy);
+                collected.write(copy, 0, length);
+                serverToProxyDemander.run();
+                return;
             }
             serverToProxyChunk.retain();
             proxyToClientResponse.write(false, content, new Callback() {
@@ -641,7 +685,23 @@ public abstract class ProxyBase extends ProxyHandler {
         @Override
         public void onSuccess(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamEnded();
-            super.onSuccess(serverToProxyResponse);
+            if (rewriter == null) {
+                super.onSuccess(serverToProxyResponse);
+                return;
+            }
+            byte[] replacement;
+            try {
+                replacement = rewriter.rewrite(collected.toByteArray());
+            } catch (Exception x) {
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("{} S2P answer could not be rewritten: {}", requestId(clientToProxyRequest), x.toString());
+                }
+                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, this, 502,
+                        x.getMessage() == null ? "upstream answer could not be used" : x.getMessage());
+                return;
+            }
+            proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, replacement.length);
+            proxyToClientResponse.write(true, ByteBuffer.wrap(replacement), this);
         }
     }
 

@@ -33,7 +33,7 @@ class ConfigLoaderTest {
         assertThat(c.auth()).isEqualTo(new AuthConfig(false, List.of(), new RateLimitConfig(10, Duration.ofSeconds(60))));
         assertThat(c.routing()).isEqualTo(new RoutingConfig(RoutingConfig.Strategy.MODEL_AWARE, RoutingConfig.Fallback.ANY_HEALTHY, true));
         assertThat(c.embeddingCache()).isEqualTo(new EmbeddingCacheConfig(true, "memory", Duration.ofHours(24), 50_000,
-                1L << 20, "oqp:embed:", EmbeddingCacheConfig.Partition.SHARED, false));
+                1L << 20, 256L << 20, Duration.ofMillis(250), "oqp:embed:", EmbeddingCacheConfig.Partition.SHARED, false));
         assertThat(c.keepAlive()).isEqualTo(new KeepAliveConfig("", false));
         assertThat(c.admin()).isEqualTo(new AdminConfig(false, true));
         assertThat(c.logging()).isEqualTo(new LoggingConfig("info", LoggingConfig.Format.JSON, true));

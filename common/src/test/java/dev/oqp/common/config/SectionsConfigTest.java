@@ -169,13 +169,15 @@ class SectionsConfigTest {
                   ttl: 1h
                   max_entries: 10
                   max_entry_bytes: 64KiB
+                  max_memory: 1GiB
+                  timeout: 100ms
                   key_prefix: 'x:'
                   partition: client
                   required: true
                   enabled: false
                 """).embeddingCache();
         assertThat(c).isEqualTo(new EmbeddingCacheConfig(false, "redis://:pw@valkey:6379/2", Duration.ofHours(1), 10,
-                64L << 10, "x:", EmbeddingCacheConfig.Partition.CLIENT, true));
+                64L << 10, 1L << 30, Duration.ofMillis(100), "x:", EmbeddingCacheConfig.Partition.CLIENT, true));
         assertThat(c.isMemory()).isFalse();
         assertThat(c.toString()).doesNotContain("pw");
         assertThat(proxy("embedding_cache: {backend: 'rediss://valkey'}").embeddingCache().backend()).isEqualTo("rediss://valkey");

@@ -106,6 +106,21 @@ public final class QueueMetrics {
             .labelNames("host", "state")
             .register(registry);
 
+    public final Counter cacheHits = Counter.builder()
+            .name("oqp_embedding_cache_hits_total")
+            .help("Embedding input items answered from the cache")
+            .register(registry);
+    public final Counter cacheMisses = Counter.builder()
+            .name("oqp_embedding_cache_misses_total")
+            .help("Embedding input items looked up and not found (or not looked up: the backend failed)")
+            .register(registry);
+    public final Counter cacheErrors = Counter.builder()
+            .name("oqp_embedding_cache_errors_total")
+            .help("Embedding cache backend failures, by kind: timeout, connection, corrupt (a value not written by"
+                    + " oqp), store (a store failed), other")
+            .labelNames("kind")
+            .register(registry);
+
     private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();
     private final Set<String> models = ConcurrentHashMap.newKeySet();
     private final Map<String, HostSeries> hostSeries = new ConcurrentHashMap<>();

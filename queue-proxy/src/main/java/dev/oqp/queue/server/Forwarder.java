@@ -9,6 +9,8 @@ import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.Upstream;
+import dev.oqp.queue.cache.CachePlan;
+import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.scheduler.Lease;
@@ -40,6 +42,7 @@ import org.eclipse.jetty.server.Response;
  * headers, {@code X-Client-ID} and {@code X-Request-ID}.
  */
 final class Forwarder extends ProxyBase {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Forwarder.class);
     static final String X_REQUEST_ID = "X-Request-ID";
     static final String X_CLIENT_ID = "X-Client-ID";
     static final String X_QUEUE_PRIORITY = "X-Queue-Priority";
@@ -48,6 +51,9 @@ final class Forwarder extends ProxyBase {
     static final String X_OLLAMA_HOST = "X-Ollama-Host";
     static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
     static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
+    static final String X_CACHE = "X-Cache";
+    /** Bytes of an upstream answer to an embedding cache miss copied for storing; past this nothing is stored. */
+    private static final long MAX_CAPTURE = 64L << 20;
     private static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix",
         "X-Forwarded-Server", "X-Client-Name"};
 
@@ -57,9 +63,10 @@ final class Forwarder extends ProxyBase {
     private final SlotPool pool;
     private final FleetMonitor monitor;
     private final boolean protectColdLoads;
+    private final CacheService cache;
 
     Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
-              FleetMonitor monitor, boolean protectColdLoads) {
+              FleetMonitor monitor, boolean protectColdLoads, CacheService cache) {
         super(settings);
         this.metrics = metrics;
         this.ledger = ledger;
@@ -67,6 +74,7 @@ final class Forwarder extends ProxyBase {
         this.pool = pool;
         this.monitor = monitor;
         this.protectColdLoads = protectColdLoads;
+        this.cache = cache;
     }
 
     @Override
@@ -123,6 +131,9 @@ final class Forwarder extends ProxyBase {
         }
         if (call.pipelined) {
             proxyToClientHeaders.put(HttpHeader.CONNECTION, "close");
+        }
+        if (call.cache != null) {
+            proxyToClientHeaders.put(X_CACHE, call.cache.status().name());
         }
     }
 
@@ -204,6 +215,9 @@ final class Forwarder extends ProxyBase {
             if (status == 200) {
                 call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
                 fleet.markLoaded(call.host, call.model, call.model);
+                if (call.cache != null && call.cache.status() == CachePlan.Status.MISS) {
+                    call.cacheCapture = new java.io.ByteArrayOutputStream(4096);
+                }
             } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
                     && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")) {
                 // Ollama's answer for a model it does not have: its native inference routes have no other 404
@@ -213,11 +227,63 @@ final class Forwarder extends ProxyBase {
         }
     }
 
+    /** A partial cache hit: the upstream answered the missing items; the client gets every item, in order. */
+    @Override
+    protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
+                                               org.eclipse.jetty.client.Response serverToProxyResponse) {
+        Call call = Call.of(clientToProxyRequest);
+        CachePlan plan = call.cache;
+        if (plan == null || plan.status() != CachePlan.Status.PARTIAL || serverToProxyResponse.getStatus() != 200) {
+            return null;
+        }
+        return new ResponseRewriter() {
+            @Override
+            public long maxBytes() {
+                return MAX_CAPTURE;
+            }
+
+            @Override
+            public byte[] rewrite(byte[] serverToProxyBody) throws java.io.IOException {
+                CachePlan.Answer answer = plan.parse(serverToProxyBody);
+                cache.store(plan.learn(answer));
+                return plan.response(answer);
+            }
+        };
+    }
+
     @Override
     protected void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
-        UsageScanner usage = Call.of(clientToProxyRequest).usage;
+        Call call = Call.of(clientToProxyRequest);
+        UsageScanner usage = call.usage;
         if (usage != null) {
             usage.accept(serverToProxyContent);
+        }
+        java.io.ByteArrayOutputStream capture = call.cacheCapture;
+        if (capture != null) {
+            if (capture.size() + (long) serverToProxyContent.remaining() > MAX_CAPTURE) {
+                call.cacheCapture = null;
+            } else {
+                byte[] copy = new byte[serverToProxyContent.remaining()];
+                serverToProxyContent.get(copy);
+                capture.write(copy, 0, copy.length);
+            }
+        }
+    }
+
+    /** A cache miss answered in full: its vectors are stored, in the background, for the next request. */
+    private void storeMiss(Call call, Exchange exchange) {
+        java.io.ByteArrayOutputStream capture = call.cacheCapture;
+        call.cacheCapture = null;
+        if (capture == null || exchange.outcome() != Exchange.Outcome.NONE || exchange.status() != 200) {
+            return;
+        }
+        try {
+            cache.store(call.cache.learn(call.cache.parse(capture.toByteArray())));
+        } catch (java.io.IOException | RuntimeException e) {
+            // Not an answer the cache can use (another Ollama version's shape?): nothing stored.
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} embedding answer not stored: {}", call.requestId, e.getMessage());
+            }
         }
     }
 
@@ -256,6 +322,9 @@ final class Forwarder extends ProxyBase {
         }
         if (call.tier != null) {
             metrics.tier(call.tier).processed().inc();
+        }
+        if (call.cacheCapture != null) {
+            storeMiss(call, exchange);
         }
         if (call.usage != null) {
             metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), call.usage.completionTokens());

@@ -1,7 +1,9 @@
 package dev.oqp.queue.server;
 
+import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 
 import dev.oqp.common.config.Durations;
@@ -15,6 +17,7 @@ import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.ClientAddress;
 import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.ModelNames;
 import dev.oqp.queue.routing.SlotPool;
@@ -253,31 +256,80 @@ final class Gate extends Handler.Abstract.NonBlocking {
                         + " is not allowed for client " + call.client.clientId(), "model_not_allowed");
                 return;
             }
-            if (!pipeline.fleet.anyUsable()) {
-                call.tier = null;
-                noHealthyHost(call, request, response, callback);
-                return;
+            if (pipeline.cache != null && call.route.embedding()) {
+                CachePlan plan = pipeline.cache.plan(path, body, call.model, parsed.model(), call.client.clientId());
+                if (plan != null) {
+                    call.cache = plan;
+                    CompletableFuture<Boolean> looked = pipeline.cache.lookup(plan);
+                    if (looked.isDone()) {
+                        cached(call, request, response, callback, path, parsed, body, looked.join());
+                    } else {
+                        // Off the cache client's thread: what follows may queue and forward.
+                        looked.thenAcceptAsync(answered -> cached(call, request, response, callback, path, parsed, body,
+                                answered), pipeline.executor);
+                    }
+                    return;
+                }
             }
-            java.util.List<String> down = pipeline.fleet.onlyOnUnhealthy(call.model);
-            if (!down.isEmpty()) {
-                call.tier = null;
-                pipeline.metrics.routingDecision("no_healthy_host");
-                response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
-                answer(call, request, response, callback, 503, "model " + ErrorResponses.quote(parsed.model())
-                        + " is only on unhealthy hosts (" + String.join(", ", down) + "); retry later", "model_hosts_down");
-                return;
-            }
-            if (pipeline.config.routing().fallback() == RoutingConfig.Fallback.REJECT
-                    && pipeline.fleet.knownNowhere(call.model)) {
-                call.tier = null;
-                pipeline.metrics.routingDecision("not_found");
-                answer(call, request, response, callback, 404, "model " + ErrorResponses.quote(parsed.model())
-                        + " not found, try pulling it first", "model_not_found");
-                return;
-            }
-            call.body = parsed.withKeepAlive(path, body, pipeline.config.keepAlive());
-            enqueue(call, request, response, callback);
+            toQueue(call, request, response, callback, path, parsed, body);
         });
+    }
+
+    /**
+     * Step 6 after the lookup: a full hit is answered here, without queueing or touching a host; otherwise the
+     * request goes on with the missing items only. A backend that failed means misses, unless it is required.
+     */
+    private void cached(Call call, Request request, Response response, Callback callback, String path,
+                        InferenceBody parsed, byte[] body, boolean answered) {
+        CachePlan plan = call.cache;
+        if (!answered && pipeline.cache.required()) {
+            call.tier = null;
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            answer(call, request, response, callback, 503, "embedding cache unavailable (required); retry later",
+                    "cache_unavailable");
+            return;
+        }
+        if (plan.status() == CachePlan.Status.HIT) {
+            call.tier = null;
+            byte[] out = plan.response(null);
+            response.setStatus(200);
+            HttpFields.Mutable headers = response.getHeaders();
+            headers.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
+            headers.put(Forwarder.X_CACHE, CachePlan.Status.HIT.name());
+            response.write(true, ByteBuffer.wrap(out), callback);
+            record(call, request, 200, out.length, null);
+            return;
+        }
+        toQueue(call, request, response, callback, path, parsed, plan.upstreamBody(body));
+    }
+
+    /** Steps 7 and 8: a usable host for the model, then the queue. */
+    private void toQueue(Call call, Request request, Response response, Callback callback, String path,
+                         InferenceBody parsed, byte[] body) {
+        if (!pipeline.fleet.anyUsable()) {
+            call.tier = null;
+            noHealthyHost(call, request, response, callback);
+            return;
+        }
+        java.util.List<String> down = pipeline.fleet.onlyOnUnhealthy(call.model);
+        if (!down.isEmpty()) {
+            call.tier = null;
+            pipeline.metrics.routingDecision("no_healthy_host");
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
+            answer(call, request, response, callback, 503, "model " + ErrorResponses.quote(parsed.model())
+                    + " is only on unhealthy hosts (" + String.join(", ", down) + "); retry later", "model_hosts_down");
+            return;
+        }
+        if (pipeline.config.routing().fallback() == RoutingConfig.Fallback.REJECT
+                && pipeline.fleet.knownNowhere(call.model)) {
+            call.tier = null;
+            pipeline.metrics.routingDecision("not_found");
+            answer(call, request, response, callback, 404, "model " + ErrorResponses.quote(parsed.model())
+                    + " not found, try pulling it first", "model_not_found");
+            return;
+        }
+        call.body = parsed.withKeepAlive(path, body, pipeline.config.keepAlive());
+        enqueue(call, request, response, callback);
     }
 
     /** Answers a request whose body could not be read: 503 (budget), 413, 408, or nothing (the client left). */

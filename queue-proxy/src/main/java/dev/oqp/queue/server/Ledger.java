@@ -53,6 +53,9 @@ final class Ledger {
         if (call.model != null) {
             line = line.addKeyValue("model", call.model);
         }
+        if (call.cache != null) {
+            line = line.addKeyValue("cache", call.cache.status().name());
+        }
         if (call.host != null) {
             line = line.addKeyValue("host", call.host.name());
             if (call.attempts > 1 || call.failoverExhausted) {

@@ -81,10 +81,17 @@ final class OwnEndpoints {
             return;
         }
         int hostsUp = pipeline.fleet.healthyCount();
-        json(call, request, response, callback, hostsUp > 0 ? 200 : 503, g -> {
-            g.writeStringField("status", hostsUp > 0 ? "ready" : "no healthy host");
+        // Only a required cache counts: an optional one that is down means misses, not an unready proxy.
+        boolean cacheReady = pipeline.cache == null || pipeline.cache.ready();
+        boolean ready = hostsUp > 0 && cacheReady;
+        json(call, request, response, callback, ready ? 200 : 503, g -> {
+            g.writeStringField("status", ready ? "ready" : hostsUp == 0 ? "no healthy host"
+                    : "embedding cache unavailable");
             g.writeNumberField("hosts_up", hostsUp);
             g.writeNumberField("hosts", pipeline.fleet.hosts().size());
+            if (pipeline.cache != null) {
+                g.writeBooleanField("cache_available", pipeline.cache.backend().available());
+            }
         });
     }
 
@@ -148,6 +155,16 @@ final class OwnEndpoints {
             g.writeEndObject();
         }
         g.writeEndArray();
+        if (pipeline.cache != null) {
+            g.writeObjectFieldStart("embedding_cache");
+            g.writeStringField("backend", pipeline.cache.backend().describe());
+            g.writeBooleanField("available", pipeline.cache.backend().available());
+            g.writeBooleanField("required", pipeline.cache.required());
+            g.writeStringField("partition", pipeline.cache.config().partition().name().toLowerCase(Locale.ROOT));
+            g.writeNumberField("hits", pipeline.metrics.cacheHits.get());
+            g.writeNumberField("misses", pipeline.metrics.cacheMisses.get());
+            g.writeEndObject();
+        }
         Map<String, int[]> clients = new TreeMap<>();
         s.queuedPerClient().forEach((id, n) -> clients.computeIfAbsent(id, k -> new int[2])[0] = n);
         for (String id : pipeline.pool.clientsInFlight()) {

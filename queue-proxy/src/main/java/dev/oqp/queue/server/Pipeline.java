@@ -6,6 +6,7 @@ import java.util.function.BooleanSupplier;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -27,13 +28,15 @@ final class Pipeline {
     final FleetMonitor monitor;
     final OwnEndpoints own;
     final MergedLists merged;
+    /** The embedding cache, or null when {@code embedding_cache.enabled} is false. */
+    final CacheService cache;
     /** Bytes of inference bodies being read at once: at most {@code queue.max_queued_bytes}. */
     final BodyReader.Budget bodies;
     private final BooleanSupplier stopping;
 
     Pipeline(OqpConfig config, KeyRegistry keys, FailureLimiter limiter, SlotPool pool, Scheduler scheduler,
              Forwarder forwarder, QueueMetrics metrics, Ledger ledger, Executor executor,
-             Fleet fleet, FleetMonitor monitor, BooleanSupplier stopping) {
+             Fleet fleet, FleetMonitor monitor, CacheService cache, BooleanSupplier stopping) {
         this.config = config;
         this.keys = keys;
         this.limiter = limiter;
@@ -45,6 +48,7 @@ final class Pipeline {
         this.executor = executor;
         this.fleet = fleet;
         this.monitor = monitor;
+        this.cache = cache;
         this.stopping = stopping;
         this.own = new OwnEndpoints(this);
         this.merged = new MergedLists(this);

@@ -28,6 +28,8 @@ import dev.oqp.queue.auth.AuthWarnings;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.cache.CacheService;
+import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -39,6 +41,7 @@ import dev.oqp.queue.scheduler.Ticks;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +76,8 @@ public final class QueueProxy implements Launcher.App {
     private final SlotPool pool;
     private final Fleet fleet;
     private final QueueMetrics metrics = new QueueMetrics();
+    /** The embedding cache, or null when disabled. */
+    private final CacheService cache;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
 
@@ -102,13 +107,29 @@ public final class QueueProxy implements Launcher.App {
         Ledger ledger = new Ledger(metrics, config.logging().accessLog());
         FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(settings, server, "FleetMonitor-client", false),
                 server.getScheduler(), config.ollama().healthCheckInterval(), config.ollama().modelSyncInterval());
+        this.cache = config.embeddingCache().enabled()
+                ? new CacheService(config.embeddingCache(), EmbeddingCache.create(config.embeddingCache()), metrics) : null;
+        if (cache != null) {
+            // Connected when the server starts, closed when it has stopped (after the drain).
+            server.addBean(new AbstractLifeCycle() {
+                @Override
+                protected void doStart() {
+                    cache.backend().start();
+                }
+
+                @Override
+                protected void doStop() {
+                    cache.close();
+                }
+            }, true);
+        }
         Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, monitor,
-                config.routing().protectColdLoads());
+                config.routing().protectColdLoads(), cache);
         forwarder.setServer(server);
         server.addBean(forwarder, true);
         server.addBean(monitor, true);
         Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
-                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor,
+                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor, cache,
                 () -> server.isStopping() || server.isStopped());
 
         ConnectorRouter router = new ConnectorRouter();
@@ -370,5 +391,10 @@ public final class QueueProxy implements Launcher.App {
     /** The slots (tests check that every counter returns to zero). */
     SlotPool pool() {
         return pool;
+    }
+
+    /** The embedding cache, or null when disabled. */
+    CacheService cache() {
+        return cache;
     }
 }

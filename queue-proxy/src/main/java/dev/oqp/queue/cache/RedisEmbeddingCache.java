@@ -1,0 +1,219 @@
+package dev.oqp.queue.cache;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import dev.oqp.common.config.EmbeddingCacheConfig;
+import dev.oqp.common.config.RedisUrls;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SetArgs;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Valkey or Redis through Lettuce's async API: {@code MGET} for a batch's keys, {@code SET … PX ttl} per
+ * stored vector. One connection, made in the background at start and remade by Lettuce after a drop
+ * (reconnect delay 100 ms doubling to 2 s); while there is none, commands are refused at once rather than
+ * buffered, and a failed first connection is tried again on a lookup at most once a second. Every command
+ * gives up after {@code embedding_cache.timeout}. The URL is only ever shown without its password.
+ */
+final class RedisEmbeddingCache implements EmbeddingCache {
+    private static final Logger LOG = LoggerFactory.getLogger(RedisEmbeddingCache.class);
+    private static final long RECONNECT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+
+    private final String described;
+    private final RedisURI uri;
+    private final Duration timeout;
+    private final long ttlMillis;
+    private final ClientResources resources;
+    private final RedisClient client;
+    private final AtomicBoolean connecting = new AtomicBoolean();
+    private volatile StatefulRedisConnection<String, byte[]> connection;
+    private volatile long lastAttemptNanos;
+    /** An outage is logged once, when it starts; its end once, when a connection is made again. */
+    private final AtomicBoolean outageLogged = new AtomicBoolean();
+    private volatile boolean closed;
+
+    RedisEmbeddingCache(EmbeddingCacheConfig config) {
+        this.described = RedisUrls.redact(config.backend());
+        this.timeout = config.timeout();
+        this.ttlMillis = config.ttl().toMillis();
+        this.uri = RedisURI.create(config.backend());
+        uri.setTimeout(timeout);
+        this.resources = ClientResources.builder()
+                .ioThreadPoolSize(2)
+                .computationThreadPoolSize(1)
+                .reconnectDelay(Delay.exponential(Duration.ofMillis(100), Duration.ofSeconds(2), 2, TimeUnit.MILLISECONDS))
+                .build();
+        this.client = RedisClient.create(resources);
+        client.setOptions(ClientOptions.builder()
+                .autoReconnect(true)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .build());
+    }
+
+    @Override
+    public void start() {
+        connect();
+    }
+
+    private void connect() {
+        if (closed || !connecting.compareAndSet(false, true)) {
+            return;
+        }
+        lastAttemptNanos = System.nanoTime();
+        client.connectAsync(CODEC, uri).whenComplete((made, failure) -> {
+            connecting.set(false);
+            if (failure != null) {
+                if (outageLogged.compareAndSet(false, true)) {
+                    LOG.atWarn().addKeyValue("backend", described).addKeyValue("reason", describe(failure))
+                            .log("embedding cache unreachable: lookups are misses until it answers");
+                }
+                return;
+            }
+            if (closed) {
+                made.closeAsync();
+                return;
+            }
+            connection = made;
+            if (outageLogged.compareAndSet(true, false)) {
+                LOG.atInfo().addKeyValue("backend", described).log("embedding cache reachable again");
+            } else {
+                LOG.atInfo().addKeyValue("backend", described).log("embedding cache connected");
+            }
+        });
+    }
+
+    /** The async commands, or null (and a new connection attempt, at most once a second) when there is none. */
+    private RedisAsyncCommands<String, byte[]> commands() {
+        StatefulRedisConnection<String, byte[]> c = connection;
+        if (c != null) {
+            return c.async();
+        }
+        if (System.nanoTime() - lastAttemptNanos > RECONNECT_NANOS) {
+            connect();
+        }
+        return null;
+    }
+
+    @Override
+    public CompletableFuture<byte[][]> getAll(List<String> keys) {
+        RedisAsyncCommands<String, byte[]> commands = commands();
+        if (commands == null) {
+            return CompletableFuture.failedFuture(new CacheFailure("connection", "not connected", null));
+        }
+        CompletableFuture<List<KeyValue<String, byte[]>>> reply;
+        try {
+            reply = commands.mget(keys.toArray(String[]::new)).toCompletableFuture();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(classify(e));
+        }
+        return reply.orTimeout(timeout.toMillis() + 50, TimeUnit.MILLISECONDS).handle((values, failure) -> {
+            if (failure != null) {
+                throw classify(failure);
+            }
+            if (values.size() != keys.size()) {
+                throw new CacheFailure("other", "MGET answered " + values.size() + " values for " + keys.size() + " keys", null);
+            }
+            byte[][] out = new byte[keys.size()][];
+            for (int i = 0; i < out.length; i++) {
+                KeyValue<String, byte[]> value = values.get(i);
+                out[i] = value.hasValue() ? value.getValue() : null;
+            }
+            return out;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> putAll(Map<String, byte[]> entries) {
+        RedisAsyncCommands<String, byte[]> commands = commands();
+        if (commands == null) {
+            return CompletableFuture.failedFuture(new CacheFailure("connection", "not connected", null));
+        }
+        SetArgs args = SetArgs.Builder.px(ttlMillis);
+        CompletableFuture<?>[] sets = new CompletableFuture<?>[entries.size()];
+        int i = 0;
+        try {
+            for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+                sets[i++] = commands.set(e.getKey(), e.getValue(), args).toCompletableFuture();
+            }
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(classify(e));
+        }
+        return CompletableFuture.allOf(sets).orTimeout(timeout.toMillis() + 50, TimeUnit.MILLISECONDS)
+                .handle((ignored, failure) -> {
+                    if (failure != null) {
+                        throw classify(failure);
+                    }
+                    return null;
+                });
+    }
+
+    private static CacheFailure classify(Throwable failure) {
+        Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (t instanceof CacheFailure cf) {
+            return cf;
+        }
+        if (t instanceof RedisCommandTimeoutException || t instanceof TimeoutException) {
+            return new CacheFailure("timeout", "no answer in time", t);
+        }
+        if (t instanceof RedisConnectionException || String.valueOf(t.getMessage()).contains("not connected")
+                || t instanceof java.io.IOException) {
+            return new CacheFailure("connection", describe(t), t);
+        }
+        return new CacheFailure("other", describe(t), t);
+    }
+
+    /** A failure in a few words: its type and message, never the URL (Lettuce names host and port only). */
+    private static String describe(Throwable failure) {
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage();
+        return root.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+    }
+
+    @Override
+    public boolean available() {
+        StatefulRedisConnection<String, byte[]> c = connection;
+        return c != null && c.isOpen();
+    }
+
+    @Override
+    public String describe() {
+        return described;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        StatefulRedisConnection<String, byte[]> c = connection;
+        if (c != null) {
+            c.closeAsync();
+        }
+        client.shutdownAsync(0, 2, TimeUnit.SECONDS);
+        resources.shutdown(0, 2, TimeUnit.SECONDS);
+    }
+}

@@ -19,6 +19,8 @@ public final class CacheService implements AutoCloseable {
     private final EmbeddingCacheConfig config;
     private final EmbeddingCache backend;
     private final QueueMetrics metrics;
+    /** Stores ended (stored, failed, or nothing to store): tests wait on it, stores finish after the answer. */
+    private final java.util.concurrent.atomic.AtomicLong storesEnded = new java.util.concurrent.atomic.AtomicLong();
 
     public CacheService(EmbeddingCacheConfig config, EmbeddingCache backend, QueueMetrics metrics) {
         this.config = config;
@@ -68,6 +70,7 @@ public final class CacheService implements AutoCloseable {
     /** Stores entries in the background; a failure is counted, never reported to a client. */
     public void store(Map<String, byte[]> entries) {
         if (entries.isEmpty()) {
+            storesEnded.incrementAndGet();
             return;
         }
         CompletableFuture<Void> stored;
@@ -80,7 +83,13 @@ public final class CacheService implements AutoCloseable {
             if (failure != null) {
                 error(failure, "store");
             }
+            storesEnded.incrementAndGet();
         });
+    }
+
+    /** Calls of {@link #store} that have ended. */
+    public long storesEnded() {
+        return storesEnded.get();
     }
 
     private void error(Throwable failure, String operation) {

@@ -48,6 +48,8 @@ final class RedisEmbeddingCache implements EmbeddingCache {
     private final ClientResources resources;
     private final RedisClient client;
     private final AtomicBoolean connecting = new AtomicBoolean();
+    /** The connection being made, while it is: lookups meanwhile wait for it (within their timeout). */
+    private volatile CompletableFuture<StatefulRedisConnection<String, byte[]>> pending;
     private volatile StatefulRedisConnection<String, byte[]> connection;
     private volatile long lastAttemptNanos;
     /** An outage is logged once, when it starts; its end once, when a connection is made again. */
@@ -83,8 +85,11 @@ final class RedisEmbeddingCache implements EmbeddingCache {
             return;
         }
         lastAttemptNanos = System.nanoTime();
-        client.connectAsync(CODEC, uri).whenComplete((made, failure) -> {
+        CompletableFuture<StatefulRedisConnection<String, byte[]>> attempt = client.connectAsync(CODEC, uri).toCompletableFuture();
+        pending = attempt;
+        attempt.whenComplete((made, failure) -> {
             connecting.set(false);
+            pending = null;
             if (failure != null) {
                 if (outageLogged.compareAndSet(false, true)) {
                     LOG.atWarn().addKeyValue("backend", described).addKeyValue("reason", describe(failure))
@@ -105,30 +110,30 @@ final class RedisEmbeddingCache implements EmbeddingCache {
         });
     }
 
-    /** The async commands, or null (and a new connection attempt, at most once a second) when there is none. */
-    private RedisAsyncCommands<String, byte[]> commands() {
+    /**
+     * The async commands: at once when connected; once connected when a connection is being made; else a
+     * failure (and a new connection attempt, at most once a second).
+     */
+    private CompletableFuture<RedisAsyncCommands<String, byte[]>> commands() {
         StatefulRedisConnection<String, byte[]> c = connection;
         if (c != null) {
-            return c.async();
+            return CompletableFuture.completedFuture(c.async());
         }
-        if (System.nanoTime() - lastAttemptNanos > RECONNECT_NANOS) {
+        CompletableFuture<StatefulRedisConnection<String, byte[]>> p = pending;
+        if (p == null && System.nanoTime() - lastAttemptNanos > RECONNECT_NANOS) {
             connect();
+            p = pending;
         }
-        return null;
+        if (p != null) {
+            return p.thenApply(StatefulRedisConnection::async);
+        }
+        return CompletableFuture.failedFuture(new CacheFailure("connection", "not connected", null));
     }
 
     @Override
     public CompletableFuture<byte[][]> getAll(List<String> keys) {
-        RedisAsyncCommands<String, byte[]> commands = commands();
-        if (commands == null) {
-            return CompletableFuture.failedFuture(new CacheFailure("connection", "not connected", null));
-        }
-        CompletableFuture<List<KeyValue<String, byte[]>>> reply;
-        try {
-            reply = commands.mget(keys.toArray(String[]::new)).toCompletableFuture();
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(classify(e));
-        }
+        CompletableFuture<List<KeyValue<String, byte[]>>> reply = commands()
+                .thenCompose(commands -> commands.mget(keys.toArray(String[]::new)));
         return reply.orTimeout(timeout.toMillis() + 50, TimeUnit.MILLISECONDS).handle((values, failure) -> {
             if (failure != null) {
                 throw classify(failure);
@@ -147,21 +152,16 @@ final class RedisEmbeddingCache implements EmbeddingCache {
 
     @Override
     public CompletableFuture<Void> putAll(Map<String, byte[]> entries) {
-        RedisAsyncCommands<String, byte[]> commands = commands();
-        if (commands == null) {
-            return CompletableFuture.failedFuture(new CacheFailure("connection", "not connected", null));
-        }
         SetArgs args = SetArgs.Builder.px(ttlMillis);
-        CompletableFuture<?>[] sets = new CompletableFuture<?>[entries.size()];
-        int i = 0;
-        try {
+        CompletableFuture<Void> stored = commands().thenCompose(commands -> {
+            CompletableFuture<?>[] sets = new CompletableFuture<?>[entries.size()];
+            int i = 0;
             for (Map.Entry<String, byte[]> e : entries.entrySet()) {
                 sets[i++] = commands.set(e.getKey(), e.getValue(), args).toCompletableFuture();
             }
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(classify(e));
-        }
-        return CompletableFuture.allOf(sets).orTimeout(timeout.toMillis() + 50, TimeUnit.MILLISECONDS)
+            return CompletableFuture.allOf(sets);
+        });
+        return stored.orTimeout(timeout.toMillis() + 50, TimeUnit.MILLISECONDS)
                 .handle((ignored, failure) -> {
                     if (failure != null) {
                         throw classify(failure);

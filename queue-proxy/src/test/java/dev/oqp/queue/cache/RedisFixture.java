@@ -100,7 +100,9 @@ public final class RedisFixture implements AutoCloseable {
         kill();
         try {
             process = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"))
+                    "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+                    // DEBUG SLEEP makes a slow server for a test (Redis 7 and Valkey refuse DEBUG by default).
+                    "--enable-debug-command", "local"))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();

@@ -330,6 +330,54 @@ class EmbeddingCacheEndToEndTest {
     }
 
     @Test
+    void garbageFromTheBackendIsAMissAndCounted() throws Exception {
+        RedisFixture server = redis();
+        FakeOllama ollama = ollama();
+        String prefix = "g" + UUID.randomUUID() + ":";
+        QueueProxy proxy = fixture.start(ollama, 2, "embedding_cache:\n  backend: '" + server.url() + "'\n  key_prefix: '"
+                + prefix + "'\n");
+        String body = "{\"model\":\"all-minilm\",\"input\":\"poisoned\"}";
+        String key = dev.oqp.queue.cache.CachePlan.of("/api/embed", body.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                MODEL, "all-minilm", null, prefix, 1 << 20).keys().get(0);
+        assertThat(server.command("SET " + key + " not-a-vector")).isEqualTo("+OK");
+
+        HttpResponse<String> response = stored(proxy, embed(proxy), body);
+
+        assertThat(cacheOf(response)).isEqualTo("MISS");
+        assertThat(JSON.readTree(response.body()).get("embeddings").get(0)).hasSize(384);
+        assertThat(metrics(proxy)).contains("oqp_embedding_cache_errors_total{kind=\"corrupt\"} 1.0");
+        assertThat(cacheOf(fixture.send(post(embed(proxy), body)))).as("overwritten by a good value").isEqualTo("HIT");
+    }
+
+    @Test
+    void aSlowBackendIsAMissWithinItsTimeout() throws Exception {
+        RedisFixture server = redis();
+        org.junit.jupiter.api.Assumptions.assumeTrue(server.controllable(), "DEBUG SLEEP needs a server of the test's own");
+        FakeOllama ollama = ollama();
+        QueueProxy proxy = fixture.start(ollama, 2, cache("redis", "  timeout: 200ms\n"));
+        String body = "{\"model\":\"all-minilm\",\"input\":\"slow\"}";
+        stored(proxy, embed(proxy), body);
+        Thread sleeper = new Thread(() -> {
+            try {
+                server.command("DEBUG SLEEP 2");
+            } catch (java.io.IOException ignored) {
+                // the answer comes after the socket timeout; the sleep happened
+            }
+        });
+        sleeper.start();
+        Thread.sleep(100);
+
+        long start = System.nanoTime();
+        HttpResponse<String> response = fixture.send(post(embed(proxy), body));
+        long millis = (System.nanoTime() - start) / 1_000_000;
+
+        assertThat(cacheOf(response)).isEqualTo("MISS");
+        assertThat(millis).as("the lookup gave up after its timeout, not the server's 2 s").isLessThan(1500);
+        assertThat(metrics(proxy)).contains("oqp_embedding_cache_errors_total{kind=\"timeout\"}");
+        sleeper.join();
+    }
+
+    @Test
     void aRequiredBackendThatIsDownAnswers503AndMakesTheProxyUnready() throws Exception {
         FakeOllama ollama = ollama();
         QueueProxy proxy = fixture.start(ollama, 2, "embedding_cache:\n  backend: 'redis://127.0.0.1:"

@@ -70,10 +70,14 @@ TAGS='{"models":[{"name":"all-minilm:latest","model":"all-minilm:latest"}]}'
   echo "    location = /api/version { return 200 '{\"version\":\"0.13.5\"}'; }"
   echo "    location = /api/tags { return 200 '$TAGS'; }"
   echo "    location = /api/ps { return 200 '$TAGS'; }"
-  echo "    location = /api/embed { return 200 '$EMBED_BODY'; }"
+  # The answer is longer than an nginx parameter may be: served from a file, the POST's 405 turned into
+  # a 200 by an internal redirect (which nginx makes a GET).
+  echo "    location = /api/embed { error_page 405 =200 /embed.json; return 405; }"
+  echo "    location = /embed.json { internal; root $WORK/upstream; }"
   echo "  }"
   echo "}"
 } > "$WORK/upstream/nginx.conf"
+printf '%s' "$EMBED_BODY" > "$WORK/upstream/embed.json"
 start_nginx "$WORK/upstream"
 wait_ready_ms "$(now_ns)" "http://127.0.0.1:$C_UPSTREAM_PORT/api/version" "$LAST_PID" >/dev/null
 

@@ -141,8 +141,10 @@ public abstract class ProxyBase extends ProxyHandler {
      * chunk as always, or a rewriter. With a rewriter the body is collected (every chunk is still shown to
      * {@link #onServerToProxyContent}), nothing is written to the client until the upstream ends, and then
      * the rewriter's bytes are sent in one write with their own {@code Content-Length}. A body past
-     * {@link ResponseRewriter#maxBytes()} aborts the upstream (502); a rewriter that throws answers 502 with
-     * its message. Meant for small answers that are never streamed (the embedding cache's assembled batch).
+     * {@link ResponseRewriter#maxBytes()} either aborts the upstream (502), or, when the rewriter
+     * {@link ResponseRewriter#passThroughWhenLarger() passes large answers through}, is streamed on unchanged from
+     * there (what was collected first). A rewriter that throws answers 502 with its message. Meant for small
+     * answers that are never streamed (the embedding cache).
      */
     protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
                                                org.eclipse.jetty.client.Response serverToProxyResponse) {
@@ -153,6 +155,11 @@ public abstract class ProxyBase extends ProxyHandler {
     public interface ResponseRewriter {
         /** The largest upstream body collected. */
         long maxBytes();
+
+        /** True: an answer larger than {@link #maxBytes()} is sent on unchanged; false (the default): 502. */
+        default boolean passThroughWhenLarger() {
+            return false;
+        }
 
         /** The body sent to the client instead of {@code serverToProxyBody}; runs on an upstream thread, must not block. */
         byte[] rewrite(byte[] serverToProxyBody) throws Exception;
@@ -648,8 +655,12 @@ public abstract class ProxyBase extends ProxyHandler {
             }
             if (rewriter != null) {
                 if (collected.size() + (long) length > rewriter.maxBytes()) {
-                    serverToProxyResponse.abort(new java.io.IOException("upstream answer larger than "
-                            + rewriter.maxBytes() + " bytes to rewrite"));
+                    if (!rewriter.passThroughWhenLarger()) {
+                        serverToProxyResponse.abort(new java.io.IOException("upstream answer larger than "
+                                + rewriter.maxBytes() + " bytes to rewrite"));
+                        return;
+                    }
+                    passThrough(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
                     return;
                 }
                 byte[] copy = new byte[length];
@@ -671,6 +682,42 @@ public abstract class ProxyBase extends ProxyHandler {
                 public void failed(Throwable failure) {
                     serverToProxyChunk.release();
                     // The client cannot be written to: it left. Abort upstream so Ollama stops generating.
+                    exchange.clientGone(true);
+                    serverToProxyResponse.abort(failure);
+                }
+
+                @Override
+                public InvocationType getInvocationType() {
+                    return InvocationType.NON_BLOCKING;
+                }
+            });
+        }
+
+        /** Gives up rewriting: what was collected goes to the client, then this chunk and the rest as they come. */
+        private void passThrough(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk chunk,
+                                 Runnable demander) {
+            long declared = serverToProxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+            if (declared >= 0) {
+                proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, declared);
+            }
+            byte[] head = collected.toByteArray();
+            rewriter = null;
+            collected = null;
+            chunk.retain();
+            proxyToClientResponse.write(false, ByteBuffer.wrap(head), new Callback() {
+                @Override
+                public void succeeded() {
+                    // This chunk was already shown to onServerToProxyContent: write it as the streaming path would.
+                    ByteBuffer content = chunk.getByteBuffer();
+                    proxyToClientResponse.write(false, content, Callback.from(() -> {
+                        chunk.release();
+                        demander.run();
+                    }, this::failed));
+                }
+
+                @Override
+                public void failed(Throwable failure) {
+                    chunk.release();
                     exchange.clientGone(true);
                     serverToProxyResponse.abort(failure);
                 }

@@ -64,8 +64,6 @@ final class Call {
     UsageScanner usage;
     /** A cacheable embedding request's plan (step 6), or null. */
     dev.oqp.queue.cache.CachePlan cache;
-    /** A copy of the upstream's answer to a cache miss, stored when the exchange completes; or null. */
-    java.io.ByteArrayOutputStream cacheCapture;
     /** The request body was read (or will never be): an early answer need not drain it first. */
     boolean bodyRead;
 

@@ -52,7 +52,7 @@ final class Forwarder extends ProxyBase {
     static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
     static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
     static final String X_CACHE = "X-Cache";
-    /** Bytes of an upstream answer to an embedding cache miss copied for storing; past this nothing is stored. */
+    /** Bytes of an upstream embedding answer collected to store (and, on a partial hit, to complete) it. */
     private static final long MAX_CAPTURE = 64L << 20;
     private static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix",
         "X-Forwarded-Server", "X-Client-Name"};
@@ -215,9 +215,6 @@ final class Forwarder extends ProxyBase {
             if (status == 200) {
                 call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
                 fleet.markLoaded(call.host, call.model, call.model);
-                if (call.cache != null && call.cache.status() == CachePlan.Status.MISS) {
-                    call.cacheCapture = new java.io.ByteArrayOutputStream(4096);
-                }
             } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
                     && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")) {
                 // Ollama's answer for a model it does not have: its native inference routes have no other 404
@@ -227,15 +224,22 @@ final class Forwarder extends ProxyBase {
         }
     }
 
-    /** A partial cache hit: the upstream answered the missing items; the client gets every item, in order. */
+    /**
+     * The upstream's 200 answer to a cacheable embedding request is collected whole (Ollama writes it in one
+     * piece anyway) so that its vectors are handed to the cache before the client has the answer: a client's
+     * next request then finds them (the Redis connection runs commands in order). A miss is answered with the
+     * upstream's bytes unchanged (and, past 64 MiB, streamed on without storing); a partial hit with every
+     * item in the request's order. The store itself is not waited for.
+     */
     @Override
     protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
                                                org.eclipse.jetty.client.Response serverToProxyResponse) {
         Call call = Call.of(clientToProxyRequest);
         CachePlan plan = call.cache;
-        if (plan == null || plan.status() != CachePlan.Status.PARTIAL || serverToProxyResponse.getStatus() != 200) {
+        if (plan == null || plan.status() == CachePlan.Status.HIT || serverToProxyResponse.getStatus() != 200) {
             return null;
         }
+        boolean partial = plan.status() == CachePlan.Status.PARTIAL;
         return new ResponseRewriter() {
             @Override
             public long maxBytes() {
@@ -243,47 +247,36 @@ final class Forwarder extends ProxyBase {
             }
 
             @Override
+            public boolean passThroughWhenLarger() {
+                return !partial;
+            }
+
+            @Override
             public byte[] rewrite(byte[] serverToProxyBody) throws java.io.IOException {
-                CachePlan.Answer answer = plan.parse(serverToProxyBody);
-                cache.store(plan.learn(answer));
-                return plan.response(answer);
+                CachePlan.Answer answer;
+                try {
+                    answer = plan.parse(serverToProxyBody);
+                    cache.store(plan.learn(answer));
+                } catch (java.io.IOException | RuntimeException e) {
+                    if (partial) {
+                        throw e instanceof java.io.IOException io ? io : new java.io.IOException(e.getMessage(), e);
+                    }
+                    // Not an answer the cache can use (another Ollama version's shape?): sent on as it came.
+                    if (LOG.isDebugEnabled()) {
+                        LOG.debug("{} embedding answer not stored: {}", call.requestId, e.getMessage());
+                    }
+                    return serverToProxyBody;
+                }
+                return partial ? plan.response(answer) : serverToProxyBody;
             }
         };
     }
 
     @Override
     protected void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
-        Call call = Call.of(clientToProxyRequest);
-        UsageScanner usage = call.usage;
+        UsageScanner usage = Call.of(clientToProxyRequest).usage;
         if (usage != null) {
             usage.accept(serverToProxyContent);
-        }
-        java.io.ByteArrayOutputStream capture = call.cacheCapture;
-        if (capture != null) {
-            if (capture.size() + (long) serverToProxyContent.remaining() > MAX_CAPTURE) {
-                call.cacheCapture = null;
-            } else {
-                byte[] copy = new byte[serverToProxyContent.remaining()];
-                serverToProxyContent.get(copy);
-                capture.write(copy, 0, copy.length);
-            }
-        }
-    }
-
-    /** A cache miss answered in full: its vectors are stored, in the background, for the next request. */
-    private void storeMiss(Call call, Exchange exchange) {
-        java.io.ByteArrayOutputStream capture = call.cacheCapture;
-        call.cacheCapture = null;
-        if (capture == null || exchange.outcome() != Exchange.Outcome.NONE || exchange.status() != 200) {
-            return;
-        }
-        try {
-            cache.store(call.cache.learn(call.cache.parse(capture.toByteArray())));
-        } catch (java.io.IOException | RuntimeException e) {
-            // Not an answer the cache can use (another Ollama version's shape?): nothing stored.
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("{} embedding answer not stored: {}", call.requestId, e.getMessage());
-            }
         }
     }
 
@@ -322,9 +315,6 @@ final class Forwarder extends ProxyBase {
         }
         if (call.tier != null) {
             metrics.tier(call.tier).processed().inc();
-        }
-        if (call.cacheCapture != null) {
-            storeMiss(call, exchange);
         }
         if (call.usage != null) {
             metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), call.usage.completionTokens());

@@ -80,6 +80,32 @@ public final class KeyRegistry {
         return BearerTokens.parse(authorizationHeaderValue);
     }
 
+    /**
+     * The password of an {@code Authorization: Basic …} value (the user name is ignored): how a browser
+     * sends a key to the dashboard, which it cannot send as a bearer token. {@code null} for a missing value,
+     * another scheme, bad base64, no colon, or an empty password.
+     */
+    public static String basicPassword(String authorizationHeaderValue) {
+        if (authorizationHeaderValue == null) {
+            return null;
+        }
+        String v = authorizationHeaderValue.strip();
+        if (v.length() <= 6 || !v.regionMatches(true, 0, "basic ", 0, 6)) {
+            return null;
+        }
+        String decoded;
+        try {
+            decoded = new String(java.util.Base64.getDecoder().decode(v.substring(6).strip()), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        int colon = decoded.indexOf(':');
+        if (colon < 0 || colon == decoded.length() - 1) {
+            return null;
+        }
+        return decoded.substring(colon + 1);
+    }
+
     private static byte[] sha256(String token) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));

@@ -121,6 +121,8 @@ public final class QueueMetrics {
             .labelNames("kind")
             .register(registry);
 
+    /** Per client (labels from configuration): prompt and completion tokens, each array guarded by itself. */
+    private final Map<String, long[]> tokensByClient = new ConcurrentHashMap<>();
     private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();
     private final Set<String> models = ConcurrentHashMap.newKeySet();
     private final Map<String, HostSeries> hostSeries = new ConcurrentHashMap<>();
@@ -199,11 +201,32 @@ public final class QueueMetrics {
             return;
         }
         String model = modelLabel(canonicalModel);
+        long[] totals = tokensByClient.computeIfAbsent(client, c -> new long[2]);
+        synchronized (totals) {
+            totals[0] += Math.max(0, prompt);
+            totals[1] += Math.max(0, completion);
+        }
         if (prompt > 0) {
             tokens.labelValues(client, model, "prompt").inc(prompt);
         }
         if (completion > 0) {
             tokens.labelValues(client, model, "completion").inc(completion);
         }
+    }
+
+    /** Prompt and completion tokens of {@code client} since start (the status API and the dashboard). */
+    public long[] tokens(String client) {
+        long[] totals = tokensByClient.get(client);
+        if (totals == null) {
+            return new long[2];
+        }
+        synchronized (totals) {
+            return totals.clone();
+        }
+    }
+
+    /** Clients that had tokens counted. */
+    public java.util.Set<String> clientsWithTokens() {
+        return java.util.Set.copyOf(tokensByClient.keySet());
     }
 }

@@ -148,7 +148,13 @@ final class Gate extends Handler.Abstract.NonBlocking {
      */
     private Client authenticate(Call call, Request request, Response response, Callback callback) {
         KeyRegistry keys = pipeline.keys;
-        String token = KeyRegistry.bearerToken(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+        String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+        String token = KeyRegistry.bearerToken(authorization);
+        boolean browser = browserReadable(call, Request.getPathInContext(request));
+        if (token == null && browser) {
+            // The dashboard and what it polls also take the key as a Basic password (a browser's login prompt).
+            token = KeyRegistry.basicPassword(authorization);
+        }
         Optional<Client> byKey = keys.authenticate(token);
         if (!keys.enabled()) {
             // Everyone is one anonymous client, unless an injection port names its client (fairness across ports).
@@ -183,9 +189,18 @@ final class Gate extends Handler.Abstract.NonBlocking {
             LOG.debug("{} auth failed ({}) from {}", call.requestId, reason, call.clientAddress);
         }
         response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+        if (browser) {
+            response.getHeaders().add(HttpHeader.WWW_AUTHENTICATE, "Basic realm=\"oqp\", charset=\"UTF-8\"");
+        }
         answer(call, request, response, callback, 401, token == null
                 ? "missing API key: send Authorization: Bearer <key>" : "invalid API key", "unauthorized_" + reason);
         return null;
+    }
+
+    /** The own read endpoints a browser opens: the dashboard and the status it polls (Basic auth accepted). */
+    private static boolean browserReadable(Call call, String path) {
+        return call.route.kind() == Route.Kind.OWN
+                && ("/dashboard".equals(path) || "/queue/status".equals(path) || "/queue/summary".equals(path));
     }
 
     /** True when the request's {@code Host} names a loopback address, {@code localhost} or a {@code .localhost} name. */

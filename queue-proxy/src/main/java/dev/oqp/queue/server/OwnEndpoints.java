@@ -29,11 +29,25 @@ import org.eclipse.jetty.util.Callback;
  */
 final class OwnEndpoints {
     private static final JsonFactory JSON = new JsonFactory();
+    private static final java.security.SecureRandom NONCES = new java.security.SecureRandom();
+    /** The dashboard page, with {@code {{NONCE}}} where each response's nonce goes. */
+    private static final String DASHBOARD = resource("dashboard.html");
 
     private final Pipeline pipeline;
 
     OwnEndpoints(Pipeline pipeline) {
         this.pipeline = pipeline;
+    }
+
+    private static String resource(String name) {
+        try (var in = OwnEndpoints.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException(name + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** True for an own endpoint that needs no key under this configuration. */
@@ -58,8 +72,8 @@ final class OwnEndpoints {
             case "/queue/summary" -> json(call, request, response, callback, 200, this::summary);
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
                     control(call, request, response, callback, path.substring("/queue/".length()));
-            default -> error(call, request, response, callback, 404,
-                    "the dashboard is not part of this version; see /queue/status and /metrics", "not_found");
+            case "/dashboard" -> dashboard(call, request, response, callback);
+            default -> error(call, request, response, callback, 404, "404 page not found", "not_found");
         }
     }
 
@@ -93,6 +107,33 @@ final class OwnEndpoints {
                 g.writeBooleanField("cache_available", pipeline.cache.backend().available());
             }
         });
+    }
+
+    // ---------------------------------------------------------------- /dashboard
+
+    /**
+     * One self-contained page (no external resource) that polls {@code /queue/summary} and
+     * {@code /queue/status}. Its inline script and style run under a nonce new for every response; the
+     * policy allows nothing else (no other script, no eval, no frames, connections to this origin only).
+     */
+    private void dashboard(Call call, Request request, Response response, Callback callback) {
+        if (!pipeline.config.admin().dashboard()) {
+            error(call, request, response, callback, 404, "the dashboard is disabled (admin.dashboard: false)", "not_found");
+            return;
+        }
+        byte[] nonceBytes = new byte[18];
+        NONCES.nextBytes(nonceBytes);
+        String nonce = java.util.Base64.getEncoder().encodeToString(nonceBytes);
+        var headers = response.getHeaders();
+        headers.put("Content-Security-Policy", "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-"
+                + nonce + "'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none';"
+                + " frame-ancestors 'none'");
+        headers.put("X-Content-Type-Options", "nosniff");
+        headers.put("X-Frame-Options", "DENY");
+        headers.put("Referrer-Policy", "no-referrer");
+        headers.put(HttpHeader.CACHE_CONTROL, "no-store");
+        write(call, request, response, callback, 200, "text/html; charset=utf-8",
+                DASHBOARD.replace("{{NONCE}}", nonce).getBytes(StandardCharsets.UTF_8));
     }
 
     // ---------------------------------------------------------------- /metrics
@@ -170,12 +211,18 @@ final class OwnEndpoints {
         for (String id : pipeline.pool.clientsInFlight()) {
             clients.computeIfAbsent(id, k -> new int[2])[1] = pipeline.pool.clientInFlight(id);
         }
+        for (String id : pipeline.metrics.clientsWithTokens()) {
+            clients.computeIfAbsent(id, k -> new int[2]);
+        }
         g.writeArrayFieldStart("clients");
         for (Map.Entry<String, int[]> c : clients.entrySet()) {
+            long[] tokens = pipeline.metrics.tokens(c.getKey());
             g.writeStartObject();
             g.writeStringField("client_id", c.getKey());
             g.writeNumberField("queued", c.getValue()[0]);
             g.writeNumberField("in_flight", c.getValue()[1]);
+            g.writeNumberField("prompt_tokens", tokens[0]);
+            g.writeNumberField("completion_tokens", tokens[1]);
             g.writeEndObject();
         }
         g.writeEndArray();

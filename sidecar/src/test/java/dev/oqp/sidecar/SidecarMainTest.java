@@ -107,4 +107,21 @@ class SidecarMainTest {
                     .contains("already in use");
         }
     }
+
+    @Test
+    void portInUseNamesTheServiceWhosePortIsTakenNotTheFirst(@TempDir Path dir) throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            int freePort = free.getLocalPort();
+            free.close();
+            Path file = dir.resolve("ok.yaml");
+            Files.writeString(file, "services:\n  - {name: first, listen: " + freePort + ", upstream: \"http://127.0.0.1:11434\"}\n"
+                    + "  - {name: second, listen: " + taken.getLocalPort() + ", upstream: \"http://127.0.0.1:11434\"}\n");
+
+            assertThat(run(Map.of(), "--config", file.toString())).isEqualTo(1);
+
+            assertThat(err()).contains("cannot start: service second: cannot listen on 127.0.0.1:" + taken.getLocalPort())
+                    .doesNotContain("service first");
+        }
+    }
 }

@@ -860,7 +860,7 @@ public final class ConfigLoader {
                 String problem = RedisUrls.problem(text.trim());
                 if (problem != null) {
                     backendNode.problem(RedisUrls.redact(text.trim()) + ": " + problem
-                            + " (expected: redis://[:password@]host[:port][/db])");
+                            + " (expected: redis://[[user]:password@]host[:port][/db])");
                 } else {
                     backend = text.trim();
                 }

@@ -11,6 +11,19 @@ public final class RedisUrls {
 
     /** Returns null when {@code s} is a valid redis/rediss URL, else the reason (never containing the password). */
     static String problem(String s) {
+        int scheme = s.indexOf("://");
+        int at = s.lastIndexOf('@');
+        if (scheme >= 0 && at > scheme) {
+            // Unencoded, these would end the credentials early and the rest would be read as host or path (and
+            // echoed in a message): say what to do instead, without showing any of it.
+            String userInfo = s.substring(scheme + 3, at);
+            for (char c : new char[] {'/', '?', '#', '@', '[', ']'}) {
+                if (userInfo.indexOf(c) >= 0) {
+                    return "the user name or password contains '" + c + "': percent-encode it (/ as %2F, ? as %3F,"
+                            + " # as %23, @ as %40, [ as %5B, ] as %5D)";
+                }
+            }
+        }
         URI uri;
         try {
             uri = new URI(s);
@@ -28,7 +41,7 @@ public final class RedisUrls {
         }
         String path = uri.getRawPath() == null ? "" : uri.getRawPath();
         if (!path.isEmpty() && !path.equals("/") && !path.matches("/\\d{1,9}")) {
-            return "database " + path.substring(1) + " (expected: a non-negative integer)";
+            return "database " + path.substring(1) + " is not a non-negative integer";
         }
         return null;
     }

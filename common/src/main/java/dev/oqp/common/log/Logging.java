@@ -88,5 +88,7 @@ public final class Logging {
         for (String quiet : new String[] {"org.eclipse.jetty", "io.lettuce", "io.netty", "reactor"}) {
             context.getLogger(quiet).setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
         }
+        // Its "cannot reconnect" warning repeats every few seconds of an outage; the cache logs the outage once.
+        context.getLogger("io.lettuce.core.protocol.ConnectionWatchdog").setLevel(Level.ERROR);
     }
 }

@@ -60,17 +60,24 @@ public final class Servers {
      * ({@code label} of its connector) and its address.
      */
     public static void start(Server server, Function<ServerConnector, String> label) throws Exception {
-        try {
-            server.start();
-        } catch (IOException e) {
-            for (Connector connector : server.getConnectors()) {
-                if (connector instanceof ServerConnector network && !network.isOpen()) {
+        // Bound one by one first, so that the port that failed is the one named (once Jetty's start failed,
+        // every connector is closed again and none can be told apart). Jetty's start keeps the open ones.
+        java.util.List<ServerConnector> opened = new java.util.ArrayList<>();
+        for (Connector connector : server.getConnectors()) {
+            if (connector instanceof ServerConnector network && !network.isOpen()) {
+                try {
+                    network.open();
+                    opened.add(network);
+                } catch (IOException e) {
+                    for (ServerConnector other : opened) {
+                        other.close();
+                    }
                     throw new IOException(label.apply(network) + ": cannot listen on "
                             + hostPort(network.getHost(), network.getPort()) + ": " + Launcher.rootCause(e).getMessage(), e);
                 }
             }
-            throw e;
         }
+        server.start();
     }
 
     /**

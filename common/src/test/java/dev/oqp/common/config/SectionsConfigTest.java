@@ -188,8 +188,12 @@ class SectionsConfigTest {
         assertThat(proxyProblems("embedding_cache: {backend: 'memcached://x'}"))
                 .containsExactly("embedding_cache.backend: memcached://x (expected: memory, or a redis:// or rediss:// URL)");
         assertThat(proxyProblems("embedding_cache: {backend: 'redis://:hunter2@valkey:6379/x'}")).containsExactly(
-                "embedding_cache.backend: redis://:***@valkey:6379/x: database x (expected: a non-negative integer) "
-                        + "(expected: redis://[:password@]host[:port][/db])");
+                "embedding_cache.backend: redis://:***@valkey:6379/x: database x is not a non-negative integer "
+                        + "(expected: redis://[[user]:password@]host[:port][/db])");
+        assertThat(proxyProblems("embedding_cache: {backend: 'redis://:s3cret-p@ss/w:rd@valkey:6379/0'}")).containsExactly(
+                "embedding_cache.backend: redis://:***@valkey:6379/0: the user name or password contains '/': percent-encode"
+                        + " it (/ as %2F, ? as %3F, # as %23, @ as %40, [ as %5B, ] as %5D) (expected:"
+                        + " redis://[[user]:password@]host[:port][/db])");
         for (String password : new String[] {"Zm9v/YmFy#c2VjcmV0", "abc/def", "p?w@x", "hunter2hunter2"}) {
             // each URL is invalid (database "x", or the mistyped scheme), so its problem is printed
             for (String url : new String[] {"redis://:" + password + "@valkey:6379/x", "redis://default:" + password
@@ -200,7 +204,7 @@ class SectionsConfigTest {
         }
         assertThat(proxyProblems("embedding_cache: {backend: 'redis://valkey:6379/0?timeout=1s'}")).containsExactly(
                 "embedding_cache.backend: redis://valkey:6379/0?timeout=1s: query and fragment are not supported "
-                        + "(expected: redis://[:password@]host[:port][/db])");
+                        + "(expected: redis://[[user]:password@]host[:port][/db])");
     }
 
     @Test

@@ -26,6 +26,16 @@ public interface EmbeddingCache extends AutoCloseable {
     /** True while the backend can answer (always for memory; a live connection for Redis). */
     boolean available();
 
+    /** Entries held, or -1 where the backend cannot tell them from others' (Redis). */
+    default long entries() {
+        return -1;
+    }
+
+    /** Bytes held (an estimate), or -1 where unknown. */
+    default long bytes() {
+        return -1;
+    }
+
     /** What to call the backend in logs and status: {@code memory} or the URL without its password. */
     String describe();
 

@@ -93,8 +93,14 @@ final class MemoryEmbeddingCache implements EmbeddingCache {
         return entries.size();
     }
 
+    @Override
+    public long entries() {
+        return size();
+    }
+
     /** Bytes held, by the estimate of {@link #ENTRY_OVERHEAD}. */
-    synchronized long bytes() {
+    @Override
+    public synchronized long bytes() {
         return bytes;
     }
 

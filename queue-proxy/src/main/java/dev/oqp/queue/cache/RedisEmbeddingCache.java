@@ -55,11 +55,15 @@ final class RedisEmbeddingCache implements EmbeddingCache {
     /** An outage is logged once, when it starts; its end once, when a connection is made again. */
     private final AtomicBoolean outageLogged = new AtomicBoolean();
     private volatile boolean closed;
+    /** What an outage means for requests, for its log line. */
+    private final String outageEffect;
 
     RedisEmbeddingCache(EmbeddingCacheConfig config) {
         this.described = RedisUrls.redact(config.backend());
         this.timeout = config.timeout();
         this.ttlMillis = config.ttl().toMillis();
+        this.outageEffect = config.required() ? "embedding requests get 503 until it answers (required: true)"
+                : "lookups are misses until it answers";
         this.uri = RedisURI.create(config.backend());
         uri.setTimeout(timeout);
         this.resources = ClientResources.builder()
@@ -73,6 +77,23 @@ final class RedisEmbeddingCache implements EmbeddingCache {
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .timeoutOptions(TimeoutOptions.enabled(timeout))
                 .build());
+        // One line when a connection is lost and one when it is back (Lettuce's own reconnect warnings are
+        // kept quiet: one every few seconds for as long as the outage lasts).
+        client.addListener(new io.lettuce.core.RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(io.lettuce.core.RedisChannelHandler<?, ?> handler) {
+                if (!closed && outageLogged.compareAndSet(false, true)) {
+                    LOG.atWarn().addKeyValue("backend", described).log("embedding cache connection lost: " + outageEffect);
+                }
+            }
+
+            @Override
+            public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> handler, java.net.SocketAddress address) {
+                if (outageLogged.compareAndSet(true, false)) {
+                    LOG.atInfo().addKeyValue("backend", described).log("embedding cache reachable again");
+                }
+            }
+        });
     }
 
     @Override
@@ -93,7 +114,7 @@ final class RedisEmbeddingCache implements EmbeddingCache {
             if (failure != null) {
                 if (outageLogged.compareAndSet(false, true)) {
                     LOG.atWarn().addKeyValue("backend", described).addKeyValue("reason", describe(failure))
-                            .log("embedding cache unreachable: lookups are misses until it answers");
+                            .log("embedding cache unreachable: " + outageEffect);
                 }
                 return;
             }

@@ -639,6 +639,9 @@ final class Gate extends Handler.Abstract.NonBlocking {
         if (call.tier != null) {
             headers.put(Forwarder.X_QUEUE_PRIORITY, call.tier.yamlName());
         }
+        if (call.cache != null) {
+            headers.put(Forwarder.X_CACHE, call.cache.status().name());
+        }
         ErrorResponses.write(request, response, callback, status, message);
         record(call, request, status, -1, error);
     }

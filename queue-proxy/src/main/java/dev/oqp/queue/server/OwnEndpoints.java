@@ -202,8 +202,13 @@ final class OwnEndpoints {
             g.writeBooleanField("available", pipeline.cache.backend().available());
             g.writeBooleanField("required", pipeline.cache.required());
             g.writeStringField("partition", pipeline.cache.config().partition().name().toLowerCase(Locale.ROOT));
-            g.writeNumberField("hits", pipeline.metrics.cacheHits.get());
-            g.writeNumberField("misses", pipeline.metrics.cacheMisses.get());
+            g.writeNumberField("hits", (long) pipeline.metrics.cacheHits.get());
+            g.writeNumberField("misses", (long) pipeline.metrics.cacheMisses.get());
+            if (pipeline.cache.backend().entries() >= 0) {
+                g.writeNumberField("entries", pipeline.cache.backend().entries());
+                g.writeNumberField("bytes", pipeline.cache.backend().bytes());
+                g.writeNumberField("max_bytes", pipeline.cache.config().maxMemory());
+            }
             g.writeEndObject();
         }
         Map<String, int[]> clients = new TreeMap<>();

@@ -739,7 +739,7 @@ public abstract class ProxyBase extends ProxyHandler {
             byte[] replacement;
             try {
                 replacement = rewriter.rewrite(collected.toByteArray());
-            } catch (Exception x) {
+            } catch (Exception | OutOfMemoryError x) {
                 if (LOG.isDebugEnabled()) {
                     LOG.debug("{} S2P answer could not be rewritten: {}", requestId(clientToProxyRequest), x.toString());
                 }

@@ -40,8 +40,11 @@ import dev.oqp.common.proxy.ErrorResponses;
  * or a base64 JSON string for {@code encoding_format: base64}); a value not of that form is read as garbage:
  * a miss.
  *
- * <p>A request is cacheable when its input is a non-empty string or a non-empty array of non-empty strings
- * and no top-level field appears twice under case folding; anything else goes upstream untouched.
+ * <p>A request is cacheable when its input is a non-empty string or a non-empty array of at most
+ * {@value #MAX_ITEMS} non-empty strings, no field appears twice (at any depth; top-level names also under case
+ * folding), and no string holds an unpaired surrogate (Go would embed U+FFFD where Java's encoder writes
+ * {@code ?}: two texts could share a key); anything else goes upstream untouched. A value read from the cache
+ * is used only when it is exactly one JSON array of numbers or one string, within {@code max_entry_bytes}.
  */
 public final class CachePlan {
     /** The three embedding endpoints, each with its own answer shape. */
@@ -50,8 +53,17 @@ public final class CachePlan {
     /** What the cache held for the request's items. */
     public enum Status { HIT, PARTIAL, MISS }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final JsonFactory FACTORY = JSON.getFactory();
+    /** Input items per cacheable request at most: a larger batch goes upstream uncached. */
+    public static final int MAX_ITEMS = 2048;
+    /** The largest answer assembled from cached vectors; a larger one is not answered from the cache. */
+    public static final long MAX_ANSWER_BYTES = 64L << 20;
+
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            // Go's decoder merges a repeated object and keeps the last scalar; a tree keeps only the last of
+            // each: two bodies Ollama reads differently could then share a key. Repeats are not cacheable.
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+    private static final JsonFactory FACTORY = new JsonFactory();
     private static final byte[] MAGIC = "oqp1".getBytes(StandardCharsets.US_ASCII);
     private static final String FORMAT = "oqp-embed-1";
     private static final char[] HEX = "0123456789abcdef".toCharArray();
@@ -62,6 +74,8 @@ public final class CachePlan {
     private final String spelledModel;
     private final List<String> items;
     private final List<String> keys;
+    /** The distinct keys, in first order: what is looked up. */
+    private final List<String> lookupKeys;
     private final long maxEntryBytes;
     /** Per item: the raw vector, once known (from the cache or the upstream); null while missing. */
     private final byte[][] vectors;
@@ -79,6 +93,7 @@ public final class CachePlan {
         this.spelledModel = spelledModel;
         this.items = items;
         this.keys = keys;
+        this.lookupKeys = List.copyOf(new java.util.LinkedHashSet<>(keys));
         this.maxEntryBytes = maxEntryBytes;
         this.vectors = new byte[items.size()][];
     }
@@ -141,6 +156,9 @@ public final class CachePlan {
         }
         StringBuilder canonical = new StringBuilder();
         canonical(JSON.valueToTree(params), canonical);
+        if (!wellFormed(canonical)) {
+            return null;
+        }
         MessageDigest base = sha256();
         for (String part : new String[] {FORMAT, partitionClient == null ? "" : partitionClient, endpoint.name(),
             canonicalModel, canonical.toString()}) {
@@ -165,19 +183,35 @@ public final class CachePlan {
             return null;
         }
         if (input.isTextual()) {
-            return input.asText().isEmpty() ? null : List.of(input.asText());
+            return input.asText().isEmpty() || !wellFormed(input.asText()) ? null : List.of(input.asText());
         }
-        if (endpoint == Endpoint.LEGACY || !input.isArray() || input.isEmpty()) {
+        if (endpoint == Endpoint.LEGACY || !input.isArray() || input.isEmpty() || input.size() > MAX_ITEMS) {
             return null;
         }
         List<String> out = new ArrayList<>(input.size());
         for (JsonNode item : input) {
-            if (!item.isTextual() || item.asText().isEmpty()) {
+            if (!item.isTextual() || item.asText().isEmpty() || !wellFormed(item.asText())) {
                 return null;
             }
             out.add(item.asText());
         }
         return out;
+    }
+
+    /** False when {@code text} holds a surrogate that is not half of a pair. */
+    private static boolean wellFormed(CharSequence text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= text.length() || !Character.isLowSurrogate(text.charAt(i + 1))) {
+                    return false;
+                }
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** JSON with object keys sorted at every level, numbers and strings as Jackson writes them. */
@@ -241,25 +275,37 @@ public final class CachePlan {
         return keys;
     }
 
+    /** The distinct keys, in the order of their first item: what {@link #found} takes the values of. */
+    public List<String> lookupKeys() {
+        return lookupKeys;
+    }
+
     public Endpoint endpoint() {
         return endpoint;
     }
 
     /**
-     * Takes what the cache answered for {@link #keys()} (null: none). Returns how many values were garbage
-     * (not written by this format): those items count as missing.
+     * Takes what the cache answered for {@link #lookupKeys()} (null: none). Returns how many values were
+     * garbage (not one vector of this format within {@code max_entry_bytes}): their items count as missing.
      */
     public int found(byte[][] values) {
         int corrupt = 0;
-        for (int i = 0; i < vectors.length && i < values.length; i++) {
-            byte[] value = values[i];
+        Map<String, byte[]> byKey = new HashMap<>();
+        for (int k = 0; k < lookupKeys.size() && k < values.length; k++) {
+            byte[] value = values[k];
             if (value == null) {
                 continue;
             }
-            byte[] vector = unwrap(value);
+            byte[] vector = value.length - MAGIC.length <= maxEntryBytes ? unwrap(value) : null;
             if (vector == null) {
                 corrupt++;
             } else {
+                byKey.put(lookupKeys.get(k), vector);
+            }
+        }
+        for (int i = 0; i < vectors.length; i++) {
+            byte[] vector = byKey.get(keys.get(i));
+            if (vector != null) {
                 vectors[i] = vector;
                 hits++;
             }
@@ -278,14 +324,37 @@ public final class CachePlan {
                 return null;
             }
         }
-        byte first = value[MAGIC.length];
-        byte last = value[value.length - 1];
-        if (!(first == '[' && last == ']' || first == '"' && last == '"')) {
-            return null;
-        }
         byte[] vector = new byte[n];
         System.arraycopy(value, MAGIC.length, vector, 0, n);
-        return vector;
+        return isVector(vector) ? vector : null;
+    }
+
+    /** True for exactly one JSON array of numbers, or one JSON string, and nothing else (a whole parse). */
+    private static boolean isVector(byte[] json) {
+        try (JsonParser p = FACTORY.createParser(json)) {
+            JsonToken t = p.nextToken();
+            if (t == JsonToken.VALUE_STRING) {
+                return p.nextToken() == null;
+            }
+            if (t != JsonToken.START_ARRAY) {
+                return false;
+            }
+            do {
+                t = p.nextToken();
+            } while (t == JsonToken.VALUE_NUMBER_FLOAT || t == JsonToken.VALUE_NUMBER_INT);
+            return t == JsonToken.END_ARRAY && p.nextToken() == null;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The size of the answer {@link #response} writes from the vectors known now (before the upstream's part, a lower bound). */
+    public long answerBytes() {
+        long size = 256 + (long) spelledModel.length() * 6;
+        for (byte[] vector : vectors) {
+            size += (vector == null ? 0 : vector.length) + 48;
+        }
+        return size;
     }
 
     /** Input items the cache answered. */
@@ -485,15 +554,14 @@ public final class CachePlan {
      * {@code answer} gives the counts (durations, tokens) of the upstream's part; null for a full hit, whose
      * counts are zero: nothing was evaluated.
      */
-    public byte[] response(Answer answer) {
+    public byte[] response(Answer answer) throws IOException {
+        if (answerBytes() > MAX_ANSWER_BYTES) {
+            throw new IOException("embedding answer larger than " + MAX_ANSWER_BYTES + " bytes to assemble");
+        }
         long total = answer == null ? 0 : answer.totalDuration();
         long load = answer == null ? 0 : answer.loadDuration();
         long prompt = answer == null ? 0 : answer.promptTokens();
-        int size = 128;
-        for (byte[] vector : vectors) {
-            size += vector.length + 48;
-        }
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(size);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) answerBytes());
         switch (endpoint) {
             case EMBED -> {
                 write(out, "{\"model\":" + ErrorResponses.quote(spelledModel) + ",\"embeddings\":[");

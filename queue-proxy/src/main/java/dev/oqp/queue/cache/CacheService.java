@@ -42,7 +42,7 @@ public final class CacheService implements AutoCloseable {
     public CompletableFuture<Boolean> lookup(CachePlan plan) {
         CompletableFuture<byte[][]> values;
         try {
-            values = backend.getAll(plan.keys());
+            values = backend.getAll(plan.lookupKeys());
         } catch (RuntimeException e) {
             values = CompletableFuture.failedFuture(e);
         }

@@ -106,6 +106,10 @@ final class Forwarder extends ProxyBase {
         for (Map.Entry<String, String> header : call.host.config().headers().entrySet()) {
             proxyToServerHeaders.put(header.getKey(), header.getValue());
         }
+        if (call.cache != null) {
+            // The answer is read to be cached (and on a partial hit, completed): it must come uncompressed.
+            proxyToServerHeaders.remove(HttpHeader.ACCEPT_ENCODING);
+        }
         proxyToServerHeaders.put(X_CLIENT_ID, call.clientLabel());
         proxyToServerHeaders.put(X_REQUEST_ID, call.requestId);
     }
@@ -216,7 +220,10 @@ final class Forwarder extends ProxyBase {
                 call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
                 fleet.markLoaded(call.host, call.model, call.model);
             } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
-                    && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")) {
+                    && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")
+                    && call.spelledModel != null && call.spelledModel.indexOf('@') < 0) {
+                // (A name with a digest is matched without it: Ollama's 404 may be about the digest or an
+                // unparseable name, which proves nothing about the model.)
                 // Ollama's answer for a model it does not have: its native inference routes have no other 404
                 // (an older Ollama may lack an OpenAI-compatible route, so a 404 there proves nothing).
                 fleet.forget(call.host, call.model);

@@ -279,6 +279,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
                     if (looked.isDone()) {
                         cached(call, request, response, callback, path, parsed, body, looked.join());
                     } else {
+                        // A client that leaves during the lookup must not reach the upstream afterwards.
+                        request.addFailureListener(x -> call.gone = true);
                         // Off the cache client's thread: what follows may queue and forward.
                         looked.thenAcceptAsync(answered -> cached(call, request, response, callback, path, parsed, body,
                                 answered), pipeline.executor);
@@ -296,7 +298,35 @@ final class Gate extends Handler.Abstract.NonBlocking {
      */
     private void cached(Call call, Request request, Response response, Callback callback, String path,
                         InferenceBody parsed, byte[] body, boolean answered) {
+        try {
+            afterLookup(call, request, response, callback, path, parsed, body, answered);
+        } catch (Throwable t) {
+            // Never leave the client without an answer (this may run on a pool thread, where nobody else would).
+            LOG.warn("{} embedding cache step failed: {}", call.requestId, t.toString());
+            if (!response.isCommitted()) {
+                call.tier = null;
+                answer(call, request, response, callback, 500, "internal error", "internal");
+            } else {
+                callback.failed(t);
+            }
+        }
+    }
+
+    private void afterLookup(Call call, Request request, Response response, Callback callback, String path,
+                             InferenceBody parsed, byte[] body, boolean answered) throws java.io.IOException {
         CachePlan plan = call.cache;
+        if (call.gone) {
+            callback.failed(new EofException("client left during the cache lookup"));
+            record(call, request, Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed");
+            return;
+        }
+        if (plan.answerBytes() > CachePlan.MAX_ANSWER_BYTES) {
+            // Many cached copies of large vectors (a batch repeating one text): too large to assemble here;
+            // Ollama answers it, uncached.
+            call.cache = null;
+            toQueue(call, request, response, callback, path, parsed, body);
+            return;
+        }
         if (!answered && pipeline.cache.required()) {
             call.tier = null;
             response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");

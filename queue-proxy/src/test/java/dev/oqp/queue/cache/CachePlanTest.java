@@ -91,7 +91,8 @@ class CachePlanTest {
         String[] keys = plan.keys().toArray(String[]::new);
         assertThat(keys[1]).isEqualTo(keys[3]);
 
-        assertThat(plan.found(new byte[][] {value("[1]"), null, value("[3]"), null})).isZero();
+        assertThat(plan.lookupKeys()).as("each distinct key looked up once").containsExactly(keys[0], keys[1], keys[2]);
+        assertThat(plan.found(new byte[][] {value("[1]"), null, value("[3]")})).isZero();
 
         assertThat(plan.status()).isEqualTo(CachePlan.Status.PARTIAL);
         assertThat(plan.hits()).isEqualTo(2);
@@ -107,6 +108,37 @@ class CachePlanTest {
                 .isEqualTo("{\"model\":\"all-minilm\",\"embeddings\":[[1],[2.5,-1e-3],[3],[2.5,-1e-3]],\"total_duration\":7,"
                         + "\"load_duration\":1,\"prompt_eval_count\":4}");
         assertThat(plan.status()).as("X-Cache stays what the lookup found").isEqualTo(CachePlan.Status.PARTIAL);
+    }
+
+    @Test
+    void repeatedFieldsSurrogatesAndHugeBatchesAreNotCacheable() {
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":\"t\",\"options\":{\"num_ctx\":16},\"options\":{\"temperature\":0}}"))
+                .as("Go merges repeated objects, a tree keeps the last").isNull();
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":\"t\",\"options\":{\"a\":1,\"a\":2}}")).isNull();
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":\"Is it safe\\ud800\"}")).as("a lone surrogate").isNull();
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":[\"ok\",\"\\udc00x\"]}")).isNull();
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":\"t\",\"options\":{\"stop\":\"\\ud800\"}}")).isNull();
+        assertThat(plan(EMBED, "{\"model\":\"m\",\"input\":\"emoji \\ud83d\\ude00\"}")).as("a pair is fine").isNotNull();
+        StringBuilder batch = new StringBuilder("{\"model\":\"m\",\"input\":[");
+        for (int i = 0; i <= CachePlan.MAX_ITEMS; i++) {
+            batch.append(i > 0 ? "," : "").append("\"t").append(i).append('"');
+        }
+        assertThat(plan(EMBED, batch + "]}")).as(CachePlan.MAX_ITEMS + 1 + " items").isNull();
+    }
+
+    @Test
+    void onlyWholeVectorsWithinTheEntryLimitAreTakenFromTheCache() {
+        CachePlan plan = CachePlan.of(EMBED, "{\"model\":\"m\",\"input\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}"
+                .getBytes(StandardCharsets.UTF_8), "m:latest", "m", null, "p:", 16);
+        int corrupt = plan.found(new byte[][] {
+            value("[0.5]],\"model\":\"evil\",\"embeddings\":[[1]"),
+            value("[1,\"x\"]"),
+            value("[1,2,3,4,5,6,7,8,9]"),
+            value("\"AAAA\""),
+            value("[1.5e-3,-2]"),
+        });
+        assertThat(corrupt).as("injected JSON, a non-number, over max_entry_bytes").isEqualTo(3);
+        assertThat(plan.hits()).isEqualTo(2);
     }
 
     @Test

@@ -58,7 +58,8 @@ public final class ConfigLoader {
     private static final List<String> TIER_KEYS = List.of("max_depth", "max_wait");
     private static final List<String> AUTH_KEYS = List.of("enabled", "keys", "rate_limit");
     private static final List<String> KEY_KEYS = List.of("client_id", "key", "key_env", "key_file", "key_sha256",
-            "max_priority", "scope", "max_concurrent", "models");
+            "max_priority", "scope", "max_concurrent", "models", "requests_per_minute", "tokens_per_minute",
+            "tokens_per_day");
     private static final List<String> KEY_SOURCES = List.of("key", "key_env", "key_file", "key_sha256");
     private static final List<String> RATE_LIMIT_KEYS = List.of("max_failures", "window");
     private static final List<String> ROUTING_KEYS = List.of("strategy", "fallback", "protect_cold_loads");
@@ -775,6 +776,9 @@ public final class ConfigLoader {
         Tier maxPriority = or(m.get("max_priority").choice(Tier.class), Tier.NORMAL);
         Scope scope = or(m.get("scope").choice(Scope.class), Scope.INFERENCE);
         int maxConcurrent = or(m.get("max_concurrent").integer(0, Integer.MAX_VALUE), 0);
+        int requestsPerMinute = or(m.get("requests_per_minute").integer(0, Integer.MAX_VALUE), 0);
+        int tokensPerMinute = or(m.get("tokens_per_minute").integer(0, Integer.MAX_VALUE), 0);
+        int tokensPerDay = or(m.get("tokens_per_day").integer(0, Integer.MAX_VALUE), 0);
         List<String> models = new ArrayList<>();
         for (Node n : m.get("models").elements()) {
             String glob = n.string();
@@ -795,7 +799,7 @@ public final class ConfigLoader {
         String env = keyEnv;
         Path file = keyFile;
         return build(sourcePath, () -> new KeyConfig(clientId, src, k, d, env, file, maxPriority, scope,
-                maxConcurrent, models));
+                maxConcurrent, models, new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay)));
     }
 
     /** Checks a shared secret without ever echoing it. */

@@ -125,6 +125,9 @@ public final class ConfigPrinter {
             n.put("max_concurrent", k.maxConcurrent());
             ArrayNode models = n.putArray("models");
             k.models().forEach(m -> models.add(literal(m)));
+            n.put("requests_per_minute", k.limits().requestsPerMinute());
+            n.put("tokens_per_minute", k.limits().tokensPerMinute());
+            n.put("tokens_per_day", k.limits().tokensPerDay());
         }
         ObjectNode rate = auth.putObject("rate_limit");
         rate.put("max_failures", a.rateLimit().maxFailures());

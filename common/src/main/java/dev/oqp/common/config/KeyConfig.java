@@ -23,9 +23,10 @@ import java.util.Objects;
  * @param scope         default {@link Scope#INFERENCE}
  * @param maxConcurrent this client's requests in flight upstream; default 0 = no cap
  * @param models        allowed model name globs ({@code *}, {@code ?}); default empty = all models
+ * @param limits        requests and tokens per minute, tokens per day; default none
  */
 public record KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
-        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models) {
+        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits) {
 
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
@@ -53,6 +54,13 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         Objects.requireNonNull(scope, "scope");
         Checks.range("maxConcurrent", maxConcurrent, 0, Integer.MAX_VALUE);
         models = List.copyOf(models);
+        Objects.requireNonNull(limits, "limits");
+    }
+
+    /** A key without rate limits. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, RateLimits.NONE);
     }
 
     /** Lowercase hex SHA-256 of the UTF-8 bytes of {@code secret}: the lookup key for a presented bearer token. */
@@ -70,6 +78,6 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
     public String toString() {
         return "KeyConfig[clientId=" + clientId + ", source=" + source + ", key=***, keySha256=***, keyEnv=" + keyEnv
                 + ", keyFile=" + keyFile + ", maxPriority=" + maxPriority + ", scope=" + scope
-                + ", maxConcurrent=" + maxConcurrent + ", models=" + models + "]";
+                + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits + "]";
     }
 }

@@ -27,6 +27,17 @@ class AuthConfigTest {
     }
 
     @Test
+    void rateLimitsAreReadPerKeyAndZeroMeansNone() throws ConfigException {
+        AuthConfig auth = proxy("auth:\n  keys:\n    - {client_id: a, key: " + SECRET + ", requests_per_minute: 60,"
+                + " tokens_per_minute: 1000, tokens_per_day: 50000}\n    - {client_id: b, key: " + SECRET + "x}\n").auth();
+        assertThat(auth.keys().get(0).limits()).isEqualTo(new RateLimits(60, 1000, 50_000));
+        assertThat(auth.keys().get(1).limits()).isEqualTo(RateLimits.NONE);
+        assertThat(auth.keys().get(1).limits().any()).isFalse();
+        assertThat(proxyProblems("auth:\n  keys:\n    - {client_id: a, key: " + SECRET + ", requests_per_minute: -1,"
+                + " tokens_per_day: x}\n")).hasSize(2).allMatch(p -> p.startsWith("auth.keys[0]."));
+    }
+
+    @Test
     void explicitlyEnabledWithoutKeysIsAProblem() {
         assertThat(proxyProblems("auth: {enabled: true}"))
                 .containsExactly("auth.enabled: true but auth.keys is empty (expected: at least one key)");

@@ -1,6 +1,7 @@
 package dev.oqp.queue.auth;
 
 import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.RateLimits;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
 import java.util.List;
@@ -14,8 +15,10 @@ import java.util.Objects;
  * @param maxPriority   the highest tier the client may request
  * @param maxConcurrent requests in flight upstream for this client; 0 = no cap
  * @param models        allowed model name globs, see {@link ModelGlobs}; empty = all models
+ * @param limits        requests and tokens per minute, tokens per day
  */
-public record Client(String clientId, Scope scope, Tier maxPriority, int maxConcurrent, List<String> models) {
+public record Client(String clientId, Scope scope, Tier maxPriority, int maxConcurrent, List<String> models,
+                     RateLimits limits) {
 
     /**
      * The single client everyone is when authentication is disabled: scope management, priority uncapped, no
@@ -31,11 +34,17 @@ public record Client(String clientId, Scope scope, Tier maxPriority, int maxConc
             throw new IllegalArgumentException("maxConcurrent: " + maxConcurrent + " (expected: >= 0)");
         }
         models = List.copyOf(models);
+        Objects.requireNonNull(limits, "limits");
+    }
+
+    /** A client without rate limits. */
+    public Client(String clientId, Scope scope, Tier maxPriority, int maxConcurrent, List<String> models) {
+        this(clientId, scope, maxPriority, maxConcurrent, models, RateLimits.NONE);
     }
 
     /** The client a configured key stands for. */
     public static Client of(KeyConfig key) {
-        return new Client(key.clientId(), key.scope(), key.maxPriority(), key.maxConcurrent(), key.models());
+        return new Client(key.clientId(), key.scope(), key.maxPriority(), key.maxConcurrent(), key.models(), key.limits());
     }
 
     /**

@@ -121,6 +121,23 @@ public final class QueueMetrics {
             .labelNames("kind")
             .register(registry);
 
+    public final Counter rateLimited = Counter.builder()
+            .name("oqp_rate_limited_total")
+            .help("Inference requests refused 429 by a client's rate limit: requests_per_minute, tokens_per_minute,"
+                    + " tokens_per_day")
+            .labelNames("client", "limit")
+            .register(registry);
+    public final Counter usageRequests = Counter.builder()
+            .name("oqp_usage_requests_total")
+            .help("Inference requests answered 200 by a host or from the embedding cache, by client and model (GET /usage)")
+            .labelNames("client", "model")
+            .register(registry);
+    public final Counter clientCacheHits = Counter.builder()
+            .name("oqp_client_cache_hits_total")
+            .help("Embedding input items answered from the cache, by client")
+            .labelNames("client")
+            .register(registry);
+
     /** Per client (labels from configuration): prompt and completion tokens, each array guarded by itself. */
     private final Map<String, long[]> tokensByClient = new ConcurrentHashMap<>();
     private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();

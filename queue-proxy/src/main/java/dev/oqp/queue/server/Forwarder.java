@@ -64,9 +64,12 @@ final class Forwarder extends ProxyBase {
     private final FleetMonitor monitor;
     private final boolean protectColdLoads;
     private final CacheService cache;
+    private final dev.oqp.queue.limits.RateLimiter rates;
+    private final dev.oqp.queue.limits.UsageLedger usage;
 
     Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
-              FleetMonitor monitor, boolean protectColdLoads, CacheService cache) {
+              FleetMonitor monitor, boolean protectColdLoads, CacheService cache,
+              dev.oqp.queue.limits.RateLimiter rates, dev.oqp.queue.limits.UsageLedger usage) {
         super(settings);
         this.metrics = metrics;
         this.ledger = ledger;
@@ -75,6 +78,8 @@ final class Forwarder extends ProxyBase {
         this.monitor = monitor;
         this.protectColdLoads = protectColdLoads;
         this.cache = cache;
+        this.rates = rates;
+        this.usage = usage;
     }
 
     @Override
@@ -326,7 +331,28 @@ final class Forwarder extends ProxyBase {
         if (call.usage != null) {
             metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), call.usage.completionTokens());
         }
+        if (call.route.kind() == Route.Kind.INFERENCE && call.client != null) {
+            long prompt = call.usage == null ? 0 : Math.max(0, call.usage.promptTokens());
+            long completion = call.usage == null ? 0 : Math.max(0, call.usage.completionTokens());
+            // Token limits count what the host reported, whatever the status.
+            rates.consumed(call.client.clientId(), call.client.limits(), prompt + completion);
+            if (exchange.status() == 200) {
+                long hits = call.cache == null ? 0 : call.cache.hits();
+                recordUsage(metrics, usage, call.clientLabel(), call.model, prompt, completion, hits);
+            }
+        }
         ledger.record(call, exchange.method(), exchange.path(), exchange.status(), exchange.bytesToClient(),
                 exchange.outcome() == Exchange.Outcome.NONE ? null : exchange.outcome().name(), exchange.upstreamMillis());
+    }
+
+    /** One successful inference request in {@code GET /usage} and its metrics (model names bounded as labels). */
+    static void recordUsage(QueueMetrics metrics, dev.oqp.queue.limits.UsageLedger usage, String client, String model,
+                            long prompt, long completion, long cacheHits) {
+        String label = metrics.modelLabel(model);
+        usage.record(client, label, prompt, completion, cacheHits);
+        metrics.usageRequests.labelValues(client, label).inc();
+        if (cacheHits > 0) {
+            metrics.clientCacheHits.labelValues(client).inc(cacheHits);
+        }
     }
 }

@@ -220,6 +220,16 @@ final class Gate extends Handler.Abstract.NonBlocking {
     // ---------------------------------------------------------------- steps 5 to 8
 
     private void inference(Call call, Request request, Response response, Callback callback, String path) {
+        dev.oqp.queue.limits.RateLimiter.Decision limit = pipeline.rates.admit(call.client.clientId(), call.client.limits());
+        limit.headers().forEach(response.getHeaders()::put);
+        if (!limit.allowed()) {
+            pipeline.metrics.rateLimited.labelValues(call.client.clientId(), limit.limit()).inc();
+            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(limit.retryAfterSeconds()));
+            answer(call, request, response, callback, 429, "rate limit " + limit.limit() + " of client "
+                    + call.client.clientId() + " reached; retry in " + limit.retryAfterSeconds() + "s",
+                    "rate_limited_" + limit.limit());
+            return;
+        }
         Tier requested;
         String priority = request.getHeaders().get(Forwarder.X_QUEUE_PRIORITY);
         if (priority == null || priority.isBlank()) {
@@ -342,6 +352,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             headers.put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
             headers.put(Forwarder.X_CACHE, CachePlan.Status.HIT.name());
             response.write(true, ByteBuffer.wrap(out), callback);
+            Forwarder.recordUsage(pipeline.metrics, pipeline.usage, call.clientLabel(), call.model, 0, 0, plan.hits());
             record(call, request, 200, out.length, null);
             return;
         }

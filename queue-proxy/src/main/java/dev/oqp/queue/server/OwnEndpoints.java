@@ -73,6 +73,12 @@ final class OwnEndpoints {
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
                     control(call, request, response, callback, path.substring("/queue/".length()));
             case "/dashboard" -> dashboard(call, request, response, callback);
+            case "/usage" -> {
+                // A management key sees every client; any other key only its own usage.
+                boolean all = call.client.scope() == dev.oqp.common.config.Scope.MANAGEMENT;
+                String self = call.client.clientId();
+                json(call, request, response, callback, 200, g -> pipeline.usage.write(g, id -> all || id.equals(self)));
+            }
             default -> error(call, request, response, callback, 404, "404 page not found", "not_found");
         }
     }

@@ -28,6 +28,8 @@ final class Pipeline {
     final FleetMonitor monitor;
     final OwnEndpoints own;
     final MergedLists merged;
+    final dev.oqp.queue.limits.RateLimiter rates;
+    final dev.oqp.queue.limits.UsageLedger usage;
     /** The embedding cache, or null when {@code embedding_cache.enabled} is false. */
     final CacheService cache;
     /** Bytes of inference bodies being read at once: at most {@code queue.max_queued_bytes}. */
@@ -36,7 +38,8 @@ final class Pipeline {
 
     Pipeline(OqpConfig config, KeyRegistry keys, FailureLimiter limiter, SlotPool pool, Scheduler scheduler,
              Forwarder forwarder, QueueMetrics metrics, Ledger ledger, Executor executor,
-             Fleet fleet, FleetMonitor monitor, CacheService cache, BooleanSupplier stopping) {
+             Fleet fleet, FleetMonitor monitor, CacheService cache, dev.oqp.queue.limits.RateLimiter rates,
+             dev.oqp.queue.limits.UsageLedger usage, BooleanSupplier stopping) {
         this.config = config;
         this.keys = keys;
         this.limiter = limiter;
@@ -49,6 +52,8 @@ final class Pipeline {
         this.fleet = fleet;
         this.monitor = monitor;
         this.cache = cache;
+        this.rates = rates;
+        this.usage = usage;
         this.stopping = stopping;
         this.own = new OwnEndpoints(this);
         this.merged = new MergedLists(this);

@@ -123,13 +123,16 @@ public final class QueueProxy implements Launcher.App {
                 }
             }, true);
         }
+        dev.oqp.queue.limits.RateLimiter rates = new dev.oqp.queue.limits.RateLimiter(System::nanoTime,
+                java.time.Clock.systemUTC());
+        dev.oqp.queue.limits.UsageLedger usage = new dev.oqp.queue.limits.UsageLedger(java.time.Clock.systemUTC());
         Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, monitor,
-                config.routing().protectColdLoads(), cache);
+                config.routing().protectColdLoads(), cache, rates, usage);
         forwarder.setServer(server);
         server.addBean(forwarder, true);
         server.addBean(monitor, true);
         Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
-                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor, cache,
+                pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor, cache, rates, usage,
                 () -> server.isStopping() || server.isStopped());
 
         ConnectorRouter router = new ConnectorRouter();

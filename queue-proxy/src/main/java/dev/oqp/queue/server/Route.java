@@ -63,6 +63,7 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
             own("/queue/status", GET, Scope.READ),
             own("/queue/summary", GET, Scope.READ),
             own("/dashboard", GET, Scope.READ),
+            own("/usage", GET, Scope.READ),
             own("/queue/pause", POST, Scope.MANAGEMENT),
             own("/queue/resume", POST, Scope.MANAGEMENT),
             own("/queue/drain", POST, Scope.MANAGEMENT),

@@ -45,6 +45,15 @@ try {
     problems,
   };
   await page.screenshot({ path: screenshot, fullPage: true });
+  // A bookmark with the key in the URL (a kiosk screen): the page's own requests must still work.
+  const bare = await browser.newContext();
+  const bookmarked = await bare.newPage();
+  const withKey = new URL(`${url}/dashboard`);
+  withKey.username = 'dashboard';
+  withKey.password = key;
+  await bookmarked.goto(withKey.toString());
+  result.urlCredentialsWork = await bookmarked.waitForSelector('body[data-loaded="true"]', { timeout: 15000 })
+    .then(() => true, () => false);
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();

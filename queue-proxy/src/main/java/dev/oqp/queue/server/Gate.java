@@ -111,6 +111,12 @@ final class Gate extends Handler.Abstract.NonBlocking {
             ErrorResponses.write(request, response, callback, 403, "host not allowed");
             return true;
         }
+        if (route.kind() == Route.Kind.OWN && "POST".equals(method) && crossSite(request)) {
+            // A web page must not drive the queue's controls through the operator's browser (with auth off
+            // nothing else would stop it; with auth on a browser holds no bearer key, but refuse all the same).
+            ErrorResponses.write(request, response, callback, 403, "cross-site request refused");
+            return true;
+        }
         Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
         Client client = authenticate(call, effective, response, callback);
         if (client == null) {
@@ -198,9 +204,32 @@ final class Gate extends Handler.Abstract.NonBlocking {
     }
 
     /** The own read endpoints a browser opens: the dashboard and the status it polls (Basic auth accepted). */
-    private static boolean browserReadable(Call call, String path) {
-        return call.route.kind() == Route.Kind.OWN
+    private boolean browserReadable(Call call, String path) {
+        return call.route.kind() == Route.Kind.OWN && pipeline.config.admin().dashboard()
                 && ("/dashboard".equals(path) || "/queue/status".equals(path) || "/queue/summary".equals(path));
+    }
+
+    /**
+     * True for a request a browser sent on behalf of another site: {@code Sec-Fetch-Site: cross-site}, or an
+     * {@code Origin} whose host and port are not the ones the request was sent to.
+     */
+    static boolean crossSite(Request request) {
+        String site = request.getHeaders().get("Sec-Fetch-Site");
+        if (site != null && (site.equalsIgnoreCase("cross-site") || site.equalsIgnoreCase("same-site"))) {
+            return true;
+        }
+        String origin = request.getHeaders().get(HttpHeader.ORIGIN);
+        if (origin == null) {
+            return false;
+        }
+        String host = request.getHeaders().get(HttpHeader.HOST);
+        try {
+            java.net.URI uri = java.net.URI.create(origin.strip());
+            String authority = uri.getRawAuthority();
+            return authority == null || host == null || !authority.equalsIgnoreCase(host.strip());
+        } catch (IllegalArgumentException e) {
+            return true;
+        }
     }
 
     /** True when the request's {@code Host} names a loopback address, {@code localhost} or a {@code .localhost} name. */

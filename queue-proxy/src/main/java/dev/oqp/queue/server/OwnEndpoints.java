@@ -305,6 +305,9 @@ final class OwnEndpoints {
             throw new UncheckedIOException(e);
         }
         out.write('\n');
+        // Browsers may fetch these with the dashboard's credentials: never sniffed, never embedded elsewhere.
+        response.getHeaders().put("X-Content-Type-Options", "nosniff");
+        response.getHeaders().put("Cross-Origin-Resource-Policy", "same-origin");
         write(call, request, response, callback, status, "application/json; charset=utf-8", out.toByteArray());
     }
 

@@ -72,6 +72,7 @@ class DashboardBrowserTest {
         assertThat(page.get("hitRate").asText()).isEqualTo("50.0 %");
         assertThat(page.get("clients").asText()).contains("app");
         assertThat(page.get("queued").asText()).isEqualTo("0");
+        assertThat(page.get("urlCredentialsWork").asBoolean()).as("opened as http://user:key@host/dashboard").isTrue();
         BufferedImage image = ImageIO.read(screenshot.toFile());
         assertThat(image.getWidth()).isEqualTo(1280);
         assertThat(image.getHeight()).isGreaterThan(400);

@@ -2,6 +2,7 @@ package dev.oqp.queue.server;
 
 import static dev.oqp.queue.server.QueueFixture.base;
 import static dev.oqp.queue.server.QueueFixture.get;
+import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpResponse;
@@ -73,9 +74,27 @@ class DashboardTest {
     }
 
     @Test
-    void adminDashboardFalseTurnsItOff() throws Exception {
+    void adminDashboardFalseTurnsItOffAndBasicWithIt() throws Exception {
         QueueProxy proxy = start("admin:\n  dashboard: false\n");
         assertThat(fixture.send(get(base(proxy).resolve("/dashboard"), "Authorization", "Bearer " + READER)).statusCode())
                 .isEqualTo(404);
+        assertThat(fixture.send(get(base(proxy).resolve("/queue/status"), "Authorization", basic(READER))).statusCode())
+                .isEqualTo(401);
+    }
+
+    @Test
+    void queueControlsRefuseCrossSiteRequests() throws Exception {
+        // Auth off: nothing but the browser's own headers tells a web page's request from the operator's.
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+        QueueProxy proxy = fixture.start(ollama, 2, "");
+        java.net.URI pause = base(proxy).resolve("/queue/pause");
+        String self = "http://127.0.0.1:" + proxy.port();
+
+        assertThat(fixture.send(post(pause, "", "Origin", "http://evil.example")).statusCode()).isEqualTo(403);
+        assertThat(fixture.send(post(pause, "", "Origin", "http://localhost:8080")).statusCode()).isEqualTo(403);
+        assertThat(fixture.send(post(pause, "", "Sec-Fetch-Site", "cross-site")).statusCode()).isEqualTo(403);
+        assertThat(proxy.scheduler().snapshot().paused()).as("nothing paused").isEmpty();
+        assertThat(fixture.send(post(pause, "", "Origin", self)).statusCode()).as("the dashboard's own origin").isEqualTo(200);
+        assertThat(fixture.send(post(base(proxy).resolve("/queue/resume"), "")).statusCode()).as("curl").isEqualTo(200);
     }
 }

@@ -22,6 +22,9 @@ public final class QueueProxyMain {
     private static final Launcher.Binary QUEUE_PROXY = new Launcher.Binary(BINARY, Target.QUEUE_PROXY,
             List.of("OQP_CONFIG"), null, QueueProxyMain.class);
 
+    /** The proxy this process runs, for SIGHUP. */
+    private static volatile QueueProxy running;
+
     private QueueProxyMain() {
     }
 
@@ -36,15 +39,19 @@ public final class QueueProxyMain {
     }
 
     /**
-     * SIGHUP will reload the configuration (a later version); until then it must not do what the JVM does by
-     * default, which is to stop the proxy, so it is answered with a warning that says how to apply a change.
+     * SIGHUP reloads the configuration file (instead of what the JVM does by default: stop the process). On
+     * embedded defaults there is nothing to reload, which is logged.
      */
     @SuppressWarnings("removal")
     private static void ignoreHangUp() {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> LoggerFactory.getLogger(QueueProxyMain.class)
-                    .warn("SIGHUP received: configuration reload is not supported in this version;"
-                            + " restart the proxy to apply a changed configuration"));
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+                QueueProxy proxy = running;
+                if (proxy != null) {
+                    LoggerFactory.getLogger(QueueProxyMain.class).info("SIGHUP received: reloading the configuration");
+                    proxy.reloadFile();
+                }
+            });
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             // No SIGHUP on this platform: nothing to ignore.
         }
@@ -52,7 +59,7 @@ public final class QueueProxyMain {
 
     /** Everything but the JVM exit; returns the exit status (0 once the server is up and running). */
     static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, long startNanos) {
-        return Launcher.run(QUEUE_PROXY, (config, log) -> {
+        return Launcher.run(QUEUE_PROXY, (config, file, vars, log) -> {
             QueueProxy proxy = new QueueProxy(config);
             try {
                 proxy.start();
@@ -60,6 +67,10 @@ public final class QueueProxyMain {
                 Launcher.stopQuietly(proxy);
                 throw e;
             }
+            if (file != null) {
+                proxy.watch(file, vars);
+            }
+            running = proxy;
             return proxy;
         }, args, env, out, err, startNanos);
     }

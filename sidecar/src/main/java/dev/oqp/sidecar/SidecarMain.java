@@ -35,7 +35,7 @@ public final class SidecarMain {
 
     /** Everything but the JVM exit; returns the exit status (0 once the server is up and running). */
     static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, long startNanos) {
-        return Launcher.run(SIDECAR, (config, log) -> {
+        return Launcher.run(SIDECAR, (config, file, vars, log) -> {
             Sidecar sidecar = new Sidecar(config);
             try {
                 sidecar.start();

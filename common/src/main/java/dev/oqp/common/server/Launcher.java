@@ -34,10 +34,14 @@ public final class Launcher {
         void stop() throws Exception;
     }
 
-    /** Builds and starts the server for a valid configuration; throws naming what could not start. */
+    /**
+     * Builds and starts the server for a valid configuration; throws naming what could not start. {@code file}
+     * is the file it was read from (null on embedded defaults) and {@code env} the environment its
+     * {@code ${VAR}} were read from, for a binary that reloads it.
+     */
     @FunctionalInterface
     public interface Starter {
-        App start(OqpConfig config, Logger log) throws Exception;
+        App start(OqpConfig config, java.nio.file.Path file, Map<String, String> env, Logger log) throws Exception;
     }
 
     /**
@@ -103,7 +107,7 @@ public final class Launcher {
         Logger log = LoggerFactory.getLogger(Launcher.class);
         App app;
         try {
-            app = starter.start(config, log);
+            app = starter.start(config, commandLine.config(), env, log);
         } catch (Exception e) {
             err.println(name + ": cannot start: " + describe(e));
             return 1;

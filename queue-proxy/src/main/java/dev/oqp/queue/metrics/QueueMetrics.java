@@ -121,6 +121,12 @@ public final class QueueMetrics {
             .labelNames("kind")
             .register(registry);
 
+    public final Counter configReloads = Counter.builder()
+            .name("oqp_config_reloads_total")
+            .help("Configuration reloads (SIGHUP or the file changing): success, or error (the file had a problem;"
+                    + " nothing changed)")
+            .labelNames("result")
+            .register(registry);
     public final Counter rateLimited = Counter.builder()
             .name("oqp_rate_limited_total")
             .help("Inference requests refused 429 by a client's rate limit: requests_per_minute, tokens_per_minute,"

@@ -25,8 +25,8 @@ public final class Fleet {
         }
     }
 
-    private final List<Host> hosts;
-    private final Map<String, Host> byName;
+    private volatile List<Host> hosts;
+    private volatile Map<String, Host> byName;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     public Fleet(List<HostConfig> configs) {
@@ -39,6 +39,55 @@ public final class Fleet {
         }
         this.hosts = List.copyOf(list);
         this.byName = names;
+    }
+
+    /** What a reload changed in the host list. */
+    public record Change(List<String> added, List<String> removed, List<String> changed) {
+        public boolean any() {
+            return !added.isEmpty() || !removed.isEmpty() || !changed.isEmpty();
+        }
+    }
+
+    /**
+     * Takes a new host list (a reload): a host whose name and URL are unchanged is kept, with its health and
+     * inventory, and takes the new slots, weight and headers; a new name (or a new URL) is a new host, checked
+     * before it takes requests like any host at start; a host no longer listed is retired: it takes no new
+     * request and its requests in flight finish. Requests keep the {@link Host} they were given.
+     */
+    public synchronized Change reconfigure(List<HostConfig> configs) {
+        List<Host> list = new ArrayList<>();
+        Map<String, Host> names = new LinkedHashMap<>();
+        List<String> added = new ArrayList<>();
+        List<String> changed = new ArrayList<>();
+        for (HostConfig config : configs) {
+            Host old = byName.get(config.name());
+            Host host;
+            if (old != null && old.config().url().equals(config.url())) {
+                if (!old.config().equals(config)) {
+                    changed.add(config.name());
+                }
+                old.reconfigure(config, list.size());
+                host = old;
+            } else {
+                host = new Host(config, list.size());
+                (old == null ? added : changed).add(config.name());
+                if (old != null) {
+                    old.retire();
+                }
+            }
+            list.add(host);
+            names.put(config.name(), host);
+        }
+        List<String> removed = new ArrayList<>();
+        for (Host old : hosts) {
+            if (!names.containsKey(old.name())) {
+                old.retire();
+                removed.add(old.name());
+            }
+        }
+        this.hosts = List.copyOf(list);
+        this.byName = names;
+        return new Change(List.copyOf(added), List.copyOf(removed), List.copyOf(changed));
     }
 
     public void addListener(Listener listener) {

@@ -45,8 +45,8 @@ public final class FleetMonitor extends ContainerLifeCycle {
     private final Scheduler scheduler;
     private final Duration healthInterval;
     private final Duration syncInterval;
-    private final Map<Host, AtomicBoolean> checking = new HashMap<>();
-    private final Map<Host, AtomicBoolean> syncing = new HashMap<>();
+    private final Map<Host, AtomicBoolean> checking = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Host, AtomicBoolean> syncing = new java.util.concurrent.ConcurrentHashMap<>();
     /** When each host's last health check started (System.nanoTime); touched by the scheduler thread only. */
     private final Map<Host, Long> checkedAt = new HashMap<>();
     private final Duration tick;
@@ -69,10 +69,6 @@ public final class FleetMonitor extends ContainerLifeCycle {
         this.healthInterval = healthInterval;
         this.syncInterval = syncInterval;
         this.tick = healthInterval.compareTo(UNHEALTHY_PROBE_PERIOD) < 0 ? healthInterval : UNHEALTHY_PROBE_PERIOD;
-        for (Host host : fleet.hosts()) {
-            checking.put(host, new AtomicBoolean());
-            syncing.put(host, new AtomicBoolean());
-        }
         addBean(client, true);
         fleet.addListener(new Fleet.Listener() {
             @Override
@@ -98,6 +94,10 @@ public final class FleetMonitor extends ContainerLifeCycle {
         }
         try {
             long now = System.nanoTime();
+            // Hosts a reload removed are forgotten here (the only thread that touches these maps' entries' life).
+            checkedAt.keySet().removeIf(Host::retired);
+            checking.keySet().removeIf(Host::retired);
+            syncing.keySet().removeIf(Host::retired);
             for (Host host : fleet.hosts()) {
                 Long last = checkedAt.get(host);
                 if (last == null || !host.usable() || now - last >= healthInterval.toNanos() - tick.toNanos() / 2) {
@@ -127,7 +127,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
 
     /** One health probe of {@code host}, unless one is in flight. */
     void check(Host host) {
-        AtomicBoolean busy = checking.get(host);
+        AtomicBoolean busy = checking.computeIfAbsent(host, h -> new AtomicBoolean());
         if (!busy.compareAndSet(false, true)) {
             return;
         }
@@ -148,7 +148,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
 
     /** One model-list poll of {@code host}, unless one is in flight. */
     void sync(Host host) {
-        AtomicBoolean busy = syncing.get(host);
+        AtomicBoolean busy = syncing.computeIfAbsent(host, h -> new AtomicBoolean());
         if (!busy.compareAndSet(false, true)) {
             return;
         }

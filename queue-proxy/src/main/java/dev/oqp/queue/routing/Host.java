@@ -55,8 +55,12 @@ public final class Host {
         }
     }
 
-    private final HostConfig config;
-    private final int index;
+    private volatile HostConfig config;
+    private volatile int index;
+    /** Removed from the configuration by a reload: takes no new request; its requests in flight finish. */
+    private volatile boolean retired;
+    /** Requests in flight here; guarded by the {@link SlotPool}'s monitor. */
+    int slotsInUse;
     private volatile Health health = Health.UNKNOWN;
     private volatile Inventory inventory = Inventory.NONE;
     private volatile Instant lastHealthCheck;
@@ -74,18 +78,34 @@ public final class Host {
         return config.name();
     }
 
-    /** Position in config order. */
+    /** Position in config order (of the configuration in force). */
     public int index() {
         return index;
+    }
+
+    /** A reload kept this host (same name and URL) with new slots, weight or headers, at a new position. */
+    void reconfigure(HostConfig next, int position) {
+        config = next;
+        index = position;
+    }
+
+    /** A reload removed this host. */
+    void retire() {
+        retired = true;
+    }
+
+    /** True once a reload removed this host. */
+    public boolean retired() {
+        return retired;
     }
 
     public Health health() {
         return health;
     }
 
-    /** False only for a host whose last check or request failed to connect. */
+    /** False for a host whose last check or request failed to connect, or that a reload removed. */
     public boolean usable() {
-        return health != Health.UNHEALTHY;
+        return health != Health.UNHEALTHY && !retired;
     }
 
     public Inventory inventory() {

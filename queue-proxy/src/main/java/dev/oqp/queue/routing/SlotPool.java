@@ -40,12 +40,11 @@ import dev.oqp.queue.scheduler.Ticket;
  */
 public final class SlotPool implements Capacity {
     private final Fleet fleet;
-    private final List<Host> hosts;
-    private final RoutingConfig routing;
-    private final int globalCap;
-    private final ToIntFunction<String> clientCap;
-    // Guarded by this.
-    private final int[] hostInFlight;
+    // Guarded by this (replaced together by a reload).
+    private RoutingConfig routing;
+    private int configuredGlobalCap;
+    private int globalCap;
+    private ToIntFunction<String> clientCap;
     private final Map<String, Integer> clientInFlight = new HashMap<>();
     private int inFlight;
     private int roundRobinNext;
@@ -58,15 +57,30 @@ public final class SlotPool implements Capacity {
      */
     public SlotPool(Fleet fleet, RoutingConfig routing, int globalCap, ToIntFunction<String> clientCap) {
         this.fleet = fleet;
-        this.hosts = fleet.hosts();
+        reconfigure(routing, globalCap, clientCap);
+    }
+
+    /**
+     * Takes new settings (a reload; call after {@link Fleet#reconfigure}): they apply to the next choices.
+     * Slots in use stay counted on the hosts and clients that hold them.
+     */
+    public synchronized void reconfigure(RoutingConfig routing, int globalCap, ToIntFunction<String> clientCap) {
         this.routing = routing;
+        this.configuredGlobalCap = globalCap;
+        this.clientCap = clientCap;
+        hostsChanged();
+    }
+
+    /** Recomputes the global cap when it is the sum of the hosts' slots (after the host list changed). */
+    public synchronized void hostsChanged() {
         int sum = 0;
-        for (Host host : hosts) {
+        for (Host host : fleet.hosts()) {
             sum += host.config().maxConcurrent();
         }
-        this.hostInFlight = new int[hosts.size()];
-        this.globalCap = globalCap > 0 ? globalCap : sum;
-        this.clientCap = clientCap;
+        this.globalCap = configuredGlobalCap > 0 ? configuredGlobalCap : sum;
+        if (roundRobinNext >= Math.max(1, fleet.hosts().size())) {
+            roundRobinNext = 0;
+        }
     }
 
     /** Why a host was chosen: the label of {@code oqp_routing_decisions_total}. */
@@ -91,7 +105,7 @@ public final class SlotPool implements Capacity {
         if (choice == null) {
             return null;
         }
-        hostInFlight[choice.host().index()]++;
+        choice.host().slotsInUse++;
         inFlight++;
         clientInFlight.put(ticket.clientId(), clientNow + 1);
         return new HostLease(choice.host(), choice.reason(), ticket.clientId(), ticket.model());
@@ -107,6 +121,7 @@ public final class SlotPool implements Capacity {
 
     /** The choice rule of the class comment; must hold the monitor (round-robin position, in-flight counts). */
     private Choice choose(String model, Set<String> tried, boolean needSlot) {
+        List<Host> hosts = fleet.hosts();
         boolean anyAble = false;
         for (Host host : hosts) {
             Host.Level level = host.level(model);
@@ -125,7 +140,7 @@ public final class SlotPool implements Capacity {
         for (int k = 0; k < n; k++) {
             // Round-robin scans from the host after the last one chosen; the others in config order.
             Host host = hosts.get(routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN ? (roundRobinNext + k) % n : k);
-            if (!candidate(host, tried) || needSlot && hostInFlight[host.index()] >= host.config().maxConcurrent()) {
+            if (!candidate(host, tried) || needSlot && host.slotsInUse >= host.config().maxConcurrent()) {
                 continue;
             }
             Host.Level level = host.level(model);
@@ -144,7 +159,7 @@ public final class SlotPool implements Capacity {
             return null;
         }
         if (routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN) {
-            roundRobinNext = (best.index() + 1) % n;
+            roundRobinNext = (hosts.indexOf(best) + 1) % n;
         }
         String reason = fallback ? "fallback" : switch (routing.strategy()) {
             case MODEL_AWARE -> bestLevel.name().toLowerCase(java.util.Locale.ROOT);
@@ -162,8 +177,8 @@ public final class SlotPool implements Capacity {
         if (routing.strategy() == RoutingConfig.Strategy.MODEL_AWARE && level != bestLevel) {
             return level.compareTo(bestLevel) > 0;
         }
-        int a = hostInFlight[host.index()];
-        int b = hostInFlight[best.index()];
+        int a = host.slotsInUse;
+        int b = best.slotsInUse;
         if (a != b) {
             return a < b;
         }
@@ -171,7 +186,7 @@ public final class SlotPool implements Capacity {
     }
 
     private synchronized void release(HostLease lease) {
-        hostInFlight[lease.host.index()]--;
+        lease.host.slotsInUse--;
         inFlight--;
         clientInFlight.computeIfPresent(lease.clientId, (id, k) -> k <= 1 ? null : k - 1);
     }
@@ -190,8 +205,8 @@ public final class SlotPool implements Capacity {
         if (choice == null) {
             return null;
         }
-        hostInFlight[lease.host.index()]--;
-        hostInFlight[choice.host().index()]++;
+        lease.host.slotsInUse--;
+        choice.host().slotsInUse++;
         lease.host = choice.host();
         return choice.host();
     }
@@ -204,7 +219,12 @@ public final class SlotPool implements Capacity {
     /** Requests in flight on the named host (0 for an unknown name). */
     public synchronized int inFlight(String hostName) {
         Host host = fleet.host(hostName);
-        return host == null ? 0 : hostInFlight[host.index()];
+        return host == null ? 0 : host.slotsInUse;
+    }
+
+    /** Requests in flight on {@code host} (also a retired one). */
+    public synchronized int inFlight(Host host) {
+        return host.slotsInUse;
     }
 
     /** Requests of {@code clientId} in flight. */
@@ -218,7 +238,7 @@ public final class SlotPool implements Capacity {
     }
 
     /** The global cap in force (the configured one, or the sum of host slots). */
-    public int globalCap() {
+    public synchronized int globalCap() {
         return globalCap;
     }
 

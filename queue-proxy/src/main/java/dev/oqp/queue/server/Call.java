@@ -64,6 +64,8 @@ final class Call {
     UsageScanner usage;
     /** A cacheable embedding request's plan (step 6), or null. */
     dev.oqp.queue.cache.CachePlan cache;
+    /** The cache the plan was looked up in (a reload may replace the pipeline's): its answer is stored there. */
+    dev.oqp.queue.cache.CacheService cacheService;
     /** The request body was read (or will never be): an early answer need not drain it first. */
     boolean bodyRead;
 

@@ -10,7 +10,6 @@ import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.cache.CachePlan;
-import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.scheduler.Lease;
@@ -62,13 +61,12 @@ final class Forwarder extends ProxyBase {
     private final Fleet fleet;
     private final SlotPool pool;
     private final FleetMonitor monitor;
-    private final boolean protectColdLoads;
-    private final CacheService cache;
+    private volatile boolean protectColdLoads;
     private final dev.oqp.queue.limits.RateLimiter rates;
     private final dev.oqp.queue.limits.UsageLedger usage;
 
     Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
-              FleetMonitor monitor, boolean protectColdLoads, CacheService cache,
+              FleetMonitor monitor, boolean protectColdLoads,
               dev.oqp.queue.limits.RateLimiter rates, dev.oqp.queue.limits.UsageLedger usage) {
         super(settings);
         this.metrics = metrics;
@@ -77,9 +75,13 @@ final class Forwarder extends ProxyBase {
         this.pool = pool;
         this.monitor = monitor;
         this.protectColdLoads = protectColdLoads;
-        this.cache = cache;
         this.rates = rates;
         this.usage = usage;
+    }
+
+    /** A reload: cold-load protection for requests from now on. */
+    void protectColdLoads(boolean on) {
+        this.protectColdLoads = on;
     }
 
     @Override
@@ -185,7 +187,7 @@ final class Forwarder extends ProxyBase {
         call.attempts++;
         call.host = next;
         call.cold = next.level(call.model) != Host.Level.LOADED;
-        call.upstream = call.port.upstreams().get(next.name());
+        call.upstream = call.port.upstream(next);
         return call.upstream;
     }
 
@@ -268,7 +270,7 @@ final class Forwarder extends ProxyBase {
                 CachePlan.Answer answer;
                 try {
                     answer = plan.parse(serverToProxyBody);
-                    cache.store(plan.learn(answer));
+                    call.cacheService.store(plan.learn(answer));
                 } catch (java.io.IOException | RuntimeException e) {
                     if (partial) {
                         throw e instanceof java.io.IOException io ? io : new java.io.IOException(e.getMessage(), e);

@@ -310,11 +310,13 @@ final class Gate extends Handler.Abstract.NonBlocking {
                         + " is not allowed for client " + call.client.clientId(), "model_not_allowed");
                 return;
             }
-            if (pipeline.cache != null && call.route.embedding()) {
-                CachePlan plan = pipeline.cache.plan(path, body, call.model, parsed.model(), call.client.clientId());
+            dev.oqp.queue.cache.CacheService cache = pipeline.cache;
+            if (cache != null && call.route.embedding()) {
+                CachePlan plan = cache.plan(path, body, call.model, parsed.model(), call.client.clientId());
                 if (plan != null) {
                     call.cache = plan;
-                    CompletableFuture<Boolean> looked = pipeline.cache.lookup(plan);
+                    call.cacheService = cache;
+                    CompletableFuture<Boolean> looked = cache.lookup(plan);
                     if (looked.isDone()) {
                         cached(call, request, response, callback, path, parsed, body, looked.join());
                     } else {
@@ -366,7 +368,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             toQueue(call, request, response, callback, path, parsed, body);
             return;
         }
-        if (!answered && pipeline.cache.required()) {
+        if (!answered && call.cacheService.required()) {
             call.tier = null;
             response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
             answer(call, request, response, callback, 503, "embedding cache unavailable (required); retry later",
@@ -512,7 +514,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             SlotPool.HostLease hostLease = (SlotPool.HostLease) lease.unwrap();
             call.host = hostLease.host();
             call.cold = call.host.level(call.model) != Host.Level.LOADED;
-            call.upstream = port.upstreams().get(call.host.name());
+            call.upstream = port.upstream(call.host);
             pipeline.metrics.routingDecision(hostLease.reason());
             pipeline.metrics.tier(call.tier).waited().observe(waitedNanos / 1e9);
             settle();
@@ -683,7 +685,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
 
     private void forwardTo(Call call, Request request, Response response, Callback callback, Host host) {
         call.host = host;
-        call.upstream = port.upstreams().get(host.name());
+        call.upstream = port.upstream(host);
         pipeline.forwarder.handle(request, response, callback);
     }
 

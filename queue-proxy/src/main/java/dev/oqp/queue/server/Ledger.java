@@ -16,7 +16,12 @@ final class Ledger {
     private static final Logger ACCESS = LoggerFactory.getLogger(Logging.ACCESS_LOGGER);
 
     private final QueueMetrics metrics;
-    private final boolean accessLog;
+    private volatile boolean accessLog;
+
+    /** A reload: {@code logging.access_log} from now on. */
+    void accessLog(boolean on) {
+        this.accessLog = on;
+    }
 
     Ledger(QueueMetrics metrics, boolean accessLog) {
         this.metrics = metrics;

@@ -15,9 +15,10 @@ import dev.oqp.queue.scheduler.Scheduler;
 
 /** What every port's {@link Gate} shares: the configuration snapshot and the parts built from it. */
 final class Pipeline {
-    final OqpConfig config;
-    final KeyRegistry keys;
-    final FailureLimiter limiter;
+    // Replaced by a reload (QueueProxy.reload), each an immutable snapshot: a request reads what is in force.
+    volatile OqpConfig config;
+    volatile KeyRegistry keys;
+    volatile FailureLimiter limiter;
     final SlotPool pool;
     final Scheduler scheduler;
     final Forwarder forwarder;
@@ -31,7 +32,7 @@ final class Pipeline {
     final dev.oqp.queue.limits.RateLimiter rates;
     final dev.oqp.queue.limits.UsageLedger usage;
     /** The embedding cache, or null when {@code embedding_cache.enabled} is false. */
-    final CacheService cache;
+    volatile CacheService cache;
     /** Bytes of inference bodies being read at once: at most {@code queue.max_queued_bytes}. */
     final BodyReader.Budget bodies;
     private final BooleanSupplier stopping;

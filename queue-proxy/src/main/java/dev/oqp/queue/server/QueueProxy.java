@@ -1,5 +1,6 @@
 package dev.oqp.queue.server;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -13,7 +14,11 @@ import java.util.concurrent.TimeoutException;
 import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.ConfigException;
+import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.ProxyConfig;
+import dev.oqp.common.config.Target;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.config.Tier;
@@ -68,7 +73,19 @@ public final class QueueProxy implements Launcher.App {
     /** Queued requests are answered this long before {@code drain_timeout} ends, so their 503 gets written. */
     private static final long FLUSH_MARGIN_MILLIS = 500;
 
-    private final OqpConfig config;
+    /** The configuration in force: replaced as a whole by {@link #reload}. */
+    private volatile OqpConfig config;
+    private final boolean tls;
+    private final Pipeline pipeline;
+    private final Forwarder forwarder;
+    private final Ledger ledger;
+    private final List<Port> ports = new ArrayList<>();
+    private final Object reloadLock = new Object();
+    /** The file a reload reads, and the environment its {@code ${VAR}} read; null on embedded defaults. */
+    private volatile Path configFile;
+    private volatile Map<String, String> configEnv = Map.of();
+    /** How long a cache replaced by a reload stays open for the requests that looked it up. */
+    private static final long RETIRED_CACHE_GRACE_SECONDS = 60;
     private final Server server;
     private final ServerConnector mainConnector;
     private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
@@ -76,8 +93,8 @@ public final class QueueProxy implements Launcher.App {
     private final SlotPool pool;
     private final Fleet fleet;
     private final QueueMetrics metrics = new QueueMetrics();
-    /** The embedding cache, or null when disabled. */
-    private final CacheService cache;
+    /** The embedding cache, or null when disabled (replaced by a reload that changes its settings). */
+    private volatile CacheService cache;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
 
@@ -89,65 +106,68 @@ public final class QueueProxy implements Launcher.App {
         this.config = config;
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS);
 
-        Map<String, Integer> clientCaps = new HashMap<>();
-        for (KeyConfig key : config.auth().keys()) {
-            clientCaps.put(key.clientId(), key.maxConcurrent());
-        }
         List<HostConfig> hosts = config.ollama().hosts();
         this.fleet = new Fleet(hosts);
-        this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), id -> clientCaps.getOrDefault(id, 0));
+        this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
         this.scheduler = new Scheduler(config.queue(), ticks, pool, timer);
         timer.attach(scheduler);
         fleet.addListener(new FleetEvents());
 
-        boolean tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
+        this.tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
         ClientSettings settings = new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
                 MAX_UPSTREAM_CONNECTIONS, tls, null);
-        Ledger ledger = new Ledger(metrics, config.logging().accessLog());
+        this.ledger = new Ledger(metrics, config.logging().accessLog());
         FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(settings, server, "FleetMonitor-client", false),
                 server.getScheduler(), config.ollama().healthCheckInterval(), config.ollama().modelSyncInterval());
         this.cache = config.embeddingCache().enabled()
                 ? new CacheService(config.embeddingCache(), EmbeddingCache.create(config.embeddingCache()), metrics) : null;
-        if (cache != null) {
-            // Connected when the server starts, closed when it has stopped (after the drain).
-            server.addBean(new AbstractLifeCycle() {
-                @Override
-                protected void doStart() {
-                    cache.backend().start();
+        // The cache in force is connected when the server starts and closed when it has stopped (after the drain).
+        server.addBean(new AbstractLifeCycle() {
+            @Override
+            protected void doStart() {
+                CacheService c = cache;
+                if (c != null) {
+                    c.backend().start();
                 }
+            }
 
-                @Override
-                protected void doStop() {
-                    cache.close();
+            @Override
+            protected void doStop() {
+                CacheService c = cache;
+                if (c != null) {
+                    c.close();
                 }
-            }, true);
-        }
+            }
+        }, true);
         dev.oqp.queue.limits.RateLimiter rates = new dev.oqp.queue.limits.RateLimiter(System::nanoTime,
                 java.time.Clock.systemUTC());
         dev.oqp.queue.limits.UsageLedger usage = new dev.oqp.queue.limits.UsageLedger(java.time.Clock.systemUTC());
-        Forwarder forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, monitor,
-                config.routing().protectColdLoads(), cache, rates, usage);
+        this.forwarder = new Forwarder(settings, metrics, ledger, fleet, pool, monitor,
+                config.routing().protectColdLoads(), rates, usage);
         forwarder.setServer(server);
         server.addBean(forwarder, true);
         server.addBean(monitor, true);
-        Pipeline pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
+        this.pipeline = new Pipeline(config, KeyRegistry.from(config.auth()), new FailureLimiter(config.auth().rateLimit()),
                 pool, scheduler, forwarder, metrics, ledger, server.getThreadPool(), fleet, monitor, cache, rates, usage,
                 () -> server.isStopping() || server.isStopped());
 
         ConnectorRouter router = new ConnectorRouter();
         mainConnector = Servers.addConnector(server, "proxy", config.proxy().host(), config.proxy().port());
-        router.route(mainConnector, new HealthHandler(new Gate(new Port("proxy", config.proxy().host(), null, config.proxy().maxBody(),
-                upstreams(hosts, config.ollama().requestTimeout()), null), pipeline)));
+        Port mainPort = new Port("proxy", config.proxy().host(), null, config.proxy().maxBody(),
+                config.ollama().requestTimeout(), null);
+        ports.add(mainPort);
+        router.route(mainConnector, new HealthHandler(new Gate(mainPort, pipeline)));
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
-            Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody(), upstreams(hosts, service.timeout()),
-                    serviceClient(service));
+            Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody(), service.timeout(),
+                    serviceClient(config, service));
+            ports.add(port);
             router.route(connector, new HealthHandler(new Gate(port, pipeline)));
             serviceConnectors.put(service.name(), connector);
         }
         server.setHandler(new GracefulHandler(router));
-        registerGauges(hosts);
+        registerGauges();
         server.addEventListener(new LifeCycle.Listener() {
             @Override
             public void lifeCycleStopping(LifeCycle event) {
@@ -204,16 +224,17 @@ public final class QueueProxy implements Launcher.App {
         }
     }
 
-    private static Map<String, Upstream> upstreams(List<HostConfig> hosts, java.time.Duration idleTimeout) {
-        Map<String, Upstream> upstreams = new HashMap<>();
-        for (HostConfig host : hosts) {
-            upstreams.put(host.name(), new Upstream(host.name(), host.url(), idleTimeout));
+    /** Each client's {@code max_concurrent} under {@code config} (0 = no cap). */
+    private static java.util.function.ToIntFunction<String> clientCaps(OqpConfig config) {
+        Map<String, Integer> caps = new HashMap<>();
+        for (KeyConfig key : config.auth().keys()) {
+            caps.put(key.clientId(), key.maxConcurrent());
         }
-        return upstreams;
+        return id -> caps.getOrDefault(id, 0);
     }
 
     /** Who a request on the service's port is when its headers carry no known key. */
-    private Client serviceClient(ServiceConfig service) {
+    private static Client serviceClient(OqpConfig config, ServiceConfig service) {
         if (service.client() == null) {
             return null;
         }
@@ -231,7 +252,7 @@ public final class QueueProxy implements Launcher.App {
                 + " is not a client_id of auth.keys");
     }
 
-    private void registerGauges(List<HostConfig> hosts) {
+    private void registerGauges() {
         long startNanos = System.nanoTime();
         metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",
                 new String[] {"tier"}, cb -> {
@@ -243,8 +264,8 @@ public final class QueueProxy implements Launcher.App {
         metrics.gauge("oqp_concurrency_active", "Requests in flight upstream across the fleet", new String[0],
                 cb -> cb.call(pool.inFlight()));
         metrics.gauge("oqp_host_inflight", "Requests in flight on each host", new String[] {"host"}, cb -> {
-            for (HostConfig host : hosts) {
-                cb.call(pool.inFlight(host.name()), host.name());
+            for (Host host : fleet.hosts()) {
+                cb.call(pool.inFlight(host), host.name());
             }
         });
         metrics.gauge("oqp_host_healthy", "1 when the host's last health check answered, else 0", new String[] {"host"},
@@ -265,24 +286,214 @@ public final class QueueProxy implements Launcher.App {
                         cb.call(host.inventory().loaded().size(), host.name());
                     }
                 });
-        Set<String> clients = new LinkedHashSet<>();
-        config.auth().keys().forEach(k -> clients.add(k.clientId()));
-        config.services().forEach(s -> {
-            if (s.client() != null) {
-                clients.add(s.client());
-            }
-        });
-        if (!config.auth().enabled()) {
-            clients.add(Client.ANONYMOUS.clientId());
-        }
         metrics.gauge("oqp_client_inflight", "Requests in flight upstream for each client", new String[] {"client"},
                 cb -> {
+                    OqpConfig c = config;
+                    Set<String> clients = new LinkedHashSet<>();
+                    c.auth().keys().forEach(k -> clients.add(k.clientId()));
+                    c.services().forEach(s -> {
+                        if (s.client() != null) {
+                            clients.add(s.client());
+                        }
+                    });
+                    if (!c.auth().enabled()) {
+                        clients.add(Client.ANONYMOUS.clientId());
+                    }
                     for (String client : clients) {
                         cb.call(pool.clientInFlight(client), client);
                     }
                 });
         metrics.gauge("oqp_uptime_seconds", "Seconds since the proxy started", new String[0],
                 cb -> cb.call((System.nanoTime() - startNanos) / 1e9));
+    }
+
+    /**
+     * What a reload did: {@code applied} false when the new file had problems (listed; nothing changed);
+     * {@code restartNeeded} names the changed settings that only a restart applies (they keep their running
+     * values); {@code changed} names the sections that changed live.
+     */
+    public record Reload(boolean applied, List<String> problems, List<String> restartNeeded, List<String> changed) {
+    }
+
+    /**
+     * Applies a new, already validated configuration as one step. Keys, clients, scopes, ceilings, caps,
+     * model allow-lists, rate limits, queue limits, the host list and host slots, routing, the embedding
+     * cache, {@code keep_alive}, {@code admin}, logging level and format, {@code trusted_proxies} and
+     * {@code drain_timeout} change for requests from now on; requests in flight and queued keep the client and
+     * host they have (a removed key answers 401 to its next request, a removed host takes no new request and
+     * its streams finish). Listeners (ports, binds, {@code max_body}), {@code services}, the upstream connect
+     * timeout and the health and model-poll intervals keep their running values and are reported as needing
+     * a restart.
+     */
+    public Reload reload(OqpConfig next) {
+        synchronized (reloadLock) {
+            OqpConfig old = config;
+            boolean needsTls = next.ollama().hosts().stream().anyMatch(h -> "https".equals(h.url().getScheme()));
+            if (needsTls && !tls) {
+                String problem = "ollama.hosts: an https host needs a restart (the upstream client was started without"
+                        + " TLS); nothing was changed";
+                metrics.configReloads.labelValues("error").inc();
+                LOG.atError().log("configuration reload refused: " + problem);
+                return new Reload(false, List.of(problem), List.of(), List.of());
+            }
+            List<String> restart = restartNeeded(old, next);
+            List<String> changed = changedSections(old, next);
+
+            Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
+            pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), clientCaps(next));
+            scheduler.reconfigure(next.queue());
+            pipeline.keys = KeyRegistry.from(next.auth());
+            if (!next.auth().rateLimit().equals(old.auth().rateLimit())) {
+                pipeline.limiter = new FailureLimiter(next.auth().rateLimit());
+            }
+            for (Port port : ports) {
+                Client serviceClient = null;
+                if (!port.main()) {
+                    try {
+                        serviceClient = serviceClient(next, port.service());
+                    } catch (IllegalArgumentException e) {
+                        // The service's client is gone from the keys (services themselves change on restart only):
+                        // its port's requests without a known key get 401 until then.
+                        serviceClient = null;
+                    }
+                }
+                port.reconfigure(port.main() ? next.ollama().requestTimeout() : port.service().timeout(), serviceClient);
+            }
+            if (!next.embeddingCache().equals(old.embeddingCache())) {
+                CacheService fresh = next.embeddingCache().enabled()
+                        ? new CacheService(next.embeddingCache(), EmbeddingCache.create(next.embeddingCache()), metrics) : null;
+                if (fresh != null) {
+                    fresh.backend().start();
+                }
+                CacheService retired = cache;
+                cache = fresh;
+                pipeline.cache = fresh;
+                if (retired != null) {
+                    // Requests looked up in it may still store their answers: closed a while later.
+                    server.getScheduler().schedule(retired::close, RETIRED_CACHE_GRACE_SECONDS, TimeUnit.SECONDS);
+                }
+            }
+            forwarder.protectColdLoads(next.routing().protectColdLoads());
+            ledger.accessLog(next.logging().accessLog());
+            if (!next.logging().equals(old.logging())) {
+                dev.oqp.common.log.Logging.configure(next.logging().level(),
+                        next.logging().format() == dev.oqp.common.config.LoggingConfig.Format.JSON);
+            }
+            pipeline.config = next;
+            config = next;
+            metrics.configReloads.labelValues("success").inc();
+            var line = LOG.atInfo().addKeyValue("changed", changed.isEmpty() ? "nothing" : String.join(", ", changed));
+            if (hosts.any()) {
+                line = line.addKeyValue("hosts_added", String.join(",", hosts.added()))
+                        .addKeyValue("hosts_removed", String.join(",", hosts.removed()))
+                        .addKeyValue("hosts_changed", String.join(",", hosts.changed()));
+            }
+            line.log("configuration reloaded");
+            if (!restart.isEmpty()) {
+                LOG.atWarn().addKeyValue("settings", String.join(", ", restart))
+                        .log("configuration reload: these changes need a restart and keep their running values");
+            }
+            // New hosts or slots may take what waits now.
+            scheduler.capacityChanged();
+            return new Reload(true, List.of(), restart, changed);
+        }
+    }
+
+    /** Reloads the file the proxy was started with (SIGHUP, or the file changed); problems leave it as it runs. */
+    public Reload reloadFile() {
+        Path file = configFile;
+        if (file == null) {
+            LOG.warn("configuration reload requested, but the proxy runs on its embedded defaults: nothing to reload");
+            return new Reload(false, List.of("no configuration file"), List.of(), List.of());
+        }
+        OqpConfig next;
+        try {
+            next = ConfigLoader.load(file, Target.QUEUE_PROXY, configEnv);
+        } catch (ConfigException e) {
+            metrics.configReloads.labelValues("error").inc();
+            for (String problem : e.problems()) {
+                LOG.atError().addKeyValue("problem", problem).log("configuration reload: problem in " + file);
+            }
+            LOG.atError().addKeyValue("problems", e.problems().size())
+                    .log("configuration reload refused: the proxy keeps running on its current configuration");
+            return new Reload(false, e.problems(), List.of(), List.of());
+        }
+        return reload(next);
+    }
+
+    /**
+     * Reloads on SIGHUP and when {@code file} changes (watched, debounced); {@code env} is what its
+     * {@code ${VAR}} read. Call once, after {@link #start()}.
+     */
+    public void watch(Path file, Map<String, String> env) {
+        this.configFile = file;
+        this.configEnv = Map.copyOf(env);
+        ConfigWatcher watcher = new ConfigWatcher(file, this::reloadFile);
+        server.addBean(watcher, true);
+        try {
+            watcher.start();
+        } catch (Exception e) {
+            LOG.atWarn().addKeyValue("reason", e.toString())
+                    .log("cannot watch the configuration file for changes; SIGHUP still reloads it");
+        }
+    }
+
+    private static List<String> restartNeeded(OqpConfig old, OqpConfig next) {
+        List<String> out = new ArrayList<>();
+        ProxyConfig a = old.proxy();
+        ProxyConfig b = next.proxy();
+        if (!a.host().equals(b.host()) || a.port() != b.port() || a.allowPublic() != b.allowPublic()) {
+            out.add("proxy.host/port/allow_public");
+        }
+        if (a.maxBody() != b.maxBody()) {
+            out.add("proxy.max_body");
+        }
+        if (!old.services().equals(next.services())) {
+            out.add("services");
+        }
+        if (!old.ollama().connectTimeout().equals(next.ollama().connectTimeout())) {
+            out.add("ollama.connect_timeout");
+        }
+        if (!old.ollama().healthCheckInterval().equals(next.ollama().healthCheckInterval())
+                || !old.ollama().modelSyncInterval().equals(next.ollama().modelSyncInterval())) {
+            out.add("ollama.health_check_interval/model_sync_interval");
+        }
+        return out;
+    }
+
+    private static List<String> changedSections(OqpConfig old, OqpConfig next) {
+        List<String> out = new ArrayList<>();
+        if (!old.auth().equals(next.auth())) {
+            out.add("auth");
+        }
+        if (!old.ollama().hosts().equals(next.ollama().hosts())
+                || !old.ollama().requestTimeout().equals(next.ollama().requestTimeout())) {
+            out.add("ollama");
+        }
+        if (!old.queue().equals(next.queue())) {
+            out.add("queue");
+        }
+        if (!old.routing().equals(next.routing())) {
+            out.add("routing");
+        }
+        if (old.proxy().maxConcurrent() != next.proxy().maxConcurrent()
+                || !old.proxy().trustedProxies().equals(next.proxy().trustedProxies())
+                || !old.proxy().drainTimeout().equals(next.proxy().drainTimeout())) {
+            out.add("proxy");
+        }
+        if (!old.embeddingCache().equals(next.embeddingCache())) {
+            out.add("embedding_cache");
+        }
+        if (!old.keepAlive().equals(next.keepAlive())) {
+            out.add("keep_alive");
+        }
+        if (!old.admin().equals(next.admin())) {
+            out.add("admin");
+        }
+        if (!old.logging().equals(next.logging())) {
+            out.add("logging");
+        }
+        return out;
     }
 
     /** On stop: accept nothing new, let the queue drain, answer what still waits just before the deadline. */

@@ -1,0 +1,96 @@
+package dev.oqp.queue.server;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+
+import org.eclipse.jetty.util.component.AbstractLifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads when the configuration file changes: watches its folder (so that an editor's rename-and-replace, or
+ * a Kubernetes ConfigMap's symlink swap, is seen too), waits until the folder has been quiet for
+ * {@value #DEBOUNCE_MILLIS} ms (an editor may write in several steps), and reloads only when the file's
+ * content differs from what was last read. One daemon thread; stopped with the server.
+ */
+final class ConfigWatcher extends AbstractLifeCycle {
+    private static final Logger LOG = LoggerFactory.getLogger(ConfigWatcher.class);
+    static final long DEBOUNCE_MILLIS = 500;
+
+    private final Path file;
+    private final Runnable reload;
+    private WatchService watcher;
+    private Thread thread;
+    private byte[] lastDigest;
+
+    ConfigWatcher(Path file, Runnable reload) {
+        this.file = file.toAbsolutePath();
+        this.reload = reload;
+    }
+
+    @Override
+    protected void doStart() throws IOException {
+        lastDigest = digest();
+        watcher = FileSystems.getDefault().newWatchService();
+        file.getParent().register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                StandardWatchEventKinds.ENTRY_DELETE);
+        thread = new Thread(this::run, "oqp-config-watch");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @Override
+    protected void doStop() throws IOException {
+        watcher.close();
+        thread.interrupt();
+    }
+
+    private void run() {
+        try {
+            while (true) {
+                WatchKey key = watcher.take();
+                key.pollEvents();
+                key.reset();
+                // Debounce: wait until nothing more happens in the folder for a while.
+                WatchKey more;
+                while ((more = watcher.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                    more.pollEvents();
+                    more.reset();
+                }
+                byte[] now = digest();
+                if (now != null && !Arrays.equals(now, lastDigest)) {
+                    lastDigest = now;
+                    LOG.atInfo().addKeyValue("file", file.toString()).log("configuration file changed: reloading");
+                    try {
+                        reload.run();
+                    } catch (RuntimeException e) {
+                        LOG.warn("configuration reload failed", e);
+                    }
+                }
+            }
+        } catch (InterruptedException | ClosedWatchServiceException e) {
+            // stopped
+        }
+    }
+
+    /** SHA-256 of the file's content, or null while it cannot be read (being replaced). */
+    private byte[] digest() {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+        } catch (IOException e) {
+            return null;
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

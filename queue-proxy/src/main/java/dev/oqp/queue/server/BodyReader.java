@@ -34,9 +34,14 @@ final class BodyReader implements Runnable {
     /** Bytes held by bodies being read, shared by every reader of one proxy. */
     static final class Budget {
         private final AtomicLong held = new AtomicLong();
-        private final long limit;
+        private volatile long limit;
 
         Budget(long limit) {
+            this.limit = limit;
+        }
+
+        /** A reload's new {@code queue.max_queued_bytes}: bodies already held stay; new reservations see it. */
+        void limit(long limit) {
             this.limit = limit;
         }
 

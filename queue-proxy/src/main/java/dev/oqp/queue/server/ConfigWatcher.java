@@ -6,6 +6,7 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.security.MessageDigest;
@@ -19,13 +20,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reloads when the configuration file changes: watches its folder (so that an editor's rename-and-replace, or
- * a Kubernetes ConfigMap's symlink swap, is seen too), waits until the folder has been quiet for
- * {@value #DEBOUNCE_MILLIS} ms (an editor may write in several steps), and reloads only when the file's
- * content differs from what was last read. One daemon thread; stopped with the server.
+ * a Kubernetes ConfigMap's symlink swap, is seen too) for events about the file, waits until they have been
+ * quiet for {@value #DEBOUNCE_MILLIS} ms (an editor may write in several steps; at most
+ * {@value #MAX_DELAY_MILLIS} ms), and reloads only when the file's content differs from what was last read. One daemon thread; stopped with the server.
  */
 final class ConfigWatcher extends AbstractLifeCycle {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigWatcher.class);
     static final long DEBOUNCE_MILLIS = 500;
+    /** The longest a change waits for the folder to be quiet. */
+    static final long MAX_DELAY_MILLIS = 3000;
 
     private final Path file;
     private final Runnable reload;
@@ -58,14 +61,16 @@ final class ConfigWatcher extends AbstractLifeCycle {
     private void run() {
         try {
             while (true) {
-                WatchKey key = watcher.take();
-                key.pollEvents();
-                key.reset();
-                // Debounce: wait until nothing more happens in the folder for a while.
+                if (!relevant(watcher.take())) {
+                    continue;
+                }
+                // Debounce: wait until the file has been quiet for a while, but not for ever (a folder
+                // written all the time, a log next to the file, must not hold a reload back).
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MAX_DELAY_MILLIS);
                 WatchKey more;
-                while ((more = watcher.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
-                    more.pollEvents();
-                    more.reset();
+                while (System.nanoTime() < deadline
+                        && (more = watcher.poll(DEBOUNCE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                    relevant(more);
                 }
                 byte[] now = digest();
                 if (now != null && !Arrays.equals(now, lastDigest)) {
@@ -81,6 +86,23 @@ final class ConfigWatcher extends AbstractLifeCycle {
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // stopped
         }
+    }
+
+    /**
+     * True when {@code key}'s events may concern the file: its own name, or a name starting with {@code ..}
+     * (a Kubernetes ConfigMap swaps its {@code ..data} symlink, the file being a link through it). Other
+     * files of the folder are ignored. Resets the key.
+     */
+    private boolean relevant(WatchKey key) {
+        boolean relevant = false;
+        for (WatchEvent<?> event : key.pollEvents()) {
+            if (event.kind() == StandardWatchEventKinds.OVERFLOW || !(event.context() instanceof Path name)
+                    || name.equals(file.getFileName()) || name.toString().startsWith("..")) {
+                relevant = true;
+            }
+        }
+        key.reset();
+        return relevant;
     }
 
     /** SHA-256 of the file's content, or null while it cannot be read (being replaced). */

@@ -342,6 +342,7 @@ public final class QueueProxy implements Launcher.App {
             Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
             pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), clientCaps(next));
             scheduler.reconfigure(next.queue());
+            pipeline.bodies.limit(next.queue().maxQueuedBytes());
             pipeline.keys = KeyRegistry.from(next.auth());
             if (!next.auth().rateLimit().equals(old.auth().rateLimit())) {
                 pipeline.limiter = new FailureLimiter(next.auth().rateLimit());

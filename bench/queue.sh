@@ -37,6 +37,7 @@ OUT_DIR="${OUT_DIR:-$SCRIPT_DIR/out}"
 READY_TIMEOUT_S="${READY_TIMEOUT_S:-30}"
 QUIET_WAIT_S="${QUIET_WAIT_S:-300}"           # wait up to this long for other processes to go quiet before each run
 QUIET_CORES="${QUIET_CORES:-0.2}"             # "quiet": other processes use less than this many cores
+KEY_LIMITS="${KEY_LIMITS:-}"                  # extra fields of the bench key, e.g. 'requests_per_minute: 100000000' (rate-limit cost)
 KEY="bench-queue-key-0123456789abcdef"
 
 BENCH_TAG=queue
@@ -169,7 +170,7 @@ ollama:
     - { name: bench, url: "http://127.0.0.1:$1", max_concurrent: $2 }
 auth:
   keys:
-    - { client_id: bench, key: "$KEY", scope: inference, max_priority: normal }
+    - { client_id: bench, key: "$KEY", scope: inference, max_priority: normal${KEY_LIMITS:+, $KEY_LIMITS} }
 queue:
   normal: { max_depth: $4, max_wait: 600s }
 logging: { level: warn, format: json, access_log: $3 }

@@ -25,6 +25,10 @@ public final class UsageScanner {
     private static final JsonFactory JSON = new JsonFactory();
 
     private final boolean sse;
+    /** NDJSON or SSE: one JSON object per token (Ollama streams a token per line or chunk). */
+    private final boolean streamed;
+    /** Top-level JSON objects read completely (lines of an NDJSON stream, data payloads of an SSE stream). */
+    private long objects;
     private final JsonParser parser;
     private final ByteBufferFeeder feeder;
     private boolean broken;
@@ -46,6 +50,7 @@ public final class UsageScanner {
      */
     public UsageScanner(String contentType) {
         this.sse = contentType != null && contentType.regionMatches(true, 0, "text/event-stream", 0, 17);
+        this.streamed = sse || contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20);
         JsonParser p;
         try {
             p = JSON.createNonBlockingByteBufferParser();
@@ -64,6 +69,21 @@ public final class UsageScanner {
     /** Completion tokens reported, or -1 when none was seen. */
     public long completionTokens() {
         return completionTokens;
+    }
+
+    /**
+     * The completion tokens to charge the client: the count reported, for a response that {@code ended} as the
+     * host sent it; for a stream the host did not report a count in (an OpenAI stream without
+     * {@code stream_options.include_usage}) or that was cut before its end (the client left, the host broke
+     * or timed out), at least one per JSON object streamed, since Ollama streams a token per line or chunk.
+     * A client cannot avoid its token limits by leaving a stream just before its last line.
+     */
+    public long chargedCompletionTokens(boolean ended) {
+        long reported = Math.max(0, completionTokens);
+        if (!streamed || ended && completionTokens >= 0) {
+            return reported;
+        }
+        return Math.max(reported, objects);
     }
 
     /** Reads {@code chunk} (a view: its position is not changed). */
@@ -173,6 +193,9 @@ public final class UsageScanner {
                     inUsage = false;
                 }
                 depth--;
+                if (depth == 0 && token == JsonToken.END_OBJECT) {
+                    objects++;
+                }
                 field = null;
             }
             case FIELD_NAME -> field = parser.currentName();

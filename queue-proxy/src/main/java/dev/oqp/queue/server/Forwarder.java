@@ -330,15 +330,18 @@ final class Forwarder extends ProxyBase {
         if (call.tier != null) {
             metrics.tier(call.tier).processed().inc();
         }
+        // A stream cut before its end (or without a reported count) is charged a token per streamed line.
+        long completion = call.usage == null ? 0
+                : call.usage.chargedCompletionTokens(exchange.outcome() == Exchange.Outcome.NONE);
         if (call.usage != null) {
-            metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), call.usage.completionTokens());
+            metrics.addTokens(call.clientLabel(), call.model, call.usage.promptTokens(), completion);
         }
         if (call.route.kind() == Route.Kind.INFERENCE && call.client != null) {
             long prompt = call.usage == null ? 0 : Math.max(0, call.usage.promptTokens());
-            long completion = call.usage == null ? 0 : Math.max(0, call.usage.completionTokens());
             // Token limits count what the host reported, whatever the status.
             rates.consumed(call.client.clientId(), call.client.limits(), prompt + completion);
-            if (exchange.status() == 200) {
+            // Answered 200 by a host (a stream the client left included: the host did the work) or by the cache.
+            if (exchange.status() == 200 || call.usage != null) {
                 long hits = call.cache == null ? 0 : call.cache.hits();
                 recordUsage(metrics, usage, call.clientLabel(), call.model, prompt, completion, hits);
             }

@@ -100,4 +100,33 @@ class UsageScannerTest {
         UsageScanner scanner = scanInChunksOf("application/x-ndjson", body.toString(), 8192);
         assertThat(scanner.completionTokens()).isEqualTo(20_000);
     }
+
+    @Test
+    void aStreamThatEndedIsChargedWhatItReportedAndACutOneALinePerTokenAtLeast() {
+        String[] lines = NDJSON.split("\n");
+        String cut = lines[0] + "\n" + lines[1] + "\n";
+        UsageScanner whole = scanInChunksOf("application/x-ndjson", NDJSON, 11);
+        assertThat(whole.chargedCompletionTokens(true)).isEqualTo(259);
+        assertThat(whole.chargedCompletionTokens(false)).as("the count reported is at least the lines").isEqualTo(259);
+        UsageScanner left = scanInChunksOf("application/x-ndjson", cut, 11);
+        assertThat(left.completionTokens()).isEqualTo(-1);
+        assertThat(left.chargedCompletionTokens(false)).as("two token lines received before the client left").isEqualTo(2);
+    }
+
+    @Test
+    void anOpenAiStreamWithoutUsageIsChargedAChunkPerToken() {
+        String sse = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+                + "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n"
+                + "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        UsageScanner scanner = scanInChunksOf("text/event-stream", sse, 7);
+        assertThat(scanner.completionTokens()).isEqualTo(-1);
+        assertThat(scanner.chargedCompletionTokens(true)).isEqualTo(3);
+    }
+
+    @Test
+    void aNonStreamedAnswerIsChargedOnlyWhatItReported() {
+        UsageScanner error = scanInChunksOf("application/json", "{\"error\":\"boom\"}", 4);
+        assertThat(error.chargedCompletionTokens(true)).isZero();
+        assertThat(error.chargedCompletionTokens(false)).isZero();
+    }
 }

@@ -151,4 +151,41 @@ class RateLimitsAndUsageEndToEndTest {
         assertThat(metrics).contains("oqp_usage_requests_total{client=\"agent\",model=\"llama3:latest\"} 3.0",
                 "oqp_client_cache_hits_total{client=\"agent\"} 2.0");
     }
+
+    @Test
+    void aClientThatLeavesAStreamIsChargedTheTokensItReceived() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder().loaded("llama3:latest")
+                .tokens(java.util.Collections.nCopies(200, " t")).tokenDelay(java.time.Duration.ofMillis(20)));
+        QueueProxy proxy = fixture.start(ollama, 2, "auth:\n  keys:\n"
+                + "    - {client_id: agent, key: " + AGENT + ", tokens_per_minute: 5}\n"
+                + "    - {client_id: admin, key: " + ADMIN + ", scope: management}\n");
+        String body = "{\"model\":\"llama3\",\"prompt\":\"leave early\"}";
+        int received = 0;
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", proxy.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /api/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + AGENT
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            var in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            String line;
+            while (received < 10 && (line = in.readLine()) != null) {
+                if (line.contains("\"response\"")) {
+                    received++;
+                }
+            }
+        }
+        assertThat(received).isEqualTo(10);
+
+        // Charged at least the lines it read (and no more than the host streamed): over its 5 tokens a minute.
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+                JSON.readTree(fixture.send(get(base(proxy).resolve("/usage"), "Authorization", "Bearer " + ADMIN)).body())
+                        .at("/clients/0/total/completion_tokens").asLong() >= 10);
+        long charged = JSON.readTree(fixture.send(get(base(proxy).resolve("/usage"), "Authorization", "Bearer " + ADMIN))
+                .body()).at("/clients/0/total/completion_tokens").asLong();
+        assertThat(charged).isBetween(10L, 199L);
+        HttpResponse<String> next = generate(proxy, AGENT, "again");
+        assertThat(next.statusCode()).isEqualTo(429);
+        assertThat(next.body()).contains("tokens_per_minute");
+    }
 }

@@ -16,18 +16,25 @@ import dev.oqp.common.config.RateLimits;
  * <ul>
  *   <li>{@code requests_per_minute}: a bucket of that many requests, refilled evenly over a minute; a request
  *       takes one.</li>
- *   <li>{@code tokens_per_minute}: a bucket of that many tokens refilled the same way; a request is admitted
- *       while the bucket is above zero, and the prompt and completion tokens its upstream reported are taken
- *       when it completes (the bucket may go below zero: the next requests wait until it refills). Tokens
- *       cannot be known before the answer, so this is how a token budget can be enforced at all.</li>
- *   <li>{@code tokens_per_day}: a quota per UTC day, taken the same way; once used up, requests wait for the
- *       next UTC day.</li>
+ *   <li>{@code tokens_per_minute}: a bucket of that many tokens refilled the same way. Tokens cannot be known
+ *       before the answer, so an admitted request pre-pays an estimate (the client's recent average tokens
+ *       per request, {@value #FIRST_ESTIMATE} before it has one) and {@link #settle} replaces the estimate with
+ *       what its upstream reported when it completes. A request is admitted while the bucket is above zero;
+ *       the bucket may go below zero (at most an hour's refill): the next requests wait until it refills.
+ *       Pre-paying is what stops a burst of parallel requests from all being admitted on one full bucket.</li>
+ *   <li>{@code tokens_per_day}: a quota per UTC day, pre-paid and settled the same way; once used up,
+ *       requests wait for the next UTC day.</li>
  * </ul>
  *
- * A refusal names the limit and when to retry (whole seconds, at least 1). Thread-safe; state per client id.
+ * A refusal names the limit with the longest wait and when to retry (whole seconds, at least 1). A bucket
+ * whose limit a reload turns on starts full. Thread-safe; state per client id (so bounded by the configuration).
  */
 public final class RateLimiter {
     private static final double MINUTE_NANOS = 60e9;
+    /** Tokens pre-paid by a client's requests before one of them completed. */
+    static final long FIRST_ESTIMATE = 256;
+    /** The deepest a minute bucket may go below zero, in minutes of refill. */
+    private static final double MAX_DEBT_MINUTES = 60;
 
     private final LongSupplier nanoClock;
     private final Clock wallClock;
@@ -38,8 +45,12 @@ public final class RateLimiter {
         this.wallClock = wallClock;
     }
 
-    /** What {@link #admit} decided, with the {@code X-RateLimit-*} headers to send either way. */
-    public record Decision(boolean allowed, String limit, long retryAfterSeconds, Map<String, String> headers) {
+    /**
+     * What {@link #admit} decided, with the {@code X-RateLimit-*} headers to send either way, and the tokens the
+     * request pre-paid (to pass to {@link #settle} when it ends, whatever happens to it).
+     */
+    public record Decision(boolean allowed, String limit, long retryAfterSeconds, Map<String, String> headers,
+                           long reserved) {
     }
 
     private static final class State {
@@ -49,12 +60,16 @@ public final class RateLimiter {
         LocalDate day;
         long dayTokens;
         boolean started;
+        /** The limits seen last: a bucket whose limit was 0 starts full when a reload turns it on. */
+        RateLimits limits;
+        /** Tokens per completed request, averaged (exponentially); 0 before the first. */
+        double average;
     }
 
-    /** Checks {@code client}'s limits for one more request and, when allowed, counts it. */
+    /** Checks {@code client}'s limits for one more request and, when allowed, counts it and pre-pays its tokens. */
     public Decision admit(String client, RateLimits limits) {
         if (!limits.any()) {
-            return new Decision(true, null, 0, Map.of());
+            return new Decision(true, null, 0, Map.of(), 0);
         }
         State s = states.computeIfAbsent(client, c -> new State());
         LocalDate today = LocalDate.now(wallClock.withZone(ZoneOffset.UTC));
@@ -65,33 +80,61 @@ public final class RateLimiter {
             if (limits.requestsPerMinute() > 0 && s.requests < 1) {
                 refused = "requests_per_minute";
                 retry = seconds((1 - s.requests) * MINUTE_NANOS / limits.requestsPerMinute());
-            } else if (limits.tokensPerMinute() > 0 && s.tokens <= 0) {
-                refused = "tokens_per_minute";
-                retry = seconds((1 - s.tokens) * MINUTE_NANOS / limits.tokensPerMinute());
-            } else if (limits.tokensPerDay() > 0 && s.dayTokens >= limits.tokensPerDay()) {
-                refused = "tokens_per_day";
-                retry = Math.max(1, java.time.Duration.between(wallClock.instant(),
+            }
+            if (limits.tokensPerMinute() > 0 && s.tokens <= 0) {
+                long wait = seconds((1 - s.tokens) * MINUTE_NANOS / limits.tokensPerMinute());
+                if (wait > retry) {
+                    refused = "tokens_per_minute";
+                    retry = wait;
+                }
+            }
+            if (limits.tokensPerDay() > 0 && s.dayTokens >= limits.tokensPerDay()) {
+                long wait = Math.max(1, java.time.Duration.between(wallClock.instant(),
                         today.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant()).toSeconds() + 1);
+                if (wait > retry) {
+                    refused = "tokens_per_day";
+                    retry = wait;
+                }
             }
-            if (refused == null && limits.requestsPerMinute() > 0) {
-                s.requests -= 1;
+            long reserved = 0;
+            if (refused == null) {
+                if (limits.requestsPerMinute() > 0) {
+                    s.requests -= 1;
+                }
+                if (limits.tokensPerMinute() > 0 || limits.tokensPerDay() > 0) {
+                    reserved = s.average > 0 ? Math.max(1, Math.round(s.average)) : FIRST_ESTIMATE;
+                    take(s, limits, reserved);
+                }
             }
-            return new Decision(refused == null, refused, retry, headers(s, limits, today));
+            return new Decision(refused == null, refused, retry, headers(s, limits), reserved);
         }
     }
 
-    /** Takes the tokens the upstream reported for a request of {@code client} (prompt plus completion). */
-    public void consumed(String client, RateLimits limits, long tokens) {
-        if (tokens <= 0 || limits.tokensPerMinute() == 0 && limits.tokensPerDay() == 0) {
+    /**
+     * Replaces what a request of {@code client} pre-paid ({@code reserved}) by the tokens its upstream reported
+     * ({@code tokens}, prompt plus completion); {@code measured} false when it never reached a host (refused,
+     * answered from the cache, left while queued): its estimate is refunded and the average left alone.
+     */
+    public void settle(String client, RateLimits limits, long reserved, long tokens, boolean measured) {
+        if (limits.tokensPerMinute() == 0 && limits.tokensPerDay() == 0 || reserved <= 0 && tokens <= 0) {
             return;
         }
         State s = states.computeIfAbsent(client, c -> new State());
         LocalDate today = LocalDate.now(wallClock.withZone(ZoneOffset.UTC));
         synchronized (s) {
             refill(s, limits, today);
-            s.tokens -= tokens;
-            s.dayTokens += tokens;
+            take(s, limits, Math.max(0, tokens) - reserved);
+            if (measured) {
+                s.average = s.average == 0 ? Math.max(1, tokens) : 0.8 * s.average + 0.2 * Math.max(0, tokens);
+            }
         }
+    }
+
+    private static void take(State s, RateLimits limits, long tokens) {
+        if (limits.tokensPerMinute() > 0) {
+            s.tokens = Math.max(-MAX_DEBT_MINUTES * limits.tokensPerMinute(), s.tokens - tokens);
+        }
+        s.dayTokens = Math.max(0, s.dayTokens + tokens);
     }
 
     private void refill(State s, RateLimits limits, LocalDate today) {
@@ -102,7 +145,18 @@ public final class RateLimiter {
             s.tokens = limits.tokensPerMinute();
             s.lastNanos = now;
             s.day = today;
+            s.limits = limits;
             return;
+        }
+        if (!limits.equals(s.limits)) {
+            // A limit a reload turned on starts full; a lowered one caps what is left (below).
+            if (s.limits.requestsPerMinute() == 0) {
+                s.requests = limits.requestsPerMinute();
+            }
+            if (s.limits.tokensPerMinute() == 0) {
+                s.tokens = limits.tokensPerMinute();
+            }
+            s.limits = limits;
         }
         double elapsed = now - s.lastNanos;
         s.lastNanos = now;
@@ -114,7 +168,7 @@ public final class RateLimiter {
         }
     }
 
-    private static Map<String, String> headers(State s, RateLimits limits, LocalDate today) {
+    private static Map<String, String> headers(State s, RateLimits limits) {
         Map<String, String> h = new LinkedHashMap<>();
         if (limits.requestsPerMinute() > 0) {
             h.put("X-RateLimit-Limit-Requests", Integer.toString(limits.requestsPerMinute()));

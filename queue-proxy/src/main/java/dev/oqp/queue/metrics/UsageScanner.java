@@ -12,7 +12,9 @@ import com.fasterxml.jackson.core.async.ByteBufferFeeder;
  * Reads the token counts an upstream reports while its response streams past, without buffering it:
  * Ollama's {@code prompt_eval_count} and {@code eval_count} (on the final NDJSON line, or the single
  * object of a non-streamed answer) and OpenAI's {@code usage.prompt_tokens} and
- * {@code usage.completion_tokens} (in a JSON answer or in the SSE stream's usage chunk).
+ * {@code usage.completion_tokens} (in a JSON answer or in the SSE stream's usage chunk), and the
+ * {@code input_tokens} and {@code output_tokens} of the Responses and Anthropic Messages APIs (top-level
+ * {@code usage}, or {@code response.usage} and {@code message.usage} in their stream events).
  *
  * <p>Every chunk is fed to Jackson's non-blocking parser as it passes, so memory stays constant
  * whatever the response's size. For {@code text/event-stream} the SSE framing is stripped on the fly:
@@ -35,6 +37,9 @@ public final class UsageScanner {
     private int depth;
     private String field;
     private boolean inUsage;
+    private int usageDepth;
+    /** The top-level field whose value is the object or array open at depth 2. */
+    private String topField;
     private long promptTokens = -1;
     private long completionTokens = -1;
 
@@ -183,13 +188,20 @@ public final class UsageScanner {
         switch (token) {
             case START_OBJECT, START_ARRAY -> {
                 depth++;
-                if (depth == 2 && "usage".equals(field) && token == JsonToken.START_OBJECT) {
+                if (depth == 2) {
+                    topField = field;
+                }
+                // usage at the top (OpenAI, Anthropic, Responses) or in the top's response / message (the
+                // Responses API's response.completed event, Anthropic's message_start event).
+                if (token == JsonToken.START_OBJECT && "usage".equals(field) && (depth == 2
+                        || depth == 3 && ("response".equals(topField) || "message".equals(topField)))) {
                     inUsage = true;
+                    usageDepth = depth;
                 }
                 field = null;
             }
             case END_OBJECT, END_ARRAY -> {
-                if (depth == 2) {
+                if (inUsage && depth == usageDepth) {
                     inUsage = false;
                 }
                 depth--;
@@ -204,9 +216,11 @@ public final class UsageScanner {
                     promptTokens = parser.getLongValue();
                 } else if (depth == 1 && "eval_count".equals(field)) {
                     completionTokens = parser.getLongValue();
-                } else if (depth == 2 && inUsage && "prompt_tokens".equals(field)) {
+                } else if (inUsage && depth == usageDepth
+                        && ("prompt_tokens".equals(field) || "input_tokens".equals(field))) {
                     promptTokens = parser.getLongValue();
-                } else if (depth == 2 && inUsage && "completion_tokens".equals(field)) {
+                } else if (inUsage && depth == usageDepth
+                        && ("completion_tokens".equals(field) || "output_tokens".equals(field))) {
                     completionTokens = parser.getLongValue();
                 }
                 field = null;

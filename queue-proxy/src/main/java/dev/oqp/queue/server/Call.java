@@ -62,6 +62,8 @@ final class Call {
     /** A byte of the client's next request was read while watching: close the connection after this response. */
     boolean pipelined;
     UsageScanner usage;
+    /** Tokens the rate limiter had this request pre-pay; taken (set to 0) by whoever settles them. */
+    final java.util.concurrent.atomic.AtomicLong reservedTokens = new java.util.concurrent.atomic.AtomicLong();
     /** A cacheable embedding request's plan (step 6), or null. */
     dev.oqp.queue.cache.CachePlan cache;
     /** The cache the plan was looked up in (a reload may replace the pipeline's): its answer is stored there. */

@@ -338,8 +338,9 @@ final class Forwarder extends ProxyBase {
         }
         if (call.route.kind() == Route.Kind.INFERENCE && call.client != null) {
             long prompt = call.usage == null ? 0 : Math.max(0, call.usage.promptTokens());
-            // Token limits count what the host reported, whatever the status.
-            rates.consumed(call.client.clientId(), call.client.limits(), prompt + completion);
+            // Token limits count what the host reported, whatever the status, in place of what was pre-paid.
+            rates.settle(call.client.clientId(), call.client.limits(), call.reservedTokens.getAndSet(0),
+                    prompt + completion, true);
             // Answered 200 by a host (a stream the client left included: the host did the work) or by the cache.
             if (exchange.status() == 200 || call.usage != null) {
                 long hits = call.cache == null ? 0 : call.cache.hits();

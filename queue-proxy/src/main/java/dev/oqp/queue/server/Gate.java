@@ -251,6 +251,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private void inference(Call call, Request request, Response response, Callback callback, String path) {
         dev.oqp.queue.limits.RateLimiter.Decision limit = pipeline.rates.admit(call.client.clientId(), call.client.limits());
         limit.headers().forEach(response.getHeaders()::put);
+        call.reservedTokens.set(limit.reserved());
         if (!limit.allowed()) {
             pipeline.metrics.rateLimited.labelValues(call.client.clientId(), limit.limit()).inc();
             response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(limit.retryAfterSeconds()));
@@ -719,6 +720,11 @@ final class Gate extends Handler.Abstract.NonBlocking {
     }
 
     private void record(Call call, Request request, int status, long bytes, String error) {
+        long reserved = call.reservedTokens.getAndSet(0);
+        if (reserved > 0) {
+            // Answered here (refused, from the cache, left while queued): it never cost a host anything.
+            pipeline.rates.settle(call.client.clientId(), call.client.limits(), reserved, 0, false);
+        }
         pipeline.ledger.record(call, request.getMethod(), request.getHttpURI().getPath(), status, bytes, error, -1);
     }
 }

@@ -129,4 +129,27 @@ class UsageScannerTest {
         assertThat(error.chargedCompletionTokens(true)).isZero();
         assertThat(error.chargedCompletionTokens(false)).isZero();
     }
+
+    @Test
+    void responsesAndAnthropicMessagesCountsAreRead() {
+        UsageScanner plain = scanInChunksOf("application/json", "{\"object\":\"response\",\"output\":[{\"usage\":"
+                + "{\"input_tokens\":99}}],\"usage\":{\"input_tokens\":11,\"output_tokens\":22,\"total_tokens\":33}}", 5);
+        assertThat(plain.promptTokens()).isEqualTo(11);
+        assertThat(plain.completionTokens()).isEqualTo(22);
+        String responses = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n"
+                + "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n"
+                + "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\","
+                + "\"usage\":{\"input_tokens\":7,\"output_tokens\":8}}}\n\n";
+        UsageScanner stream = scanInChunksOf("text/event-stream", responses, 6);
+        assertThat(stream.promptTokens()).isEqualTo(7);
+        assertThat(stream.completionTokens()).isEqualTo(8);
+        String anthropic = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\","
+                + "\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n"
+                + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"x\"}}\n\n"
+                + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+                + "\"usage\":{\"output_tokens\":15}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        UsageScanner messages = scanInChunksOf("text/event-stream", anthropic, 9);
+        assertThat(messages.promptTokens()).isEqualTo(12);
+        assertThat(messages.completionTokens()).isEqualTo(15);
+    }
 }

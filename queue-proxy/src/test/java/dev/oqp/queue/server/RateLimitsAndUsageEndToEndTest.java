@@ -188,4 +188,22 @@ class RateLimitsAndUsageEndToEndTest {
         assertThat(next.statusCode()).isEqualTo(429);
         assertThat(next.body()).contains("tokens_per_minute");
     }
+
+    @Test
+    void aParallelBurstIsNotAllAdmittedOnOneFullTokenBucket() throws Exception {
+        QueueProxy proxy = start(", tokens_per_minute: 300");
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            burst.add(fixture.sendAsync(post(base(proxy).resolve("/api/generate"), QueueFixture.generate("llama3", "b" + i),
+                    "Authorization", "Bearer " + AGENT)));
+        }
+        long admitted = 0;
+        for (var f : burst) {
+            int status = f.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode();
+            assertThat(status).isIn(200, 429);
+            admitted += status == 200 ? 1 : 0;
+        }
+        // Each admitted request pre-pays an estimate (256 tokens before any answer): 300 covers two.
+        assertThat(admitted).isBetween(1L, 2L);
+    }
 }

@@ -75,6 +75,8 @@ public final class QueueProxy implements Launcher.App {
 
     /** The configuration in force: replaced as a whole by {@link #reload}. */
     private volatile OqpConfig config;
+    /** The configuration the proxy started with: what the restart-only settings run on. */
+    private final OqpConfig boot;
     private final boolean tls;
     private final Pipeline pipeline;
     private final Forwarder forwarder;
@@ -104,6 +106,7 @@ public final class QueueProxy implements Launcher.App {
 
     QueueProxy(OqpConfig config, Ticks ticks) {
         this.config = config;
+        this.boot = config;
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS);
 
         List<HostConfig> hosts = config.ollama().hosts();
@@ -328,16 +331,42 @@ public final class QueueProxy implements Launcher.App {
     public Reload reload(OqpConfig next) {
         synchronized (reloadLock) {
             OqpConfig old = config;
+            String refusal = null;
             boolean needsTls = next.ollama().hosts().stream().anyMatch(h -> "https".equals(h.url().getScheme()));
             if (needsTls && !tls) {
-                String problem = "ollama.hosts: an https host needs a restart (the upstream client was started without"
-                        + " TLS); nothing was changed";
-                metrics.configReloads.labelValues("error").inc();
-                LOG.atError().log("configuration reload refused: " + problem);
-                return new Reload(false, List.of(problem), List.of(), List.of());
+                refusal = "ollama.hosts: an https host needs a restart (the upstream client was started without TLS)";
+            } else if (old.auth().enabled() && !next.auth().enabled()) {
+                // Most often a truncated or half-written file (an empty file is valid: all defaults, auth off).
+                refusal = "auth: a reload cannot turn authentication off (an empty or truncated file would open the"
+                        + " proxy to anyone); restart to do that";
             }
-            List<String> restart = restartNeeded(old, next);
+            if (refusal != null) {
+                metrics.configReloads.labelValues("error").inc();
+                LOG.atError().addKeyValue("problem", refusal)
+                        .log("configuration reload refused: the proxy keeps running on its current configuration");
+                return new Reload(false, List.of(refusal + "; nothing was changed"), List.of(), List.of());
+            }
+            List<String> restart = restartNeeded(boot, next);
             List<String> changed = changedSections(old, next);
+            // What can fail is built first, before anything is swapped: a failure leaves everything as it was.
+            CacheService fresh = null;
+            boolean newCache = !next.embeddingCache().equals(old.embeddingCache());
+            if (newCache && next.embeddingCache().enabled()) {
+                try {
+                    fresh = new CacheService(next.embeddingCache(), EmbeddingCache.create(next.embeddingCache()), metrics);
+                    fresh.backend().start();
+                } catch (RuntimeException e) {
+                    if (fresh != null) {
+                        fresh.close();
+                    }
+                    String problem = "embedding_cache: the new cache could not be started (" + e.getClass().getSimpleName()
+                            + ")";
+                    metrics.configReloads.labelValues("error").inc();
+                    LOG.atError().addKeyValue("problem", problem)
+                            .log("configuration reload refused: the proxy keeps running on its current configuration");
+                    return new Reload(false, List.of(problem + "; nothing was changed"), List.of(), List.of());
+                }
+            }
 
             Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
             pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), clientCaps(next));
@@ -360,12 +389,7 @@ public final class QueueProxy implements Launcher.App {
                 }
                 port.reconfigure(port.main() ? next.ollama().requestTimeout() : port.service().timeout(), serviceClient);
             }
-            if (!next.embeddingCache().equals(old.embeddingCache())) {
-                CacheService fresh = next.embeddingCache().enabled()
-                        ? new CacheService(next.embeddingCache(), EmbeddingCache.create(next.embeddingCache()), metrics) : null;
-                if (fresh != null) {
-                    fresh.backend().start();
-                }
+            if (newCache) {
                 CacheService retired = cache;
                 cache = fresh;
                 pipeline.cache = fresh;
@@ -392,7 +416,8 @@ public final class QueueProxy implements Launcher.App {
             line.log("configuration reloaded");
             if (!restart.isEmpty()) {
                 LOG.atWarn().addKeyValue("settings", String.join(", ", restart))
-                        .log("configuration reload: these changes need a restart and keep their running values");
+                        .log("configuration reload: these settings differ from what runs and need a restart; they keep their"
+                                + " running values");
             }
             // New hosts or slots may take what waits now.
             scheduler.capacityChanged();
@@ -400,27 +425,65 @@ public final class QueueProxy implements Launcher.App {
         }
     }
 
-    /** Reloads the file the proxy was started with (SIGHUP, or the file changed); problems leave it as it runs. */
+    /**
+     * Reloads the file the proxy was started with (SIGHUP, or the file changed); problems leave it as it runs.
+     * Read and applied under one lock, so two reloads at once apply in the order they read the file.
+     */
     public Reload reloadFile() {
         Path file = configFile;
         if (file == null) {
             LOG.warn("configuration reload requested, but the proxy runs on its embedded defaults: nothing to reload");
             return new Reload(false, List.of("no configuration file"), List.of(), List.of());
         }
-        OqpConfig next;
-        try {
-            next = ConfigLoader.load(file, Target.QUEUE_PROXY, configEnv);
-        } catch (ConfigException e) {
-            metrics.configReloads.labelValues("error").inc();
-            for (String problem : e.problems()) {
-                LOG.atError().addKeyValue("problem", problem).log("configuration reload: problem in " + file);
+        synchronized (reloadLock) {
+            List<String> problems;
+            OqpConfig next = null;
+            try {
+                if (blank(file)) {
+                    problems = List.of("the file is empty (or only comments): a reload never applies one (it would mean"
+                            + " every default); restart to run on the defaults");
+                } else {
+                    next = ConfigLoader.load(file, Target.QUEUE_PROXY, configEnv);
+                    problems = List.of();
+                }
+            } catch (ConfigException e) {
+                problems = e.problems();
+            } catch (java.io.IOException | RuntimeException e) {
+                problems = List.of("cannot read the file (" + e.getClass().getSimpleName() + ")");
             }
-            LOG.atError().addKeyValue("problems", e.problems().size())
-                    .log("configuration reload refused: the proxy keeps running on its current configuration");
-            return new Reload(false, e.problems(), List.of(), List.of());
+            if (next == null) {
+                metrics.configReloads.labelValues("error").inc();
+                for (String problem : problems) {
+                    // Values are not logged (a misplaced key would be): --check-config shows them on a terminal.
+                    LOG.atError().addKeyValue("problem", withoutValue(problem))
+                            .log("configuration reload: problem in " + file);
+                }
+                LOG.atError().addKeyValue("problems", problems.size()).log("configuration reload refused: the proxy"
+                        + " keeps running on its current configuration (--check-config shows the values)");
+                return new Reload(false, problems, List.of(), List.of());
+            }
+            return reload(next);
         }
-        return reload(next);
     }
+
+    private static boolean blank(Path file) throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8)) {
+            String t = line.strip();
+            if (!t.isEmpty() && !t.startsWith("#") && !t.equals("---") && !t.equals("...")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A problem line as logged: {@code path: value (expected …)} without its value. */
+    static String withoutValue(String problem) {
+        java.util.regex.Matcher m = PROBLEM_WITH_VALUE.matcher(problem);
+        return m.matches() ? m.group(1) + ": (value not shown) " + m.group(2) : problem;
+    }
+
+    private static final java.util.regex.Pattern PROBLEM_WITH_VALUE =
+            java.util.regex.Pattern.compile("([^\\s:]+): .*? (\\(expected.*)", java.util.regex.Pattern.DOTALL);
 
     /**
      * Reloads on SIGHUP and when {@code file} changes (watched, debounced); {@code env} is what its
@@ -439,25 +502,34 @@ public final class QueueProxy implements Launcher.App {
         }
     }
 
-    private static List<String> restartNeeded(OqpConfig old, OqpConfig next) {
+    /** The restart-only settings in which {@code next} differs from what runs ({@code running}: the start's). */
+    private static List<String> restartNeeded(OqpConfig running, OqpConfig next) {
         List<String> out = new ArrayList<>();
-        ProxyConfig a = old.proxy();
+        ProxyConfig a = running.proxy();
         ProxyConfig b = next.proxy();
-        if (!a.host().equals(b.host()) || a.port() != b.port() || a.allowPublic() != b.allowPublic()) {
-            out.add("proxy.host/port/allow_public");
+        if (!a.host().equals(b.host())) {
+            out.add("proxy.host");
+        }
+        if (a.port() != b.port()) {
+            out.add("proxy.port");
+        }
+        if (a.allowPublic() != b.allowPublic()) {
+            out.add("proxy.allow_public");
         }
         if (a.maxBody() != b.maxBody()) {
             out.add("proxy.max_body");
         }
-        if (!old.services().equals(next.services())) {
+        if (!running.services().equals(next.services())) {
             out.add("services");
         }
-        if (!old.ollama().connectTimeout().equals(next.ollama().connectTimeout())) {
+        if (!running.ollama().connectTimeout().equals(next.ollama().connectTimeout())) {
             out.add("ollama.connect_timeout");
         }
-        if (!old.ollama().healthCheckInterval().equals(next.ollama().healthCheckInterval())
-                || !old.ollama().modelSyncInterval().equals(next.ollama().modelSyncInterval())) {
-            out.add("ollama.health_check_interval/model_sync_interval");
+        if (!running.ollama().healthCheckInterval().equals(next.ollama().healthCheckInterval())) {
+            out.add("ollama.health_check_interval");
+        }
+        if (!running.ollama().modelSyncInterval().equals(next.ollama().modelSyncInterval())) {
+            out.add("ollama.model_sync_interval");
         }
         return out;
     }

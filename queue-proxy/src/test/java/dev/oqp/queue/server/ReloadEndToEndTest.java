@@ -202,8 +202,44 @@ class ReloadEndToEndTest {
         QueueProxy.Reload result = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, ""), 2));
 
         assertThat(result.applied()).isTrue();
-        assertThat(result.restartNeeded()).containsExactly("proxy.host/port/allow_public");
+        assertThat(result.restartNeeded()).containsExactly("proxy.port");
+        QueueProxy.Reload again = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
+        assertThat(again.restartNeeded()).as("still pending: compared with what runs, not with the last file")
+                .containsExactly("proxy.port");
+        QueueProxy.Reload back = reload(proxy, config(port, hosts, key("a", KEY_A, ""), 2));
+        assertThat(back.restartNeeded()).as("the running port again: nothing pending").isEmpty();
         assertThat(proxy.port()).isEqualTo(port);
         assertThat(generate(proxy, KEY_A, "same port").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aReloadNeverTurnsAuthenticationOffAndNeverAppliesAnEmptyFile() throws Exception {
+        FakeOllama ollama = slowOllama();
+        int port = TestSockets.freePort();
+        String before = config(port, new FakeOllama[] {ollama}, key("a", KEY_A, ""), 2);
+        QueueProxy proxy = fixture.start(ollama, 2, before);
+        Path file = dir.resolve("oqp.yaml");
+        Files.writeString(file, before);
+        proxy.watch(file, Map.of());
+
+        Files.writeString(file, "# emptied\n\n");
+        QueueProxy.Reload empty = proxy.reloadFile();
+        Files.writeString(file, before.replace("auth:\n", "auth:\n  enabled: false\n"));
+        QueueProxy.Reload off = proxy.reloadFile();
+
+        assertThat(empty.applied()).isFalse();
+        assertThat(empty.problems().get(0)).contains("empty");
+        assertThat(off.applied()).isFalse();
+        assertThat(off.problems().get(0)).contains("cannot turn authentication off");
+        assertThat(fixture.send(get(base(proxy).resolve("/api/tags"))).statusCode()).as("still closed").isEqualTo(401);
+        assertThat(generate(proxy, KEY_A, "a").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void problemLinesAreLoggedWithoutTheirValues() {
+        assertThat(QueueProxy.withoutValue("auth.keys[2].max_priority: key-0123456789 (expected one of: high, normal, low)"))
+                .isEqualTo("auth.keys[2].max_priority: (value not shown) (expected one of: high, normal, low)");
+        assertThat(QueueProxy.withoutValue("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)"))
+                .isEqualTo("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)");
     }
 }

@@ -31,29 +31,41 @@ public final class QueueProxyMain {
     public static void main(String[] args) {
         long startNanos = System.nanoTime();
         JvmSettings.apply();
+        // First, so that a SIGHUP during start-up (logrotate, systemctl reload) never stops the process: it is
+        // remembered and applied once the proxy runs.
+        reloadOnHangUp();
         int status = run(args, System.getenv(), System.out, System.err, startNanos);
         if (status != 0) {
             System.exit(status);
         }
-        ignoreHangUp();
+        QueueProxy proxy = running;
+        if (hangUpWhileStarting && proxy != null) {
+            LoggerFactory.getLogger(QueueProxyMain.class).info("SIGHUP received during start-up: reloading the configuration");
+            proxy.reloadFile();
+        }
     }
+
+    /** True when a SIGHUP came before the proxy was running. */
+    private static volatile boolean hangUpWhileStarting;
 
     /**
      * SIGHUP reloads the configuration file (instead of what the JVM does by default: stop the process). On
      * embedded defaults there is nothing to reload, which is logged.
      */
     @SuppressWarnings("removal")
-    private static void ignoreHangUp() {
+    private static void reloadOnHangUp() {
         try {
             sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
                 QueueProxy proxy = running;
-                if (proxy != null) {
-                    LoggerFactory.getLogger(QueueProxyMain.class).info("SIGHUP received: reloading the configuration");
-                    proxy.reloadFile();
+                if (proxy == null) {
+                    hangUpWhileStarting = true;
+                    return;
                 }
+                LoggerFactory.getLogger(QueueProxyMain.class).info("SIGHUP received: reloading the configuration");
+                proxy.reloadFile();
             });
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
-            // No SIGHUP on this platform: nothing to ignore.
+            // No SIGHUP on this platform: the file watcher still reloads.
         }
     }
 

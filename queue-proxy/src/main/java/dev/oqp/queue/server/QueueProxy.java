@@ -492,7 +492,9 @@ public final class QueueProxy implements Launcher.App {
     public void watch(Path file, Map<String, String> env) {
         this.configFile = file;
         this.configEnv = Map.copyOf(env);
-        ConfigWatcher watcher = new ConfigWatcher(file, this::reloadFile);
+        ConfigWatcher watcher = new ConfigWatcher(file, () -> config.auth().keys().stream()
+                .map(dev.oqp.common.config.KeyConfig::keyFile).filter(java.util.Objects::nonNull).toList(),
+                this::reloadFile);
         server.addBean(watcher, true);
         try {
             watcher.start();

@@ -242,4 +242,24 @@ class ReloadEndToEndTest {
         assertThat(QueueProxy.withoutValue("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)"))
                 .isEqualTo("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)");
     }
+
+    @Test
+    void aKeyFileRewrittenInPlaceRotatesTheKeyWithoutTouchingTheConfig() throws Exception {
+        FakeOllama ollama = slowOllama();
+        int port = TestSockets.freePort();
+        Path keys = Files.createDirectories(dir.resolve("secrets"));
+        Path keyFile = keys.resolve("a.key");
+        Files.writeString(keyFile, KEY_A + "\n");
+        String yaml = config(port, new FakeOllama[] {ollama}, "    - {client_id: a, key_file: '" + keyFile + "'}\n", 2);
+        QueueProxy proxy = fixture.start(ollama, 2, yaml);
+        Path file = dir.resolve("oqp.yaml");
+        Files.writeString(file, yaml);
+        proxy.watch(file, Map.of());
+        assertThat(generate(proxy, KEY_A, "old").statusCode()).isEqualTo(200);
+
+        Files.writeString(keyFile, KEY_B + "\n");
+
+        await().atMost(WAIT).until(() -> generate(proxy, KEY_B, "new").statusCode() == 200);
+        assertThat(generate(proxy, KEY_A, "old again").statusCode()).isEqualTo(401);
+    }
 }

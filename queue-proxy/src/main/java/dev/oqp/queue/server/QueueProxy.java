@@ -341,10 +341,7 @@ public final class QueueProxy implements Launcher.App {
                         + " proxy to anyone); restart to do that";
             }
             if (refusal != null) {
-                metrics.configReloads.labelValues("error").inc();
-                LOG.atError().addKeyValue("problem", refusal)
-                        .log("configuration reload refused: the proxy keeps running on its current configuration");
-                return new Reload(false, List.of(refusal + "; nothing was changed"), List.of(), List.of());
+                return refused(List.of(refusal + "; nothing was changed"));
             }
             List<String> restart = restartNeeded(boot, next);
             List<String> changed = changedSections(old, next);
@@ -359,12 +356,8 @@ public final class QueueProxy implements Launcher.App {
                     if (fresh != null) {
                         fresh.close();
                     }
-                    String problem = "embedding_cache: the new cache could not be started (" + e.getClass().getSimpleName()
-                            + ")";
-                    metrics.configReloads.labelValues("error").inc();
-                    LOG.atError().addKeyValue("problem", problem)
-                            .log("configuration reload refused: the proxy keeps running on its current configuration");
-                    return new Reload(false, List.of(problem + "; nothing was changed"), List.of(), List.of());
+                    return refused(List.of("embedding_cache: the new cache could not be started ("
+                            + e.getClass().getSimpleName() + "); nothing was changed"));
                 }
             }
 
@@ -372,6 +365,7 @@ public final class QueueProxy implements Launcher.App {
             pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), clientCaps(next));
             scheduler.reconfigure(next.queue());
             pipeline.bodies.limit(next.queue().maxQueuedBytes());
+            server.setStopTimeout(next.proxy().drainTimeout().toMillis());
             pipeline.keys = KeyRegistry.from(next.auth());
             if (!next.auth().rateLimit().equals(old.auth().rateLimit())) {
                 pipeline.limiter = new FailureLimiter(next.auth().rateLimit());
@@ -452,18 +446,23 @@ public final class QueueProxy implements Launcher.App {
                 problems = List.of("cannot read the file (" + e.getClass().getSimpleName() + ")");
             }
             if (next == null) {
-                metrics.configReloads.labelValues("error").inc();
-                for (String problem : problems) {
-                    // Values are not logged (a misplaced key would be): --check-config shows them on a terminal.
-                    LOG.atError().addKeyValue("problem", withoutValue(problem))
-                            .log("configuration reload: problem in " + file);
-                }
-                LOG.atError().addKeyValue("problems", problems.size()).log("configuration reload refused: the proxy"
-                        + " keeps running on its current configuration (--check-config shows the values)");
-                return new Reload(false, problems, List.of(), List.of());
+                return refused(problems);
             }
             return reload(next);
         }
+    }
+
+    /** A refused reload: counted, each problem logged (without its value), nothing changed. */
+    private Reload refused(List<String> problems) {
+        metrics.configReloads.labelValues("error").inc();
+        for (String problem : problems) {
+            // Values are not logged (a misplaced key would be): --check-config shows them on a terminal.
+            LOG.atError().addKeyValue("problem", withoutValue(problem))
+                    .log("configuration reload: problem" + (configFile == null ? "" : " in " + configFile));
+        }
+        LOG.atError().addKeyValue("problems", problems.size()).log("configuration reload refused: the proxy keeps"
+                + " running on its current configuration (--check-config shows the values)");
+        return new Reload(false, problems, List.of(), List.of());
     }
 
     private static boolean blank(Path file) throws java.io.IOException {

@@ -74,6 +74,19 @@ class ReloadEndToEndTest {
         return fixture.sendAsync(post(base(proxy).resolve("/api/generate"), streamed(prompt), "Authorization", "Bearer " + key));
     }
 
+    /** The file the watched proxy of a test reads. */
+    private Path file() {
+        return dir.resolve("oqp.yaml");
+    }
+
+    /** A proxy started on {@code yaml}, written to {@link #file()} and watched. */
+    private QueueProxy startWatched(FakeOllama ollama, String yaml) throws Exception {
+        QueueProxy proxy = fixture.start(ollama, 2, yaml);
+        Files.writeString(file(), yaml);
+        proxy.watch(file(), Map.of());
+        return proxy;
+    }
+
     private static QueueProxy.Reload reload(QueueProxy proxy, String yaml) throws Exception {
         return proxy.reload(ConfigLoader.parse(yaml, Target.QUEUE_PROXY, Map.of()));
     }
@@ -84,15 +97,12 @@ class ReloadEndToEndTest {
         int port = TestSockets.freePort();
         FakeOllama[] hosts = {ollama};
         String before = config(port, hosts, key("a", KEY_A, ""), 2);
-        QueueProxy proxy = fixture.start(ollama, 2, before);
-        Path file = dir.resolve("oqp.yaml");
-        Files.writeString(file, before);
-        proxy.watch(file, Map.of());
+        QueueProxy proxy = startWatched(ollama, before);
         CompletableFuture<HttpResponse<String>> running = stream(proxy, KEY_A, "running");
         ollama.awaitRequests(1, WAIT);
         assertThat(generate(proxy, KEY_B, "too early").statusCode()).isEqualTo(401);
 
-        Files.writeString(file, config(port, hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
+        Files.writeString(file(), config(port, hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
 
         await().atMost(WAIT).until(() -> generate(proxy, KEY_B, "b").statusCode() == 200);
         HttpResponse<String> stream = running.get(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -108,11 +118,8 @@ class ReloadEndToEndTest {
         FakeOllama ollama = slowOllama();
         int port = TestSockets.freePort();
         String before = config(port, new FakeOllama[] {ollama}, key("a", KEY_A, ""), 2);
-        QueueProxy proxy = fixture.start(ollama, 2, before);
-        Path file = dir.resolve("oqp.yaml");
-        Files.writeString(file, before);
-        proxy.watch(file, Map.of());
-        Files.writeString(file, before.replace(key("a", KEY_A, ""), key("b", KEY_B, "")) + "queue:\n  normal: {max_depth: -1}\n");
+        QueueProxy proxy = startWatched(ollama, before);
+        Files.writeString(file(), before.replace(key("a", KEY_A, ""), key("b", KEY_B, "")) + "queue:\n  normal: {max_depth: -1}\n");
 
         QueueProxy.Reload result = proxy.reloadFile();
 
@@ -217,14 +224,11 @@ class ReloadEndToEndTest {
         FakeOllama ollama = slowOllama();
         int port = TestSockets.freePort();
         String before = config(port, new FakeOllama[] {ollama}, key("a", KEY_A, ""), 2);
-        QueueProxy proxy = fixture.start(ollama, 2, before);
-        Path file = dir.resolve("oqp.yaml");
-        Files.writeString(file, before);
-        proxy.watch(file, Map.of());
+        QueueProxy proxy = startWatched(ollama, before);
 
-        Files.writeString(file, "# emptied\n\n");
+        Files.writeString(file(), "# emptied\n\n");
         QueueProxy.Reload empty = proxy.reloadFile();
-        Files.writeString(file, before.replace("auth:\n", "auth:\n  enabled: false\n"));
+        Files.writeString(file(), before.replace("auth:\n", "auth:\n  enabled: false\n"));
         QueueProxy.Reload off = proxy.reloadFile();
 
         assertThat(empty.applied()).isFalse();
@@ -251,10 +255,7 @@ class ReloadEndToEndTest {
         Path keyFile = keys.resolve("a.key");
         Files.writeString(keyFile, KEY_A + "\n");
         String yaml = config(port, new FakeOllama[] {ollama}, "    - {client_id: a, key_file: '" + keyFile + "'}\n", 2);
-        QueueProxy proxy = fixture.start(ollama, 2, yaml);
-        Path file = dir.resolve("oqp.yaml");
-        Files.writeString(file, yaml);
-        proxy.watch(file, Map.of());
+        QueueProxy proxy = startWatched(ollama, yaml);
         assertThat(generate(proxy, KEY_A, "old").statusCode()).isEqualTo(200);
 
         Files.writeString(keyFile, KEY_B + "\n");

@@ -126,7 +126,7 @@ class FakeOllamaTest {
         assertThat(fake.probes()).extracting(RecordedRequest::path).containsExactly("/api/tags");
         assertThat(fake.requests()).extracting(RecordedRequest::path).containsExactly("/api/ps");
         assertThat(fake.maxConcurrency()).isEqualTo(1);
-        assertThat(fake.inFlight()).isZero();
+        await().atMost(WAIT).until(() -> fake.inFlight() == 0);
     }
 
     @Test

@@ -56,32 +56,11 @@ public final class Sidecar implements Launcher.App {
         }
         GracefulHandler graceful = new GracefulHandler(router);
         server.setHandler(graceful);
-        server.addEventListener(new LifeCycle.Listener() {
-            @Override
-            public void lifeCycleStopping(LifeCycle event) {
-                if (!started) {
-                    return;
-                }
-                LOG.atInfo().addKeyValue("in_flight", graceful.getCurrentRequestCount())
-                        .addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
-                        .log("stopping: no new connections, letting requests in flight finish");
-            }
-
-            @Override
-            public void lifeCycleStopped(LifeCycle event) {
-                if (started) {
-                    LOG.info("stopped");
-                }
-            }
-
-            @Override
-            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
-                if (dev.oqp.common.proxy.ProxyBase.hasCause(cause, TimeoutException.class)) {
-                    LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
-                            .log("drain timeout expired: exchanges still in progress were cut; stopped");
-                }
-            }
-        });
+        Servers.announceStops(server, LOG, () -> started, () -> LOG.atInfo()
+                .addKeyValue("in_flight", graceful.getCurrentRequestCount())
+                .addKeyValue("drain_timeout", Durations.format(config.sidecar().drainTimeout()))
+                .log("stopping: no new connections, letting requests in flight finish"),
+                () -> config.sidecar().drainTimeout());
     }
 
     /** Runs {@code action} once the server has stopped (after the drain). */

@@ -5,7 +5,7 @@ import java.net.UnknownHostException;
 import java.util.regex.Pattern;
 
 /** Parses IP address literals without ever asking a resolver. */
-final class InetLiterals {
+public final class InetLiterals {
 
     private static final Pattern V4 = Pattern.compile(
             "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}");
@@ -27,12 +27,17 @@ final class InetLiterals {
         }
     }
 
-    /** True for {@code localhost} and for literals in 127.0.0.0/8 or {@code ::1}. */
-    static boolean isLoopback(String host) {
+    /**
+     * True for {@code localhost} and for literals in 127.0.0.0/8 or {@code ::1} (bracketed or not): the one
+     * loopback check of both binaries (bind addresses, listeners, {@code Host} values).
+     */
+    public static boolean isLoopback(String host) {
         if (host.equalsIgnoreCase("localhost")) {
             return true;
         }
-        InetAddress address = parse(host);
+        String literal = host.length() > 2 && host.startsWith("[") && host.endsWith("]")
+                ? host.substring(1, host.length() - 1) : host;
+        InetAddress address = parse(literal);
         return address != null && address.isLoopbackAddress();
     }
 

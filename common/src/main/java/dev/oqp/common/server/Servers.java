@@ -3,7 +3,13 @@ package dev.oqp.common.server;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
+import java.util.function.Supplier;
+
+import dev.oqp.common.config.Durations;
+import dev.oqp.common.proxy.ProxyBase;
 
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -13,6 +19,7 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
 
 /** Builds the Jetty server both binaries run: one thread pool, plain HTTP/1.1 connectors. */
 public final class Servers {
@@ -95,6 +102,38 @@ public final class Servers {
             public void lifeCycleFailure(LifeCycle event, Throwable cause) {
                 if (event.isStopped() || event.isFailed()) {
                     action.run();
+                }
+            }
+        });
+    }
+
+    /**
+     * Announces a binary's stop the same way in both: {@code onStopping} runs when the server begins to stop, a
+     * {@code stopped} line when it has, and a warning when the drain timeout cut exchanges still in progress;
+     * nothing for a server whose start failed ({@code started} false). Lines go to the binary's {@code log}.
+     */
+    public static void announceStops(Server server, Logger log, BooleanSupplier started, Runnable onStopping,
+                                     Supplier<Duration> drainTimeout) {
+        server.addEventListener(new LifeCycle.Listener() {
+            @Override
+            public void lifeCycleStopping(LifeCycle event) {
+                if (started.getAsBoolean()) {
+                    onStopping.run();
+                }
+            }
+
+            @Override
+            public void lifeCycleStopped(LifeCycle event) {
+                if (started.getAsBoolean()) {
+                    log.info("stopped");
+                }
+            }
+
+            @Override
+            public void lifeCycleFailure(LifeCycle event, Throwable cause) {
+                if (ProxyBase.hasCause(cause, TimeoutException.class)) {
+                    log.atWarn().addKeyValue("drain_timeout", Durations.format(drainTimeout.get()))
+                            .log("drain timeout expired: exchanges still in progress were cut; stopped");
                 }
             }
         });

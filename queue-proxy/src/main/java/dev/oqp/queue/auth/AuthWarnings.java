@@ -1,10 +1,9 @@
 package dev.oqp.queue.auth;
 
 import dev.oqp.common.config.AuthConfig;
-import dev.oqp.common.config.Cidr;
+import dev.oqp.common.config.InetLiterals;
 import dev.oqp.common.config.KeyConfig;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
@@ -66,23 +65,11 @@ public final class AuthWarnings {
 
     /** As {@link #disabledBeyondLoopback(AuthConfig, String)} for any listener; {@code setting} names it in the message. */
     public static Optional<String> disabledBeyondLoopback(AuthConfig auth, String setting, String listenHost) {
-        if (auth.enabled() || loopback(listenHost)) {
+        if (auth.enabled() || InetLiterals.isLoopback(listenHost)) {
             return Optional.empty();
         }
         return Optional.of("auth is disabled and " + setting + " " + listenHost
                 + " is not a loopback address: anyone who can reach it may run, pull and delete models"
                 + " (expected: auth.keys, or a loopback host)");
-    }
-
-    private static boolean loopback(String host) {
-        if ("localhost".equalsIgnoreCase(host)) {
-            return true;
-        }
-        try {
-            InetAddress address = Cidr.parse(host).address();
-            return host.indexOf('/') < 0 && address.isLoopbackAddress();
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
     }
 }

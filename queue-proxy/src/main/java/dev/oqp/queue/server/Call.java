@@ -1,33 +1,65 @@
 package dev.oqp.queue.server;
 
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
 import dev.oqp.common.config.Tier;
-import dev.oqp.common.proxy.Upstream;
+import dev.oqp.common.proxy.ErrorResponses;
+import dev.oqp.common.proxy.Exchange;
 import dev.oqp.queue.auth.Client;
-import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.cache.CachePlan;
+import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.UsageScanner;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Ticket;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
 
 /**
- * What the pipeline learnt about one request, kept as a request attribute from the gate (steps 1-8) to the
- * forwarder's completion (step 11). Fields are written by the gate before the request is handed to the
- * forwarder (a happens-before edge: the hand-off goes through the scheduler's lock or an executor), and by
- * the forwarder's hooks afterwards; never by two threads at once.
+ * One request, owned from the gate to its single end: the exchange (the effective request, after an injection
+ * port's headers were applied; the response; the client's callback, wrapped once so that it completes at most
+ * once), the settings snapshot in force when it arrived, and what the pipeline learnt about it.
+ *
+ * <p>A request ends in exactly one of three ways, each of which records it once through {@link #complete}:
+ * {@link #answer} (an error in the client's API shape), {@link #write} (a body of the proxy's own), {@link #leave}
+ * (the client went away), or, for a request handed to the forwarder, the forwarder's completion hook calling
+ * {@link #complete} itself.
+ *
+ * <p>Fields are written by one thread at a time: the gate's before the hand-off to the forwarder (a
+ * happens-before edge: the hand-off goes through the scheduler's lock or an executor), the forwarder's after.
  */
 final class Call {
     private static final String ATTRIBUTE = Call.class.getName();
+    /** Bodies up to this size are read and dropped before an early answer (see {@link #answer}). */
+    private static final long DISCARD_LIMIT = 64 * 1024;
 
     final String requestId;
     final Port port;
+    final Settings settings;
     final long startNanos;
+    final Request request;
+    final Response response;
+    final Callback callback;
+    private final Ledger ledger;
+    private final BodyReader.Budget bodies;
+    private final AtomicBoolean completed = new AtomicBoolean();
+
     String clientAddress;
     /** The authenticated client; null until step 3 succeeds. */
     Client client;
     Route route;
     /** The effective tier of a queued request; null for one that is not queued. */
     Tier tier;
-    /** The body to send upstream when the gate read it (inference), else null: the body streams. */
+    /** The body to send upstream when the gate read it (inference, {@code /api/show}), else null: the body streams. */
     byte[] body;
     /** Canonical model name of an inference request, or null. */
     String model;
@@ -36,11 +68,10 @@ final class Call {
     /** The inference response streams (its first byte follows the model load, not the whole answer). */
     boolean stream;
     /** A load of the model started for a client that left during a cold load (see the forwarder); else null. */
-    volatile java.util.concurrent.CompletableFuture<?> preload;
+    volatile CompletableFuture<?> preload;
     long maxBody;
-    /** The host the request is (being) sent to; changes on a failover. */
-    Host host;
-    Upstream upstream;
+    /** The host of a request that is not queued (metadata, management); a queued one's is its lease's. */
+    private Host directHost;
     /** The host was named by {@code X-Ollama-Host}: no other host is tried. */
     boolean named;
     /** The model is not known to be in memory on the host chosen: the first byte may wait for a load. */
@@ -48,39 +79,46 @@ final class Call {
     /** Upstream requests sent: 1, plus one per failover. */
     int attempts = 1;
     /** Hosts tried and failed (failover); null until the first failure. */
-    java.util.Set<String> tried;
+    Set<String> tried;
     /** A host already closed the connection before answering once: such a failure is not retried again. */
     boolean resetRetried;
     /** Every host able to serve the request failed to connect. */
     boolean failoverExhausted;
     Ticket ticket;
-    /** The slots a dispatched request holds; released from the forwarder's completion, exactly once. */
+    /** The slots a dispatched request holds, as the queue granted them; released from the forwarder's completion. */
     Lease lease;
+    /** The host slot of {@link #lease}: which host, and where a failover moves it. */
+    SlotPool.HostLease hostLease;
     long waitedNanos = -1;
-    /** The client left while its request was queued or being handed to the forwarder. */
+    /** The client left while its request was queued, looked up or handed to the forwarder. */
     volatile boolean gone;
     /** A byte of the client's next request was read while watching: close the connection after this response. */
     boolean pipelined;
     UsageScanner usage;
     /** Tokens the rate limiter had this request pre-pay; taken (set to 0) by whoever settles them. */
-    final java.util.concurrent.atomic.AtomicLong reservedTokens = new java.util.concurrent.atomic.AtomicLong();
+    final AtomicLong reservedTokens = new AtomicLong();
     /** A cacheable embedding request's plan (step 6), or null. */
-    dev.oqp.queue.cache.CachePlan cache;
-    /** The cache the plan was looked up in (a reload may replace the pipeline's): its answer is stored there. */
-    dev.oqp.queue.cache.CacheService cacheService;
+    CachePlan cache;
+    /** The cache the plan was looked up in: its answer is stored there. */
+    CacheService cacheService;
     /** The request body was read (or will never be): an early answer need not drain it first. */
     boolean bodyRead;
 
-    Call(String requestId, Port port, long startNanos) {
+    Call(String requestId, Port port, Settings settings, Request request, Response response, Callback callback,
+         Ledger ledger, BodyReader.Budget bodies) {
         this.requestId = requestId;
         this.port = port;
-        this.startNanos = startNanos;
-    }
-
-    void attach(Request request) {
+        this.settings = settings;
+        this.startNanos = System.nanoTime();
+        this.request = request;
+        this.response = response;
+        this.callback = new Once(callback);
+        this.ledger = ledger;
+        this.bodies = bodies;
         request.setAttribute(ATTRIBUTE, this);
     }
 
+    /** The call of a request the gate admitted (the forwarder's hooks receive the request). */
     static Call of(Request request) {
         return (Call) request.getAttribute(ATTRIBUTE);
     }
@@ -88,5 +126,114 @@ final class Call {
     /** The client id for logs and metric labels. */
     String clientLabel() {
         return client == null ? "unauthenticated" : client.clientId();
+    }
+
+    /** The host the request is (being) sent to, or null; a failover changes it. */
+    Host host() {
+        return hostLease != null ? hostLease.host() : directHost;
+    }
+
+    /** A request that is not queued goes to {@code host}. */
+    void sendTo(Host host) {
+        this.directHost = host;
+    }
+
+    /** The path as the client wrote it (canonical: the gate refuses anything else). */
+    String path() {
+        return Request.getPathInContext(request);
+    }
+
+    /**
+     * Ends the request with an error in the client's API shape, then records it. A small request body not read
+     * yet is read and dropped first: answering and closing with the client's bytes still arriving makes the
+     * kernel reset the connection, and the client may lose the answer with it.
+     */
+    void answer(int status, String message, String error) {
+        if (!bodyRead) {
+            bodyRead = true;
+            long declared = request.getLength();
+            if (declared != 0 && declared <= DISCARD_LIMIT) {
+                BodyReader.read(request, DISCARD_LIMIT, bodies, (drained, failure) -> answer(status, message, error));
+                return;
+            }
+        }
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(Headers.X_REQUEST_ID, requestId);
+        if (tier != null) {
+            headers.put(Headers.X_QUEUE_PRIORITY, tier.yamlName());
+        }
+        if (cache != null) {
+            headers.put(Headers.X_CACHE, cache.status().name());
+        }
+        ErrorResponses.write(request, response, callback, status, message);
+        complete(status, -1, error, -1);
+    }
+
+    /** Like {@link #answer}, with {@code Retry-After} (seconds). */
+    void answer(int status, String message, String error, long retryAfterSeconds) {
+        response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(retryAfterSeconds));
+        answer(status, message, error);
+    }
+
+    /** Ends the request with a body of the proxy's own (no body for {@code HEAD}), then records it. */
+    void write(int status, String contentType, byte[] content) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        boolean head = "HEAD".equals(request.getMethod());
+        response.write(true, head ? null : ByteBuffer.wrap(content), callback);
+        complete(status, head ? 0 : content.length, null, -1);
+    }
+
+    /** The client went away before its answer ({@code why} says when): nothing is written, 499 is recorded. */
+    void leave(String why) {
+        leave(new EofException("client left " + why));
+    }
+
+    /** The client went away; {@code failure} is how that showed. */
+    void leave(Throwable failure) {
+        callback.failed(failure);
+        complete(Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed", -1);
+    }
+
+    /**
+     * The one place a request is recorded ({@code oqp_client_requests_total}, the access line, refunds): the
+     * first call counts, later ones do nothing.
+     *
+     * @param error      a short lower-case outcome when the request did not end normally, else null
+     * @param upstreamMs time spent upstream, or -1 when it never went there
+     */
+    void complete(int status, long bytes, String error, double upstreamMs) {
+        if (completed.compareAndSet(false, true)) {
+            ledger.record(this, status, bytes, error, upstreamMs);
+        }
+    }
+
+    /** The client's callback, completed at most once whoever ends the request. */
+    private static final class Once implements Callback {
+        private final Callback delegate;
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        Once(Callback delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void succeeded() {
+            if (done.compareAndSet(false, true)) {
+                delegate.succeeded();
+            }
+        }
+
+        @Override
+        public void failed(Throwable failure) {
+            if (done.compareAndSet(false, true)) {
+                delegate.failed(failure);
+            }
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return delegate.getInvocationType();
+        }
     }
 }

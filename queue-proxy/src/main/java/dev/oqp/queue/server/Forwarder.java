@@ -4,12 +4,14 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.cache.CachePlan;
+import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.scheduler.Lease;
@@ -22,6 +24,8 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Pipeline steps 10 and 11 on the proxy base: sends a request the gate has admitted to the host it chose,
@@ -40,53 +44,38 @@ import org.eclipse.jetty.server.Response;
  * Ollama's), nor {@code X-Queue-Priority} or {@code X-Ollama-Host}; they carry the host's configured
  * headers, {@code X-Client-ID} and {@code X-Request-ID}.
  */
-final class Forwarder extends ProxyBase {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Forwarder.class);
-    static final String X_REQUEST_ID = "X-Request-ID";
-    static final String X_CLIENT_ID = "X-Client-ID";
-    static final String X_QUEUE_PRIORITY = "X-Queue-Priority";
-    static final String X_QUEUE_WAIT_TIME = "X-Queue-Wait-Time";
-    static final String X_UPSTREAM_HOST = "X-Upstream-Host";
-    static final String X_OLLAMA_HOST = "X-Ollama-Host";
-    static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
-    static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
-    static final String X_CACHE = "X-Cache";
+final class Forwarder extends ProxyBase implements Sender {
+    private static final Logger LOG = LoggerFactory.getLogger(Forwarder.class);
     /** Bytes of an upstream embedding answer collected to store (and, on a partial hit, to complete) it. */
     private static final long MAX_CAPTURE = 64L << 20;
-    private static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix",
-        "X-Forwarded-Server", "X-Client-Name"};
 
     private final QueueMetrics metrics;
-    private final Ledger ledger;
     private final Fleet fleet;
     private final SlotPool pool;
     private final FleetMonitor monitor;
-    private volatile boolean protectColdLoads;
-    private final dev.oqp.queue.limits.RateLimiter rates;
-    private final dev.oqp.queue.limits.UsageLedger usage;
+    private final RateLimiter rates;
+    private final UsageRecorder usage;
 
-    Forwarder(ClientSettings settings, QueueMetrics metrics, Ledger ledger, Fleet fleet, SlotPool pool,
-              FleetMonitor monitor, boolean protectColdLoads,
-              dev.oqp.queue.limits.RateLimiter rates, dev.oqp.queue.limits.UsageLedger usage) {
+    Forwarder(ClientSettings settings, QueueMetrics metrics, Fleet fleet, SlotPool pool, FleetMonitor monitor,
+              RateLimiter rates, UsageRecorder usage) {
         super(settings);
         this.metrics = metrics;
-        this.ledger = ledger;
         this.fleet = fleet;
         this.pool = pool;
         this.monitor = monitor;
-        this.protectColdLoads = protectColdLoads;
         this.rates = rates;
         this.usage = usage;
     }
 
-    /** A reload: cold-load protection for requests from now on. */
-    void protectColdLoads(boolean on) {
-        this.protectColdLoads = on;
+    @Override
+    public void send(Call call) {
+        handle(call.request, call.response, call.callback);
     }
 
     @Override
     protected Upstream chooseUpstream(Request clientToProxyRequest) {
-        return Call.of(clientToProxyRequest).upstream;
+        Call call = Call.of(clientToProxyRequest);
+        return call.settings.upstream(call.port, call.host());
     }
 
     @Override
@@ -103,55 +92,55 @@ final class Forwarder extends ProxyBase {
     protected void injectHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToServerHeaders) {
         Call call = Call.of(clientToProxyRequest);
         proxyToServerHeaders.remove(HttpHeader.AUTHORIZATION);
-        proxyToServerHeaders.remove(X_QUEUE_PRIORITY);
-        proxyToServerHeaders.remove(X_OLLAMA_HOST);
+        proxyToServerHeaders.remove(Headers.X_QUEUE_PRIORITY);
+        proxyToServerHeaders.remove(Headers.X_OLLAMA_HOST);
         // What a client claims about itself or earlier hops is not passed on (the proxy base sets
         // X-Forwarded-For/Proto/Host from what it saw).
-        for (String spoofable : SPOOFABLE) {
+        for (String spoofable : Headers.SPOOFABLE) {
             proxyToServerHeaders.remove(spoofable);
         }
-        for (Map.Entry<String, String> header : call.host.config().headers().entrySet()) {
+        for (Map.Entry<String, String> header : call.host().config().headers().entrySet()) {
             proxyToServerHeaders.put(header.getKey(), header.getValue());
         }
         if (call.cache != null) {
             // The answer is read to be cached (and on a partial hit, completed): it must come uncompressed.
             proxyToServerHeaders.remove(HttpHeader.ACCEPT_ENCODING);
         }
-        proxyToServerHeaders.put(X_CLIENT_ID, call.clientLabel());
-        proxyToServerHeaders.put(X_REQUEST_ID, call.requestId);
+        proxyToServerHeaders.put(Headers.X_CLIENT_ID, call.clientLabel());
+        proxyToServerHeaders.put(Headers.X_REQUEST_ID, call.requestId);
     }
 
     @Override
     protected void addResponseHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToClientHeaders) {
         Call call = Call.of(clientToProxyRequest);
-        proxyToClientHeaders.put(X_REQUEST_ID, call.requestId);
-        if (call.host != null) {
-            proxyToClientHeaders.put(X_UPSTREAM_HOST, call.host.name());
+        proxyToClientHeaders.put(Headers.X_REQUEST_ID, call.requestId);
+        if (call.host() != null) {
+            proxyToClientHeaders.put(Headers.X_UPSTREAM_HOST, call.host().name());
         }
         if (call.tier != null) {
-            proxyToClientHeaders.put(X_QUEUE_PRIORITY, call.tier.yamlName());
+            proxyToClientHeaders.put(Headers.X_QUEUE_PRIORITY, call.tier.yamlName());
         }
         if (call.waitedNanos >= 0) {
-            proxyToClientHeaders.put(X_QUEUE_WAIT_TIME, Long.toString(call.waitedNanos / 1_000_000));
+            proxyToClientHeaders.put(Headers.X_QUEUE_WAIT_TIME, Long.toString(call.waitedNanos / 1_000_000));
         }
         if (call.attempts > 1 || call.failoverExhausted) {
-            proxyToClientHeaders.put(X_FAILOVER_ATTEMPTS, Integer.toString(call.attempts));
+            proxyToClientHeaders.put(Headers.X_FAILOVER_ATTEMPTS, Integer.toString(call.attempts));
         }
         if (call.failoverExhausted) {
-            proxyToClientHeaders.put(X_FAILOVER_EXHAUSTED, "true");
+            proxyToClientHeaders.put(Headers.X_FAILOVER_EXHAUSTED, "true");
         }
         if (call.pipelined) {
             proxyToClientHeaders.put(HttpHeader.CONNECTION, "close");
         }
         if (call.cache != null) {
-            proxyToClientHeaders.put(X_CACHE, call.cache.status().name());
+            proxyToClientHeaders.put(Headers.X_CACHE, call.cache.status().name());
         }
     }
 
     @Override
     protected Upstream failover(Request clientToProxyRequest, boolean unreachable) {
         Call call = Call.of(clientToProxyRequest);
-        Host failed = call.host;
+        Host failed = call.host();
         if (unreachable) {
             fleet.markUnhealthy(failed, false, "a request could not connect");
         }
@@ -172,7 +161,7 @@ final class Forwarder extends ProxyBase {
         call.tried.add(failed.name());
         Host next;
         if (call.lease != null) {
-            next = ((SlotPool.HostLease) call.lease.unwrap()).failover(call.tried);
+            next = call.hostLease.failover(call.tried);
         } else {
             SlotPool.Choice choice = pool.pick(call.model, call.tried);
             next = choice == null ? null : choice.host();
@@ -185,10 +174,11 @@ final class Forwarder extends ProxyBase {
         metrics.host(failed.name()).failures().inc();
         metrics.routingDecision("failover");
         call.attempts++;
-        call.host = next;
+        if (call.lease == null) {
+            call.sendTo(next);
+        }
         call.cold = next.level(call.model) != Host.Level.LOADED;
-        call.upstream = call.port.upstream(next);
-        return call.upstream;
+        return call.settings.upstream(call.port, next);
     }
 
     /**
@@ -202,7 +192,7 @@ final class Forwarder extends ProxyBase {
     @Override
     protected boolean holdUntilFirstByte(Request clientToProxyRequest) {
         Call call = Call.of(clientToProxyRequest);
-        if (!protectColdLoads || !call.cold || call.route.kind() != Route.Kind.INFERENCE || call.lease == null) {
+        if (!call.settings.config().routing().protectColdLoads() || !call.cold || call.route.kind() != Route.Kind.INFERENCE || call.lease == null) {
             return false;
         }
         if (call.stream) {
@@ -211,7 +201,8 @@ final class Forwarder extends ProxyBase {
         if (call.preload == null) {
             String path = call.route.embedding() ? "/api/embed" : "/api/generate";
             byte[] body = ("{\"model\":" + ErrorResponses.quote(call.spelledModel) + "}").getBytes(StandardCharsets.UTF_8);
-            call.preload = monitor.post(call.host, path, body, call.upstream.idleTimeout());
+            call.preload = monitor.post(call.host(), path, body,
+                    call.settings.upstream(call.port, call.host()).idleTimeout());
         }
         return false;
     }
@@ -225,7 +216,7 @@ final class Forwarder extends ProxyBase {
             int status = serverToProxyResponse.getStatus();
             if (status == 200) {
                 call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
-                fleet.markLoaded(call.host, call.model, call.model);
+                fleet.markLoaded(call.host(), call.model, call.model);
             } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
                     && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")
                     && call.spelledModel != null && call.spelledModel.indexOf('@') < 0) {
@@ -233,7 +224,7 @@ final class Forwarder extends ProxyBase {
                 // unparseable name, which proves nothing about the model.)
                 // Ollama's answer for a model it does not have: its native inference routes have no other 404
                 // (an older Ollama may lack an OpenAI-compatible route, so a 404 there proves nothing).
-                fleet.forget(call.host, call.model);
+                fleet.forget(call.host(), call.model);
             }
         }
     }
@@ -299,7 +290,7 @@ final class Forwarder extends ProxyBase {
         Call call = Call.of(clientToProxyRequest);
         // First, whatever else happens: the slots go back and the next queued request may start.
         if (call.lease != null) {
-            java.util.concurrent.CompletableFuture<?> preload = call.preload;
+            CompletableFuture<?> preload = call.preload;
             if (preload == null) {
                 call.lease.release();
             } else {
@@ -308,7 +299,7 @@ final class Forwarder extends ProxyBase {
                 preload.whenComplete((fetched, x) -> lease.release());
             }
         }
-        QueueMetrics.HostSeries host = metrics.host(call.host.name());
+        QueueMetrics.HostSeries host = metrics.host(call.host().name());
         host.requests().inc();
         double upstreamSeconds = exchange.upstreamSeconds();
         if (upstreamSeconds >= 0) {
@@ -321,7 +312,7 @@ final class Forwarder extends ProxyBase {
         switch (exchange.outcome()) {
             case UPSTREAM_CONNECT -> {
                 host.failures().inc();
-                fleet.markUnhealthy(call.host, false, "a request could not connect");
+                fleet.markUnhealthy(call.host(), false, "a request could not connect");
             }
             case UPSTREAM_TIMEOUT, UPSTREAM_BROKEN -> host.failures().inc();
             default -> {
@@ -344,21 +335,10 @@ final class Forwarder extends ProxyBase {
             // Answered 200 by a host (a stream the client left included: the host did the work) or by the cache.
             if (exchange.status() == 200 || call.usage != null) {
                 long hits = call.cache == null ? 0 : call.cache.hits();
-                recordUsage(metrics, usage, call.clientLabel(), call.model, prompt, completion, hits);
+                usage.record(call.clientLabel(), call.model, prompt, completion, hits);
             }
         }
-        ledger.record(call, exchange.method(), exchange.path(), exchange.status(), exchange.bytesToClient(),
+        call.complete(exchange.status(), exchange.bytesToClient(),
                 exchange.outcome() == Exchange.Outcome.NONE ? null : exchange.outcome().name(), exchange.upstreamMillis());
-    }
-
-    /** One successful inference request in {@code GET /usage} and its metrics (model names bounded as labels). */
-    static void recordUsage(QueueMetrics metrics, dev.oqp.queue.limits.UsageLedger usage, String client, String model,
-                            long prompt, long completion, long cacheHits) {
-        String label = metrics.modelLabel(model);
-        usage.record(client, label, prompt, completion, cacheHits);
-        metrics.usageRequests.labelValues(client, label).inc();
-        if (cacheHits > 0) {
-            metrics.clientCacheHits.labelValues(client).inc(cacheHits);
-        }
     }
 }

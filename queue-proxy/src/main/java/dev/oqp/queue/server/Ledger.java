@@ -1,85 +1,75 @@
 package dev.oqp.queue.server;
 
-import java.util.Locale;
+import java.util.TreeSet;
 
-import dev.oqp.common.log.Logging;
+import dev.oqp.common.log.AccessLine;
+import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The last step of every request, whichever part answered it (the gate, an own endpoint, the forwarder):
- * {@code oqp_client_requests_total} and one access-log line. The line never holds a header value, a key or
- * a prompt: request id, client id, client address, method, path, status, tier, model, host, times.
+ * The last step of every request, whichever part answered it, reached only through {@link Call#complete}:
+ * tokens pre-paid for a request that never cost a host anything are refunded, {@code oqp_client_requests_total}
+ * is counted and one access-log line written (when {@code logging.access_log} of the request's settings says
+ * so). The line never holds a header value, a key or a prompt: request id, client id, client address, method,
+ * path, status, tier, model, host, times.
  */
 final class Ledger {
-    private static final Logger ACCESS = LoggerFactory.getLogger(Logging.ACCESS_LOGGER);
-
     private final QueueMetrics metrics;
-    private volatile boolean accessLog;
+    private final RateLimiter rates;
 
-    /** A reload: {@code logging.access_log} from now on. */
-    void accessLog(boolean on) {
-        this.accessLog = on;
-    }
-
-    Ledger(QueueMetrics metrics, boolean accessLog) {
+    Ledger(QueueMetrics metrics, RateLimiter rates) {
         this.metrics = metrics;
-        this.accessLog = accessLog;
+        this.rates = rates;
     }
 
     /**
      * Records one answered request.
      *
-     * @param error       a short lower-case outcome when the request did not end normally, else null
-     * @param upstreamMs  time spent upstream, or -1 when it never went there
+     * @param error      a short lower-case outcome when the request did not end normally, else null
+     * @param upstreamMs time spent upstream, or -1 when it never went there
      */
-    void record(Call call, String method, String path, int status, long bytes, String error, double upstreamMs) {
+    void record(Call call, int status, long bytes, String error, double upstreamMs) {
+        long reserved = call.reservedTokens.getAndSet(0);
+        if (reserved > 0) {
+            // Answered without a host's count (refused, from the cache, left while queued): nothing was spent.
+            rates.settle(call.client.clientId(), call.client.limits(), reserved, 0, false);
+        }
         metrics.clientRequest(call.clientLabel(), status);
-        if (!accessLog) {
+        if (!call.settings.config().logging().accessLog()) {
             return;
         }
-        var line = ACCESS.atInfo()
-                .addKeyValue("request_id", call.requestId)
-                .addKeyValue("port", call.port.name())
-                .addKeyValue("client", call.clientLabel())
-                .addKeyValue("remote", call.clientAddress)
-                .addKeyValue("method", method)
-                .addKeyValue("path", path)
-                .addKeyValue("status", status)
-                .addKeyValue("bytes", bytes)
-                .addKeyValue("total_ms", round((System.nanoTime() - call.startNanos) / 1e6));
+        AccessLine line = AccessLine.start()
+                .add("request_id", call.requestId)
+                .add("port", call.port.name())
+                .add("client", call.clientLabel())
+                .add("remote", call.clientAddress)
+                .add("method", call.request.getMethod())
+                .add("path", call.request.getHttpURI().getPath())
+                .add("status", status)
+                .add("bytes", bytes)
+                .millis("total_ms", (System.nanoTime() - call.startNanos) / 1e6);
         if (call.tier != null) {
-            line = line.addKeyValue("tier", call.tier.yamlName());
+            line.add("tier", call.tier.yamlName());
         }
         if (call.waitedNanos >= 0) {
-            line = line.addKeyValue("wait_ms", round(call.waitedNanos / 1e6));
+            line.millis("wait_ms", call.waitedNanos / 1e6);
         }
-        if (call.model != null) {
-            line = line.addKeyValue("model", call.model);
-        }
+        line.add("model", call.model);
         if (call.cache != null) {
-            line = line.addKeyValue("cache", call.cache.status().name());
+            line.add("cache", call.cache.status().name());
         }
-        if (call.host != null) {
-            line = line.addKeyValue("host", call.host.name());
+        if (call.host() != null) {
+            line.add("host", call.host().name());
             if (call.attempts > 1 || call.failoverExhausted) {
-                line = line.addKeyValue("attempts", call.attempts);
+                line.add("attempts", call.attempts);
                 if (call.tried != null) {
-                    line = line.addKeyValue("failed_hosts", String.join(",", new java.util.TreeSet<>(call.tried)));
+                    line.add("failed_hosts", String.join(",", new TreeSet<>(call.tried)));
                 }
             }
         }
         if (upstreamMs >= 0) {
-            line = line.addKeyValue("upstream_ms", round(upstreamMs));
+            line.millis("upstream_ms", upstreamMs);
         }
-        if (error != null) {
-            line = line.addKeyValue("error", error.toLowerCase(Locale.ROOT));
-        }
-        line.log("request");
-    }
-
-    private static double round(double millis) {
-        return millis < 0 ? -1 : Math.round(millis * 100.0) / 100.0;
+        line.error(error).log();
     }
 }

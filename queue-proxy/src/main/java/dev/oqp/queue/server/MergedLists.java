@@ -1,7 +1,8 @@
 package dev.oqp.queue.server;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -14,15 +15,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.ModelNames;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code GET /api/tags}, {@code GET /api/ps} and {@code GET /v1/models} over the fleet: the same request is sent
@@ -36,12 +37,16 @@ final class MergedLists {
     /** How long a host may take to answer a list. */
     static final Duration TIMEOUT = Duration.ofSeconds(10);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MergedLists.class);
+    private static final Logger LOG = LoggerFactory.getLogger(MergedLists.class);
 
-    private final Pipeline pipeline;
+    private final Fleet fleet;
+    private final FleetMonitor monitor;
+    private final QueueMetrics metrics;
 
-    MergedLists(Pipeline pipeline) {
-        this.pipeline = pipeline;
+    MergedLists(Fleet fleet, FleetMonitor monitor, QueueMetrics metrics) {
+        this.fleet = fleet;
+        this.monitor = monitor;
+        this.metrics = metrics;
     }
 
     /** What the hosts answered for one path: the merged body (null when none answered) and who answered. */
@@ -62,9 +67,9 @@ final class MergedLists {
             return running;
         }
         List<CompletableFuture<FleetMonitor.Fetched>> answers = new ArrayList<>();
-        for (Host host : pipeline.fleet.hosts()) {
+        for (Host host : fleet.hosts()) {
             if (host.usable()) {
-                answers.add(pipeline.monitor.fetch(host, path, TIMEOUT));
+                answers.add(monitor.fetch(host, path, TIMEOUT));
             }
         }
         if (answers.isEmpty()) {
@@ -88,8 +93,8 @@ final class MergedLists {
                     failures.add(fetched.host().name() + ": " + (fetched.failure() == null
                             ? "status " + fetched.status() : FleetMonitor.describe(fetched.failure())));
                     if (fetched.failure() != null
-                            && ProxyBase.hasCause(fetched.failure(), java.net.ConnectException.class)) {
-                        pipeline.fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
+                            && ProxyBase.hasCause(fetched.failure(), ConnectException.class)) {
+                        fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
                     }
                 }
                 gathered = new Gathered(false, bodies.isEmpty() ? null : merge(path, bodies), List.copyOf(names),
@@ -105,42 +110,37 @@ final class MergedLists {
         return mine;
     }
 
-    void handle(Call call, Request request, Response response, Callback callback, String path) {
-        gather(path).thenAccept(gathered -> answer(call, request, response, callback, gathered))
+    /** Answers {@code call} with the hosts' merged list for its path. */
+    void answer(Call call) {
+        String path = call.path();
+        gather(path).thenAccept(gathered -> answer(call, gathered))
                 .exceptionally(x -> {
                     LOG.warn("answering " + path + " failed", x);
-                    callback.failed(x);
+                    call.callback.failed(x);
                     return null;
                 });
     }
 
-    private void answer(Call call, Request request, Response response, Callback callback, Gathered gathered) {
-        String rawPath = request.getHttpURI().getPath();
+    private void answer(Call call, Gathered gathered) {
+        String rawPath = call.request.getHttpURI().getPath();
         if (gathered.noHost()) {
-            pipeline.metrics.routingDecision("no_healthy_host");
-            response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(pipeline.retryAfterNoHostSeconds()));
-            ErrorResponses.write(request, response, callback, 503, "no healthy Ollama host; retry later");
-            pipeline.ledger.record(call, request.getMethod(), rawPath, 503, -1, "no_healthy_host", -1);
+            DirectRoute.noHealthyHost(metrics, call);
             return;
         }
         if (gathered.body() == null) {
             // Host names and statuses only: what failed and how, never a URL or a body.
-            ErrorResponses.write(request, response, callback, 502, "no host answered " + rawPath + " with a model list"
-                    + (gathered.failures().isEmpty() ? "" : " (" + String.join("; ", gathered.failures()) + ")"));
-            pipeline.ledger.record(call, request.getMethod(), rawPath, 502, -1, "no_host_answered", -1);
+            call.answer(502, "no host answered " + rawPath + " with a model list"
+                    + (gathered.failures().isEmpty() ? "" : " (" + String.join("; ", gathered.failures()) + ")"),
+                    "no_host_answered");
             return;
         }
         byte[] merged = gathered.body();
-        response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json; charset=utf-8");
-        response.getHeaders().put(Forwarder.X_UPSTREAM_HOST, String.join(", ", gathered.hosts()));
-        boolean head = "HEAD".equals(request.getMethod());
-        if (head) {
-            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, merged.length);
+        call.response.getHeaders().put(Headers.X_UPSTREAM_HOST, String.join(", ", gathered.hosts()));
+        if ("HEAD".equals(call.request.getMethod())) {
+            call.response.getHeaders().put(HttpHeader.CONTENT_LENGTH, merged.length);
         }
         // A buffer of its own per response: the merged bytes are shared by every request that joined.
-        response.write(true, head ? null : ByteBuffer.wrap(merged), callback);
-        pipeline.ledger.record(call, request.getMethod(), rawPath, 200, head ? 0 : merged.length, null, -1);
+        call.write(200, "application/json; charset=utf-8", merged);
     }
 
     /**
@@ -183,7 +183,7 @@ final class MergedLists {
         try {
             return JSON.writeValueAsBytes(out);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 

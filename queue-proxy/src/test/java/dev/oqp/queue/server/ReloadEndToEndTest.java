@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import dev.oqp.common.config.ConfigLoader;
+import dev.oqp.queue.reload.Reload;
 import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
@@ -87,7 +88,7 @@ class ReloadEndToEndTest {
         return proxy;
     }
 
-    private static QueueProxy.Reload reload(QueueProxy proxy, String yaml) throws Exception {
+    private static Reload reload(QueueProxy proxy, String yaml) throws Exception {
         return proxy.reload(ConfigLoader.parse(yaml, Target.QUEUE_PROXY, Map.of()));
     }
 
@@ -121,7 +122,7 @@ class ReloadEndToEndTest {
         QueueProxy proxy = startWatched(ollama, before);
         Files.writeString(file(), before.replace(key("a", KEY_A, ""), key("b", KEY_B, "")) + "queue:\n  normal: {max_depth: -1}\n");
 
-        QueueProxy.Reload result = proxy.reloadFile();
+        Reload result = proxy.reloadFile();
 
         assertThat(result.applied()).isFalse();
         assertThat(result.problems()).containsExactly("queue.normal.max_depth: -1 (expected: >= 0)");
@@ -140,7 +141,7 @@ class ReloadEndToEndTest {
         CompletableFuture<HttpResponse<String>> running = stream(proxy, KEY_B, "b running");
         ollama.awaitRequests(1, WAIT);
 
-        QueueProxy.Reload result = reload(proxy, config(port, hosts, key("a", KEY_A, ""), 2));
+        Reload result = reload(proxy, config(port, hosts, key("a", KEY_A, ""), 2));
 
         assertThat(result.applied()).isTrue();
         assertThat(result.changed()).contains("auth");
@@ -182,7 +183,7 @@ class ReloadEndToEndTest {
         CompletableFuture<HttpResponse<String>> onA = stream(proxy, KEY_A, "on a");
         a.awaitRequests(1, WAIT);
 
-        QueueProxy.Reload result = reload(proxy, config(port, new FakeOllama[] {b}, key("a", KEY_A, ""), 2)
+        Reload result = reload(proxy, config(port, new FakeOllama[] {b}, key("a", KEY_A, ""), 2)
                 .replace("name: h0", "name: hb"));
 
         assertThat(result.applied()).isTrue();
@@ -206,14 +207,14 @@ class ReloadEndToEndTest {
         FakeOllama[] hosts = {ollama};
         QueueProxy proxy = fixture.start(ollama, 2, config(port, hosts, key("a", KEY_A, ""), 2));
 
-        QueueProxy.Reload result = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, ""), 2));
+        Reload result = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, ""), 2));
 
         assertThat(result.applied()).isTrue();
         assertThat(result.restartNeeded()).containsExactly("proxy.port");
-        QueueProxy.Reload again = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
+        Reload again = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
         assertThat(again.restartNeeded()).as("still pending: compared with what runs, not with the last file")
                 .containsExactly("proxy.port");
-        QueueProxy.Reload back = reload(proxy, config(port, hosts, key("a", KEY_A, ""), 2));
+        Reload back = reload(proxy, config(port, hosts, key("a", KEY_A, ""), 2));
         assertThat(back.restartNeeded()).as("the running port again: nothing pending").isEmpty();
         assertThat(proxy.port()).isEqualTo(port);
         assertThat(generate(proxy, KEY_A, "same port").statusCode()).isEqualTo(200);
@@ -227,9 +228,9 @@ class ReloadEndToEndTest {
         QueueProxy proxy = startWatched(ollama, before);
 
         Files.writeString(file(), "# emptied\n\n");
-        QueueProxy.Reload empty = proxy.reloadFile();
+        Reload empty = proxy.reloadFile();
         Files.writeString(file(), before.replace("auth:\n", "auth:\n  enabled: false\n"));
-        QueueProxy.Reload off = proxy.reloadFile();
+        Reload off = proxy.reloadFile();
 
         assertThat(empty.applied()).isFalse();
         assertThat(empty.problems().get(0)).contains("empty");
@@ -237,14 +238,6 @@ class ReloadEndToEndTest {
         assertThat(off.problems().get(0)).contains("cannot turn authentication off");
         assertThat(fixture.send(get(base(proxy).resolve("/api/tags"))).statusCode()).as("still closed").isEqualTo(401);
         assertThat(generate(proxy, KEY_A, "a").statusCode()).isEqualTo(200);
-    }
-
-    @Test
-    void problemLinesAreLoggedWithoutTheirValues() {
-        assertThat(QueueProxy.withoutValue("auth.keys[2].max_priority: key-0123456789 (expected one of: high, normal, low)"))
-                .isEqualTo("auth.keys[2].max_priority: (value not shown) (expected one of: high, normal, low)");
-        assertThat(QueueProxy.withoutValue("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)"))
-                .isEqualTo("queue.normal: unknown key 'x' (allowed: max_depth, max_wait)");
     }
 
     @Test

@@ -1,4 +1,4 @@
-package dev.oqp.queue.server;
+package dev.oqp.queue.reload;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,0 +1,172 @@
+package dev.oqp.queue.admin;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.oqp.common.config.AdminConfig;
+import dev.oqp.common.config.Scope;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.server.MetricsHandler;
+import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.cache.CacheService;
+import dev.oqp.queue.limits.UsageLedger;
+import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Scheduler;
+
+/**
+ * The queue proxy's own endpoints on the main port (pipeline step 2). Without a key: {@code /health} (also
+ * answered before the gate), {@code /ready}, and {@code /metrics} when {@code admin.metrics_public}. Scope read:
+ * {@code /metrics}, {@code /queue/status}, {@code /queue/summary}, {@code /dashboard}, {@code /usage}. Scope
+ * management: {@code POST /queue/pause|resume|drain|flush[?tier=high|normal|low]} (no tier: all tiers); a bad
+ * tier is 400, decided after authorisation so that it tells an unauthorised caller nothing.
+ *
+ * <p>Each endpoint returns a {@link Reply}; the caller writes it and records the request.
+ */
+public final class AdminEndpoints {
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final Map<String, String> NO_STORE = Map.of("Cache-Control", "no-store");
+    /** Browsers may fetch JSON with the dashboard's credentials: never sniffed, never embedded elsewhere. */
+    private static final Map<String, String> JSON_HEADERS = Map.of("Cache-Control", "no-store",
+            "X-Content-Type-Options", "nosniff", "Cross-Origin-Resource-Policy", "same-origin");
+
+    private final Scheduler scheduler;
+    private final Fleet fleet;
+    private final QueueMetrics metrics;
+    private final UsageLedger usage;
+    private final BooleanSupplier stopping;
+    private final StatusJson status;
+
+    /** @param stopping true once the server is shutting down ({@code /ready} answers 503 then) */
+    public AdminEndpoints(Scheduler scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, UsageLedger usage,
+                          BooleanSupplier stopping) {
+        this.scheduler = scheduler;
+        this.fleet = fleet;
+        this.metrics = metrics;
+        this.usage = usage;
+        this.stopping = stopping;
+        this.status = new StatusJson(scheduler, pool, fleet, metrics);
+    }
+
+    /** True for an own endpoint that needs no key under {@code admin}. */
+    public static boolean isPublic(String path, AdminConfig admin) {
+        return "/metrics".equals(path) && admin.metricsPublic();
+    }
+
+    /** The endpoints that need no key: {@code /ready}, a public {@code /metrics}, else {@code /health}. */
+    public Reply open(String path, CacheService cache) {
+        return switch (path) {
+            case "/ready" -> ready(cache);
+            case "/metrics" -> metrics();
+            default -> new Reply.Content(200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.US_ASCII),
+                    NO_STORE);
+        };
+    }
+
+    /**
+     * The endpoints whose scope the caller has checked.
+     *
+     * @param tier  the {@code tier} query parameter of a queue control, or null
+     * @param cache the embedding cache of the request's settings, or null when disabled
+     */
+    public Reply authorized(String path, Client client, String tier, AdminConfig admin, CacheService cache) {
+        return switch (path) {
+            case "/metrics" -> metrics();
+            case "/queue/status" -> json(200, g -> status.status(g, cache));
+            case "/queue/summary" -> json(200, status::summary);
+            case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
+                    control(path.substring("/queue/".length()), tier);
+            case "/dashboard" -> admin.dashboard() ? Dashboard.page()
+                    : new Reply.Error(404, "the dashboard is disabled (admin.dashboard: false)", "not_found");
+            case "/usage" -> {
+                // A management key sees every client; any other key only its own usage.
+                boolean all = client.scope() == Scope.MANAGEMENT;
+                String self = client.clientId();
+                yield json(200, g -> usage.write(g, id -> all || id.equals(self)));
+            }
+            default -> new Reply.Error(404, "404 page not found", "not_found");
+        };
+    }
+
+    /**
+     * Ready when the proxy is not shutting down and the last health check of at least one host answered (the
+     * background checks of {@code health_check_interval}; a probe flood here never reaches the hosts).
+     */
+    private Reply ready(CacheService cache) {
+        if (stopping.getAsBoolean()) {
+            return json(503, g -> g.writeStringField("status", "stopping"));
+        }
+        int hostsUp = fleet.healthyCount();
+        // Only a required cache counts: an optional one that is down means misses, not an unready proxy.
+        boolean cacheReady = cache == null || cache.ready();
+        boolean ready = hostsUp > 0 && cacheReady;
+        return json(ready ? 200 : 503, g -> {
+            g.writeStringField("status", ready ? "ready" : hostsUp == 0 ? "no healthy host"
+                    : "embedding cache unavailable");
+            g.writeNumberField("hosts_up", hostsUp);
+            g.writeNumberField("hosts", fleet.hosts().size());
+            if (cache != null) {
+                g.writeBooleanField("cache_available", cache.backend().available());
+            }
+        });
+    }
+
+    private Reply metrics() {
+        return new Reply.Content(200, MetricsHandler.CONTENT_TYPE, MetricsHandler.scrape(metrics.registry), NO_STORE);
+    }
+
+    private Reply control(String action, String value) {
+        Tier tier;
+        if (value == null || value.isEmpty() || value.equalsIgnoreCase("all")) {
+            tier = null;
+        } else {
+            try {
+                tier = Tier.valueOf(value.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                return new Reply.Error(400, "tier must be high, normal or low (or absent for all)", "bad_tier");
+            }
+        }
+        int flushed = -1;
+        switch (action) {
+            case "pause" -> scheduler.pause(tier);
+            case "resume" -> scheduler.resume(tier);
+            case "drain" -> scheduler.drain(tier);
+            default -> flushed = scheduler.flush(tier);
+        }
+        int count = flushed;
+        return json(200, g -> {
+            g.writeStringField("action", action);
+            g.writeStringField("tier", tier == null ? "all" : tier.yamlName());
+            if (count >= 0) {
+                g.writeNumberField("flushed", count);
+            }
+            status.summary(g);
+        });
+    }
+
+    @FunctionalInterface
+    private interface Fields {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private static Reply json(int status, Fields fields) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            fields.write(g);
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        out.write('\n');
+        return new Reply.Content(status, "application/json; charset=utf-8", out.toByteArray(), JSON_HEADERS);
+    }
+}

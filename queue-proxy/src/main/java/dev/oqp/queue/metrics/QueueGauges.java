@@ -1,0 +1,69 @@
+package dev.oqp.queue.metrics;
+
+import java.util.Set;
+import java.util.function.Supplier;
+
+import dev.oqp.common.config.Tier;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Snapshot;
+
+/** The queue proxy's gauges: values read from the queue, the slots and the fleet when {@code /metrics} is scraped. */
+public final class QueueGauges {
+    private QueueGauges() {
+    }
+
+    /**
+     * Registers the gauges read at scrape time on {@code metrics}: queue depth, slots in use, each host's health,
+     * in-flight requests and inventory, each configured client's in-flight requests, uptime.
+     *
+     * @param configuredClients the client ids the configuration in force names (a reload may change them)
+     */
+    public static void register(QueueMetrics metrics, Scheduler scheduler, SlotPool pool, Fleet fleet,
+                                Supplier<Set<String>> configuredClients) {
+        long startNanos = System.nanoTime();
+        metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",
+                new String[] {"tier"}, cb -> {
+                    Snapshot s = scheduler.snapshot();
+                    for (Tier t : Tier.values()) {
+                        cb.call(s.depth().get(t), t.yamlName());
+                    }
+                });
+        metrics.gauge("oqp_concurrency_active", "Requests in flight upstream across the fleet", new String[0],
+                cb -> cb.call(pool.inFlight()));
+        metrics.gauge("oqp_host_inflight", "Requests in flight on each host", new String[] {"host"}, cb -> {
+            for (Host host : fleet.hosts()) {
+                cb.call(pool.inFlight(host), host.name());
+            }
+        });
+        metrics.gauge("oqp_host_healthy", "1 when the host's last health check answered, else 0", new String[] {"host"},
+                cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.health() == Host.Health.HEALTHY ? 1 : 0, host.name());
+                    }
+                });
+        metrics.gauge("oqp_host_models_installed", "Models the host's /api/tags listed at the last poll",
+                new String[] {"host"}, cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.inventory().installed().size(), host.name());
+                    }
+                });
+        metrics.gauge("oqp_host_models_loaded", "Models in the host's memory (/api/ps at the last poll, plus models"
+                + " served since)", new String[] {"host"}, cb -> {
+                    for (Host host : fleet.hosts()) {
+                        cb.call(host.inventory().loaded().size(), host.name());
+                    }
+                });
+        metrics.gauge("oqp_client_inflight", "Requests in flight upstream for each client", new String[] {"client"},
+                cb -> {
+                    Set<String> clients = configuredClients.get();
+                    for (String client : clients) {
+                        cb.call(pool.clientInFlight(client), client);
+                    }
+                });
+        metrics.gauge("oqp_uptime_seconds", "Seconds since the proxy started", new String[0],
+                cb -> cb.call((System.nanoTime() - startNanos) / 1e9));
+    }
+}

@@ -1,0 +1,21 @@
+package dev.oqp.queue.server;
+
+/** The names of the headers the queue proxy reads from clients or adds to what it sends (one place for all). */
+final class Headers {
+    static final String X_REQUEST_ID = "X-Request-ID";
+    static final String X_CLIENT_ID = "X-Client-ID";
+    static final String X_QUEUE_PRIORITY = "X-Queue-Priority";
+    static final String X_QUEUE_WAIT_TIME = "X-Queue-Wait-Time";
+    static final String X_UPSTREAM_HOST = "X-Upstream-Host";
+    static final String X_OLLAMA_HOST = "X-Ollama-Host";
+    static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
+    static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
+    static final String X_CACHE = "X-Cache";
+    static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    /** What a client claims about itself or earlier hops: never passed on (the proxy base sets X-Forwarded-*). */
+    static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
+        "X-Client-Name"};
+
+    private Headers() {
+    }
+}

@@ -1,0 +1,188 @@
+package dev.oqp.queue.server;
+
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
+
+import dev.oqp.common.config.Durations;
+import dev.oqp.common.proxy.ClientCloseWatcher;
+import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Admission;
+import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Rejection;
+import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Ticket;
+import org.eclipse.jetty.http.HttpHeader;
+
+/**
+ * One inference request from the queue's point of view (pipeline steps 7 and 8): it owns the waiting exchange
+ * from {@link #submit} to the ticket's single outcome, as Jetty's {@code QoSHandler.Entry} does. Dispatched, it
+ * hands the call to the {@link Sender}; refused, expired, flushed, it answers; cancelled, it records the client
+ * as gone.
+ *
+ * <p>Nothing blocks and no thread waits. While the request waits, read interest on its connection tells at once
+ * if the client leaves (or sends bytes of a next request, which counts as leaving), and its ticket is cancelled;
+ * the connection's idle timeout is suspended: the tier's {@code max_wait} governs instead.
+ */
+final class QueuedCall implements Ticket.Listener {
+    private static final long RETRY_AFTER_SECONDS = 5;
+
+    private final Call call;
+    private final Scheduler scheduler;
+    private final Executor executor;
+    private final Sender sender;
+    private final QueueMetrics metrics;
+    private final Fleet fleet;
+    private final BooleanSupplier stopping;
+    /** The thread inside submit: a dispatch it delivers may be sent at once, without a hand-off. */
+    private volatile Thread submitter;
+    // Guarded by this.
+    private boolean done;
+    private ClientCloseWatcher watcher;
+
+    /**
+     * @param stopping true once the server is shutting down (a flushed request is told so)
+     */
+    QueuedCall(Call call, Scheduler scheduler, Executor executor, Sender sender, QueueMetrics metrics, Fleet fleet,
+               BooleanSupplier stopping) {
+        this.call = call;
+        this.scheduler = scheduler;
+        this.executor = executor;
+        this.sender = sender;
+        this.metrics = metrics;
+        this.fleet = fleet;
+        this.stopping = stopping;
+    }
+
+    /** Submits the call's ticket; its outcome arrives on this listener, perhaps before this returns. */
+    void submit() {
+        // While queued the tier's max_wait governs, not the connection's idle timeout.
+        call.request.addIdleTimeoutListener(timeout -> false);
+        Ticket ticket = new Ticket(call.client.clientId(), call.tier, call.body.length, call.model, this);
+        call.ticket = ticket;
+        call.request.addFailureListener(this::clientGone);
+        // A client that sends bytes while its request waits is not waiting for this answer: treated as gone.
+        ClientCloseWatcher w = ClientCloseWatcher.of(call.request, this::clientGone, true);
+        submitter = Thread.currentThread();
+        Admission admission = scheduler.submit(ticket);
+        submitter = null;
+        if (admission == Admission.QUEUED && w != null) {
+            watch(w);
+        }
+    }
+
+    private synchronized void watch(ClientCloseWatcher w) {
+        if (!done) {
+            watcher = w;
+            w.start();
+        }
+    }
+
+    /** Ends the queued phase: withdraws the read interest before anything is written or sent. */
+    private void settle() {
+        ClientCloseWatcher w;
+        synchronized (this) {
+            done = true;
+            w = watcher;
+            watcher = null;
+        }
+        if (w != null) {
+            w.stop();
+            if (w.pipelined()) {
+                call.pipelined = true;
+                call.response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
+        }
+    }
+
+    private void clientGone(Throwable failure) {
+        call.gone = true;
+        scheduler.cancel(call.ticket);
+    }
+
+    @Override
+    public void dispatched(Lease lease, long waitedNanos) {
+        SlotPool.HostLease hostLease = (SlotPool.HostLease) lease.unwrap();
+        call.lease = lease;
+        call.hostLease = hostLease;
+        call.waitedNanos = waitedNanos;
+        Host host = hostLease.host();
+        call.cold = host.level(call.model) != Host.Level.LOADED;
+        metrics.routingDecision(hostLease.reason());
+        metrics.tier(call.tier).waited().observe(waitedNanos / 1e9);
+        settle();
+        if (Thread.currentThread() == submitter) {
+            send();
+            return;
+        }
+        // Off the thread that released a slot or ran the timer: the send may take a while to set up.
+        try {
+            executor.execute(this::send);
+        } catch (RejectedExecutionException e) {
+            // The pool refuses work only while stopping: answer rather than leave the client hanging.
+            call.lease.release();
+            call.answer(503, "server shutting down", "shutdown", RETRY_AFTER_SECONDS);
+        }
+    }
+
+    private void send() {
+        if (call.gone) {
+            // Left between dispatch and now: never reaches the upstream.
+            call.lease.release();
+            metrics.tier(call.tier).cancelled().inc();
+            call.leave("before its request was forwarded");
+            return;
+        }
+        sender.send(call);
+    }
+
+    @Override
+    public void rejected(Rejection rejection) {
+        settle();
+        String tier = rejection.tier().yamlName();
+        metrics.queueRejected.labelValues(tier, rejection.reason().label()).inc();
+        String message = switch (rejection.reason()) {
+            case TIER_FULL -> "queue full for priority " + tier + "; retry after " + rejection.retryAfterSeconds() + "s";
+            case BYTES_FULL -> "queue full (max_queued_bytes reached); retry after " + rejection.retryAfterSeconds() + "s";
+            case DRAINING -> "not accepting requests: the queue is draining";
+        };
+        call.answer(rejection.statusCode(), message, "rejected_" + rejection.reason().label(),
+                rejection.retryAfterSeconds());
+    }
+
+    @Override
+    public void expired(long waitedNanos) {
+        settle();
+        call.waitedNanos = waitedNanos;
+        metrics.tier(call.tier).expired().inc();
+        call.answer(503, "waited in the queue longer than max_wait ("
+                + Durations.format(call.settings.config().queue().tier(call.tier).maxWait()) + " for priority "
+                + call.tier.yamlName() + ")", "expired", RETRY_AFTER_SECONDS);
+    }
+
+    @Override
+    public void cancelled(long waitedNanos) {
+        settle();
+        call.waitedNanos = waitedNanos;
+        metrics.tier(call.tier).cancelled().inc();
+        call.leave("while queued");
+    }
+
+    @Override
+    public void flushed(long waitedNanos) {
+        settle();
+        call.waitedNanos = waitedNanos;
+        metrics.tier(call.tier).cancelled().inc();
+        boolean shuttingDown = stopping.getAsBoolean();
+        if (!shuttingDown && !fleet.anyUsable()) {
+            // Every host went down while it waited: answered now rather than at max_wait.
+            DirectRoute.noHealthyHost(metrics, call);
+            return;
+        }
+        call.answer(503, shuttingDown ? "server shutting down" : "queue flushed by an operator",
+                shuttingDown ? "shutdown" : "flushed", RETRY_AFTER_SECONDS);
+    }
+}

@@ -1,0 +1,119 @@
+package dev.oqp.queue.server;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.OqpConfig;
+import dev.oqp.common.config.Scope;
+import dev.oqp.common.config.ServiceConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.proxy.Upstream;
+import dev.oqp.queue.auth.Client;
+import dev.oqp.queue.auth.FailureLimiter;
+import dev.oqp.queue.auth.KeyRegistry;
+import dev.oqp.queue.cache.CacheService;
+import dev.oqp.queue.routing.FleetMonitor;
+import dev.oqp.queue.routing.Host;
+
+/**
+ * Everything a request reads from the configuration, as one immutable snapshot: the config in force, the keys
+ * built from it, the failed-key limiter, the embedding cache, and each port's client and upstream idle
+ * timeout. A request captures the snapshot in force when it arrives ({@link Call#settings}) and reads only
+ * that one to its end; a reload builds a new snapshot and swaps it whole, so no request ever sees half-old,
+ * half-new settings. Objects with live state (the fleet, the slot pool, the queue, the body budget) are not
+ * here: they take a {@code reconfigure} of their own.
+ */
+final class Settings {
+    private final OqpConfig config;
+    private final KeyRegistry keys;
+    private final FailureLimiter limiter;
+    private final CacheService cache;
+    private final Map<Port, PortSettings> ports;
+
+    /** One port's part: its client for requests without a known key, and its upstreams (with its idle timeout). */
+    private record PortSettings(Client serviceClient, Duration idleTimeout, Map<Host, Upstream> upstreams) {
+    }
+
+    private Settings(OqpConfig config, KeyRegistry keys, FailureLimiter limiter, CacheService cache,
+                     Map<Port, PortSettings> ports) {
+        this.config = config;
+        this.keys = keys;
+        this.limiter = limiter;
+        this.cache = cache;
+        this.ports = ports;
+    }
+
+    /**
+     * The snapshot of {@code config} for {@code ports}.
+     *
+     * @param limiter the failed-key limiter (a reload keeps the running one unless its settings changed)
+     * @param cache   the embedding cache, or null when it is disabled
+     */
+    static Settings of(OqpConfig config, FailureLimiter limiter, CacheService cache, List<Port> ports) {
+        Map<Port, PortSettings> byPort = new HashMap<>();
+        for (Port port : ports) {
+            Duration idle = port.main() ? config.ollama().requestTimeout() : port.service().timeout();
+            byPort.put(port, new PortSettings(port.main() ? null : serviceClient(config, port.service()), idle,
+                    new ConcurrentHashMap<>()));
+        }
+        return new Settings(config, KeyRegistry.from(config.auth()), limiter, cache, Map.copyOf(byPort));
+    }
+
+    /** Who a request on the service's port is when its headers carry no known key; null when nobody. */
+    private static Client serviceClient(OqpConfig config, ServiceConfig service) {
+        if (service.client() == null) {
+            return null;
+        }
+        if (!config.auth().enabled()) {
+            // No keys: the service's client id still separates its requests for fairness; nothing is capped.
+            return new Client(service.client(), Scope.MANAGEMENT, Tier.HIGH, 0, List.of());
+        }
+        for (KeyConfig key : config.auth().keys()) {
+            if (key.clientId().equals(service.client())) {
+                return Client.of(key);
+            }
+        }
+        // The loader refuses such a file; after a reload removed the client's key (services change on restart
+        // only), the port's requests without a known key get 401 until then.
+        return null;
+    }
+
+    OqpConfig config() {
+        return config;
+    }
+
+    KeyRegistry keys() {
+        return keys;
+    }
+
+    FailureLimiter limiter() {
+        return limiter;
+    }
+
+    /** The embedding cache, or null when {@code embedding_cache.enabled} is false. */
+    CacheService cache() {
+        return cache;
+    }
+
+    /** The client a request on {@code port} is when its headers carry no known key, or null. */
+    Client serviceClient(Port port) {
+        return ports.get(port).serviceClient();
+    }
+
+    /** Where {@code port}'s requests to {@code host} go, with that port's idle timeout. */
+    Upstream upstream(Port port, Host host) {
+        PortSettings p = ports.get(port);
+        return p.upstreams().computeIfAbsent(host, h -> new Upstream(h.name(), h.config().url(), p.idleTimeout()));
+    }
+
+    /** {@code Retry-After} when no host is usable: unhealthy hosts are probed about every second. */
+    long retryAfterNoHostSeconds() {
+        long probeMillis = Math.min(config.ollama().healthCheckInterval().toMillis(),
+                FleetMonitor.UNHEALTHY_PROBE_PERIOD.toMillis());
+        return Math.max(1, (probeMillis + 999) / 1000);
+    }
+}

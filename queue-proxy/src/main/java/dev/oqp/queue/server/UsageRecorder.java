@@ -1,0 +1,24 @@
+package dev.oqp.queue.server;
+
+import dev.oqp.queue.limits.UsageLedger;
+import dev.oqp.queue.metrics.QueueMetrics;
+
+/** One successful inference request in {@code GET /usage} and its metrics (model names bounded as labels). */
+final class UsageRecorder {
+    private final QueueMetrics metrics;
+    private final UsageLedger usage;
+
+    UsageRecorder(QueueMetrics metrics, UsageLedger usage) {
+        this.metrics = metrics;
+        this.usage = usage;
+    }
+
+    void record(String client, String model, long prompt, long completion, long cacheHits) {
+        String label = metrics.modelLabel(model);
+        usage.record(client, label, prompt, completion, cacheHits);
+        metrics.usageRequests.labelValues(client, label).inc();
+        if (cacheHits > 0) {
+            metrics.clientCacheHits.labelValues(client).inc(cacheHits);
+        }
+    }
+}

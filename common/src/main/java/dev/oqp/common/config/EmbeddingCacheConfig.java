@@ -30,6 +30,10 @@ public record EmbeddingCacheConfig(boolean enabled, String backend, Duration ttl
 
     public static final String MEMORY = "memory";
 
+    /** The defaults of every key. */
+    public static final EmbeddingCacheConfig DEFAULT = new EmbeddingCacheConfig(true, MEMORY, Duration.ofHours(24),
+            50_000, 1L << 20, 256L << 20, Duration.ofMillis(250), "oqp:embed:", Partition.SHARED, false);
+
     public EmbeddingCacheConfig {
         Objects.requireNonNull(backend, "backend");
         Checks.positive("ttl", ttl);

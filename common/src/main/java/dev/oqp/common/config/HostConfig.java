@@ -16,6 +16,7 @@ import java.util.Objects;
 public record HostConfig(String name, URI url, int maxConcurrent, int weight, Map<String, String> headers) {
 
     public static final int DEFAULT_MAX_CONCURRENT = 2;
+    public static final int DEFAULT_WEIGHT = 1;
 
     public HostConfig {
         Objects.requireNonNull(name, "name");

@@ -31,6 +31,11 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
 
+    public static final Tier DEFAULT_MAX_PRIORITY = Tier.NORMAL;
+    public static final Scope DEFAULT_SCOPE = Scope.INFERENCE;
+    /** No cap on this client's requests in flight. */
+    public static final int DEFAULT_MAX_CONCURRENT = 0;
+
     public KeyConfig {
         Objects.requireNonNull(clientId, "clientId");
         Objects.requireNonNull(source, "source");

@@ -3,10 +3,12 @@ package dev.oqp.common.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A YAML value with its path, bound by hand so that every problem names where it is. Scalar
@@ -15,10 +17,11 @@ import java.util.Map;
  */
 final class Node {
 
-    /** Problems and the environment of one load. */
+    /** Problems and the environment of one load, and the mappings it opened (to find keys never bound). */
     static final class Context {
         final Map<String, String> env;
         final List<String> problems = new ArrayList<>();
+        private final List<Mapping<?>> mappings = new ArrayList<>();
 
         Context(Map<String, String> env) {
             this.env = env;
@@ -26,6 +29,20 @@ final class Node {
 
         void problem(String path, String message) {
             problems.add(path.isEmpty() ? message : path + ": " + message);
+        }
+
+        /**
+         * Fails when a binder accepted a key it never read: such a key would be taken from the file and silently
+         * ignored. A bug of the loader, not of the file, so it is thrown instead of reported.
+         */
+        void requireEveryKeyBound() {
+            List<String> unbound = new ArrayList<>();
+            for (Mapping<?> m : mappings) {
+                m.unread.forEach(key -> unbound.add(m.parent.childPath(keyName(key))));
+            }
+            if (!unbound.isEmpty()) {
+                throw new IllegalStateException("keys accepted but never bound: " + String.join(", ", unbound));
+            }
         }
     }
 
@@ -66,8 +83,14 @@ final class Node {
         return "null";
     }
 
-    /** A map with a closed set of keys; unknown keys are reported. Absent or wrong type gives an empty mapping. */
-    Mapping mapping(List<String> allowed) {
+    /**
+     * A map with a closed set of keys: the constants of {@code keys}, spelt in lowercase, in their order. Unknown
+     * keys are reported; absent or wrong type gives an empty mapping. Every key of a map (or of an absent one)
+     * must then be read through {@link Mapping#get}, see {@link Context#requireEveryKeyBound()}; a value of the
+     * wrong type has no keys to bind.
+     */
+    <K extends Enum<K>> Mapping<K> mapping(Class<K> keys) {
+        List<String> allowed = keyNames(keys);
         Map<String, JsonNode> fields = new LinkedHashMap<>();
         if (!absent()) {
             if (!json.isObject()) {
@@ -82,7 +105,11 @@ final class Node {
                 }
             }
         }
-        return new Mapping(this, fields);
+        Mapping<K> mapping = new Mapping<>(this, keys, fields);
+        if (absent() || json.isObject()) {
+            ctx.mappings.add(mapping);
+        }
+        return mapping;
     }
 
     /** A map with free keys, in file order; absent or wrong type gives an empty map. */
@@ -268,32 +295,46 @@ final class Node {
     }
 
     static <E extends Enum<E>> String names(Class<E> type) {
+        return String.join(", ", keyNames(type));
+    }
+
+    /** The YAML spelling of every constant of {@code type}, in declaration order. */
+    static <E extends Enum<E>> List<String> keyNames(Class<E> type) {
         List<String> names = new ArrayList<>();
         for (E e : type.getEnumConstants()) {
-            names.add(e.name().toLowerCase(Locale.ROOT));
+            names.add(keyName(e));
         }
-        return String.join(", ", names);
+        return names;
+    }
+
+    /** The YAML spelling of a constant: its name in lowercase ({@code KEY_ENV} is {@code key_env}). */
+    static String keyName(Enum<?> constant) {
+        return constant.name().toLowerCase(Locale.ROOT);
     }
 
     static String show(String text) {
         return text.isEmpty() ? "\"\"" : text;
     }
 
-    /** The fields of a closed map. */
-    static final class Mapping {
+    /** The fields of a closed map, keyed by the constants of {@code K}; remembers which keys were read. */
+    static final class Mapping<K extends Enum<K>> {
         private final Node parent;
         private final Map<String, JsonNode> fields;
+        private final Set<K> unread;
 
-        Mapping(Node parent, Map<String, JsonNode> fields) {
+        Mapping(Node parent, Class<K> keys, Map<String, JsonNode> fields) {
             this.parent = parent;
             this.fields = fields;
+            this.unread = EnumSet.allOf(keys);
         }
 
-        Node get(String key) {
-            return new Node(parent.ctx, fields.get(key), parent.childPath(key));
+        Node get(K key) {
+            unread.remove(key);
+            String name = keyName(key);
+            return new Node(parent.ctx, fields.get(name), parent.childPath(name));
         }
 
-        boolean has(String key) {
+        boolean has(K key) {
             return !get(key).absent();
         }
     }

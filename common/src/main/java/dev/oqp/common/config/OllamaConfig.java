@@ -1,5 +1,6 @@
 package dev.oqp.common.config;
 
+import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 
@@ -16,6 +17,10 @@ import java.util.List;
 public record OllamaConfig(List<HostConfig> hosts, Duration connectTimeout, Duration requestTimeout,
         Duration healthCheckInterval, Duration modelSyncInterval) {
 
+    /** The name of the one host used when {@code hosts} is omitted. */
+    public static final String DEFAULT_HOST_NAME = "default";
+    /** The URL of that host when {@code OLLAMA_HOST} is unset or empty: Ollama's own default. */
+    public static final URI DEFAULT_HOST_URL = URI.create("http://127.0.0.1:11434");
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(300);
     public static final Duration DEFAULT_HEALTH_CHECK_INTERVAL = Duration.ofSeconds(10);

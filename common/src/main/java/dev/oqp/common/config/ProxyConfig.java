@@ -20,6 +20,9 @@ public record ProxyConfig(String host, int port, boolean allowPublic, int maxCon
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 11435;
+    public static final boolean DEFAULT_ALLOW_PUBLIC = false;
+    /** No cap of its own: the sum of the hosts' slots. */
+    public static final int DEFAULT_MAX_CONCURRENT = 0;
     public static final long DEFAULT_MAX_BODY = 50L << 20;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 

@@ -19,6 +19,7 @@ public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, in
     public static final TierConfig DEFAULT_HIGH = new TierConfig(50, Duration.ofSeconds(120));
     public static final TierConfig DEFAULT_NORMAL = new TierConfig(100, Duration.ofSeconds(300));
     public static final TierConfig DEFAULT_LOW = new TierConfig(200, Duration.ofSeconds(600));
+    public static final int DEFAULT_OVERFLOW_STATUS_CODE = 503;
     public static final Duration DEFAULT_AGING = Duration.ofSeconds(60);
     public static final long DEFAULT_MAX_QUEUED_BYTES = 512L << 20;
 

@@ -8,8 +8,10 @@ package dev.oqp.common.config;
  * @param tokensPerDay      prompt plus completion tokens per UTC day (a quota)
  */
 public record RateLimits(int requestsPerMinute, long tokensPerMinute, long tokensPerDay) {
+    /** The value of a limit that is not set. */
+    public static final int NO_LIMIT = 0;
     /** No limit at all. */
-    public static final RateLimits NONE = new RateLimits(0, 0, 0);
+    public static final RateLimits NONE = new RateLimits(NO_LIMIT, NO_LIMIT, NO_LIMIT);
 
     public RateLimits {
         Checks.range("requestsPerMinute", requestsPerMinute, 0, Integer.MAX_VALUE);

@@ -29,6 +29,10 @@ public record ServiceConfig(String name, int listen, String bind, boolean allowP
         Duration timeout, Duration connectTimeout, long maxBody, Map<String, String> headers,
         String client, Path caFile) {
 
+    /** Default bind address: this machine only. */
+    public static final String DEFAULT_BIND = "127.0.0.1";
+    /** By default only a loopback {@code bind} is accepted. */
+    public static final boolean DEFAULT_ALLOW_PUBLIC = false;
     /** Default upstream idle timeout. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(300);
     /** Default upstream connect timeout. */

@@ -2,55 +2,56 @@ package dev.oqp.common.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
 /**
  * Every key the loader accepts has its row in {@code docs/configuration.md}, in its section's table: a key
- * added to the schema without documentation fails here. The key lists are read from {@link ConfigLoader}
- * itself, so a new list of keys fails too until it is mapped to its section below.
+ * added to the schema without documentation fails here. The keys are read from the loader itself (every
+ * binder's nested {@code *Key} enum), so a new enum of keys fails too until it is mapped to its section below.
  */
 class ConfigurationDocTest {
-    /** Loader key list → (section heading, row prefix). */
+    /** The enum of the sections themselves. */
+    private static final String ROOT = "ConfigLoader.Key";
+    /** Enum of keys → (section heading, row prefix). */
     private static final Map<String, String[]> SECTIONS = Map.ofEntries(
-            Map.entry("SERVICE_KEYS", new String[] {"services[]", ""}),
-            Map.entry("PROXY_KEYS", new String[] {"proxy", ""}),
-            Map.entry("OLLAMA_KEYS", new String[] {"ollama", ""}),
-            Map.entry("HOST_KEYS", new String[] {"ollama", "hosts[]."}),
-            Map.entry("QUEUE_KEYS", new String[] {"queue", ""}),
-            Map.entry("TIER_KEYS", new String[] {"queue", "<tier>."}),
-            Map.entry("AUTH_KEYS", new String[] {"auth", ""}),
-            Map.entry("KEY_KEYS", new String[] {"auth", "keys[]."}),
-            Map.entry("KEY_SOURCES", new String[] {"auth", "keys[]."}),
-            Map.entry("RATE_LIMIT_KEYS", new String[] {"auth", "rate_limit."}),
-            Map.entry("ROUTING_KEYS", new String[] {"routing", ""}),
-            Map.entry("CACHE_KEYS", new String[] {"embedding_cache", ""}),
-            Map.entry("KEEP_ALIVE_KEYS", new String[] {"keep_alive", ""}),
-            Map.entry("ADMIN_KEYS", new String[] {"admin", ""}),
-            Map.entry("LOGGING_KEYS", new String[] {"logging", ""}),
-            Map.entry("SIDECAR_KEYS", new String[] {"sidecar", ""}));
+            Map.entry("ServiceBinder.Key", new String[] {"services[]", ""}),
+            Map.entry("ProxyBinder.Key", new String[] {"proxy", ""}),
+            Map.entry("OllamaBinder.Key", new String[] {"ollama", ""}),
+            Map.entry("Hosts.Key", new String[] {"ollama", "hosts[]."}),
+            Map.entry("QueueBinder.Key", new String[] {"queue", ""}),
+            Map.entry("QueueBinder.TierKey", new String[] {"queue", "<tier>."}),
+            Map.entry("AuthBinder.Key", new String[] {"auth", ""}),
+            Map.entry("KeyBinder.Key", new String[] {"auth", "keys[]."}),
+            Map.entry("AuthBinder.RateLimitKey", new String[] {"auth", "rate_limit."}),
+            Map.entry("RoutingBinder.Key", new String[] {"routing", ""}),
+            Map.entry("EmbeddingCacheBinder.Key", new String[] {"embedding_cache", ""}),
+            Map.entry("KeepAliveBinder.Key", new String[] {"keep_alive", ""}),
+            Map.entry("AdminBinder.Key", new String[] {"admin", ""}),
+            Map.entry("LoggingBinder.Key", new String[] {"logging", ""}),
+            Map.entry("SidecarBinder.Key", new String[] {"sidecar", ""}));
 
     @Test
     void everyConfigKeyHasARowInConfigurationMd() throws Exception {
         String doc = Files.readString(docs().resolve("configuration.md"));
         Map<String, List<String>> lists = keyLists();
         List<String> missing = new ArrayList<>();
-        for (String root : lists.remove("ROOT_KEYS")) {
+        for (String root : lists.remove(ROOT)) {
             if (!doc.contains("\n## `" + root + "`") && !doc.contains("\n## `" + root + "[]`")) {
                 missing.add("section ## `" + root + "`");
             }
         }
         for (Map.Entry<String, List<String>> list : lists.entrySet()) {
             String[] where = SECTIONS.get(list.getKey());
-            assertThat(where).as("ConfigLoader." + list.getKey() + " is mapped to a section of configuration.md in this test")
+            assertThat(where).as(list.getKey() + " is mapped to a section of configuration.md in this test")
                     .isNotNull();
             String section = section(doc, where[0]);
             if (section == null) {
@@ -69,18 +70,30 @@ class ConfigurationDocTest {
         assertThat(missing).as("keys without their row in docs/configuration.md").isEmpty();
     }
 
-    private static Map<String, List<String>> keyLists() throws IllegalAccessException {
+    /** Every nested enum of keys of the config package, by simple name ({@code ProxyBinder.Key}), to its keys. */
+    private static Map<String, List<String>> keyLists() throws Exception {
         Map<String, List<String>> lists = new TreeMap<>();
-        for (Field field : ConfigLoader.class.getDeclaredFields()) {
-            if (Modifier.isStatic(field.getModifiers()) && field.getType() == List.class
-                    && (field.getName().endsWith("_KEYS") || field.getName().equals("KEY_SOURCES"))) {
-                field.setAccessible(true);
-                @SuppressWarnings("unchecked")
-                List<String> keys = (List<String>) field.get(null);
-                lists.put(field.getName(), keys);
+        String pkg = ConfigLoader.class.getPackageName();
+        Path classes = Path.of(ConfigLoader.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                .resolve(pkg.replace('.', '/'));
+        List<String> files;
+        try (Stream<Path> listing = Files.list(classes)) {
+            files = listing.map(f -> f.getFileName().toString()).collect(Collectors.toList());
+        }
+        for (String file : files) {
+            if (!file.contains("$") || !file.endsWith("Key.class")) {
+                continue;
+            }
+            Class<?> type = Class.forName(pkg + "." + file.substring(0, file.length() - ".class".length()));
+            if (type.isEnum()) {
+                List<String> keys = new ArrayList<>();
+                for (Object constant : type.getEnumConstants()) {
+                    keys.add(Node.keyName((Enum<?>) constant));
+                }
+                lists.put(type.getName().substring(pkg.length() + 1).replace('$', '.'), keys);
             }
         }
-        assertThat(lists).containsKey("ROOT_KEYS");
+        assertThat(lists).containsKey(ROOT);
         return lists;
     }
 

@@ -1,0 +1,46 @@
+package dev.oqp.common.config;
+
+import static dev.oqp.common.config.Values.or;
+
+import java.time.Duration;
+
+/** Binds {@code queue:} and its three tiers; a tier's absent keys keep that tier's own defaults. */
+final class QueueBinder {
+
+    /** The keys of {@code queue:}. */
+    enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES }
+
+    /** The keys of one tier ({@code queue.high}, {@code queue.normal}, {@code queue.low}). */
+    enum TierKey { MAX_DEPTH, MAX_WAIT }
+
+    private QueueBinder() {
+    }
+
+    static QueueConfig bind(Node node, Binding b) {
+        Node.Mapping<Key> m = node.mapping(Key.class);
+        TierConfig high = tier(m.get(Key.HIGH), QueueConfig.DEFAULT_HIGH, b);
+        TierConfig normal = tier(m.get(Key.NORMAL), QueueConfig.DEFAULT_NORMAL, b);
+        TierConfig low = tier(m.get(Key.LOW), QueueConfig.DEFAULT_LOW, b);
+        int overflow = QueueConfig.DEFAULT_OVERFLOW_STATUS_CODE;
+        Node overflowNode = m.get(Key.OVERFLOW_STATUS_CODE);
+        if (!overflowNode.absent()) {
+            Integer code = overflowNode.integer(100, 599);
+            if (code != null && code != 503 && code != 429) {
+                overflowNode.problem(code + " (expected: 503 or 429)");
+            } else if (code != null) {
+                overflow = code;
+            }
+        }
+        Duration aging = or(m.get(Key.AGING).duration(true), QueueConfig.DEFAULT_AGING);
+        long maxQueuedBytes = or(m.get(Key.MAX_QUEUED_BYTES).size(), QueueConfig.DEFAULT_MAX_QUEUED_BYTES);
+        int overflowCode = overflow;
+        return b.build(node.path, () -> new QueueConfig(high, normal, low, overflowCode, aging, maxQueuedBytes));
+    }
+
+    private static TierConfig tier(Node node, TierConfig defaults, Binding b) {
+        Node.Mapping<TierKey> m = node.mapping(TierKey.class);
+        int maxDepth = or(m.get(TierKey.MAX_DEPTH).integer(0, Integer.MAX_VALUE), defaults.maxDepth());
+        Duration maxWait = or(m.get(TierKey.MAX_WAIT).duration(false), defaults.maxWait());
+        return b.build(node.path, () -> new TierConfig(maxDepth, maxWait));
+    }
+}

@@ -38,7 +38,7 @@ public final class AdminEndpoints {
     private static final Map<String, String> JSON_HEADERS = Map.of("Cache-Control", "no-store",
             "X-Content-Type-Options", "nosniff", "Cross-Origin-Resource-Policy", "same-origin");
 
-    private final Scheduler scheduler;
+    private final Scheduler<?> scheduler;
     private final Fleet fleet;
     private final QueueMetrics metrics;
     private final UsageLedger usage;
@@ -46,7 +46,7 @@ public final class AdminEndpoints {
     private final StatusJson status;
 
     /** @param stopping true once the server is shutting down ({@code /ready} answers 503 then) */
-    public AdminEndpoints(Scheduler scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, UsageLedger usage,
+    public AdminEndpoints(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, UsageLedger usage,
                           BooleanSupplier stopping) {
         this.scheduler = scheduler;
         this.fleet = fleet;

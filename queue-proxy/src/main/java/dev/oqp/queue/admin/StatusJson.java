@@ -23,12 +23,12 @@ import dev.oqp.queue.scheduler.Snapshot;
  * counts only: never a key, a header value or a prompt.
  */
 final class StatusJson {
-    private final Scheduler scheduler;
+    private final Scheduler<?> scheduler;
     private final SlotPool pool;
     private final Fleet fleet;
     private final QueueMetrics metrics;
 
-    StatusJson(Scheduler scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics) {
+    StatusJson(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics) {
         this.scheduler = scheduler;
         this.pool = pool;
         this.fleet = fleet;

@@ -21,7 +21,7 @@ public final class QueueGauges {
      *
      * @param configuredClients the client ids the configuration in force names (a reload may change them)
      */
-    public static void register(QueueMetrics metrics, Scheduler scheduler, SlotPool pool, Fleet fleet,
+    public static void register(QueueMetrics metrics, Scheduler<?> scheduler, SlotPool pool, Fleet fleet,
                                 Supplier<Set<String>> configuredClients) {
         long startNanos = System.nanoTime();
         metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",

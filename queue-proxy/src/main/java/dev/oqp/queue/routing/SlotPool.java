@@ -38,7 +38,7 @@ import dev.oqp.queue.scheduler.Ticket;
  * <p>Thread-safe: the scheduler acquires under its own lock, leases are released from completion callbacks on
  * any thread; both take this pool's monitor for a short scan of the hosts only.
  */
-public final class SlotPool implements Capacity {
+public final class SlotPool implements Capacity<SlotPool.HostLease> {
     private final Fleet fleet;
     // Guarded by this (replaced together by a reload).
     private RoutingConfig routing;
@@ -92,7 +92,7 @@ public final class SlotPool implements Capacity {
     }
 
     @Override
-    public synchronized Lease tryAcquire(Ticket ticket) {
+    public synchronized HostLease tryAcquire(Ticket<HostLease> ticket) {
         if (inFlight >= globalCap) {
             return null;
         }

@@ -10,7 +10,7 @@ package dev.oqp.queue.scheduler;
  * {@link Scheduler#capacityChanged()}.
  */
 @FunctionalInterface
-public interface Capacity {
+public interface Capacity<L extends Lease> {
 
     /**
      * Reserves everything {@code ticket} needs to run now: a global slot, a slot of its client and a slot
@@ -18,5 +18,5 @@ public interface Capacity {
      *
      * @return the reservation, all or nothing; {@code null} when it is not possible now (nothing is held then)
      */
-    Lease tryAcquire(Ticket ticket);
+    L tryAcquire(Ticket<L> ticket);
 }

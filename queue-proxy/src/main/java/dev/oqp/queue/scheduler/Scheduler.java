@@ -107,7 +107,7 @@ import org.slf4j.LoggerFactory;
  * ticket aged into HIGH is held by pausing LOW, not by pausing HIGH, and is flushed with LOW (as its
  * {@code max_wait}, depth and Retry-After also stay those of LOW).
  */
-public final class Scheduler {
+public final class Scheduler<L extends Lease> {
 
     /** Told that the earliest expiry deadline is now {@code nanos} away; arm the shared timer if that is sooner. */
     @FunctionalInterface
@@ -123,7 +123,7 @@ public final class Scheduler {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Ticks ticks;
-    private final Capacity capacity;
+    private final Capacity<L> capacity;
     private final Alarm alarm;
 
     private final ConcurrentLinkedQueue<Runnable> outbox = new ConcurrentLinkedQueue<>();
@@ -132,8 +132,8 @@ public final class Scheduler {
     // Guarded by lock.
     private QueueConfig config;
     private final Map<String, ClientState> clients = new HashMap<>();
-    private final TreeSet<Ticket> byDeadline = new TreeSet<>(
-            Comparator.comparingLong((Ticket t) -> t.deadline).thenComparingLong(t -> t.seq));
+    private final TreeSet<Ticket<L>> byDeadline = new TreeSet<>(
+            Comparator.comparingLong((Ticket<L> t) -> t.deadline).thenComparingLong(t -> t.seq));
     private final int[] depth = new int[Tier.values().length];
     private long queuedBytes;
     private long seqCounter;
@@ -144,11 +144,11 @@ public final class Scheduler {
     private final EnumSet<Tier> draining = EnumSet.noneOf(Tier.class);
 
     /** A scheduler whose expiry timer polls {@link #expireDue()} on its own (no alarm). */
-    public Scheduler(QueueConfig config, Ticks ticks, Capacity capacity) {
+    public Scheduler(QueueConfig config, Ticks ticks, Capacity<L> capacity) {
         this(config, ticks, capacity, nanos -> { });
     }
 
-    public Scheduler(QueueConfig config, Ticks ticks, Capacity capacity, Alarm alarm) {
+    public Scheduler(QueueConfig config, Ticks ticks, Capacity<L> capacity, Alarm alarm) {
         this.config = Objects.requireNonNull(config, "config");
         this.ticks = Objects.requireNonNull(ticks, "ticks");
         this.capacity = Objects.requireNonNull(capacity, "capacity");
@@ -160,7 +160,7 @@ public final class Scheduler {
      *
      * @throws IllegalStateException if the ticket was submitted before
      */
-    public Admission submit(Ticket ticket) {
+    public Admission submit(Ticket<L> ticket) {
         Admission admission;
         long wakeUpIn = -1;
         lock.lock();
@@ -223,7 +223,7 @@ public final class Scheduler {
      * @return true if the ticket was waiting; false if it already had its outcome (e.g. was dispatched:
      *         then its lease must be released by the exchange as usual)
      */
-    public boolean cancel(Ticket ticket) {
+    public boolean cancel(Ticket<L> ticket) {
         lock.lock();
         try {
             if (ticket.state != Ticket.State.QUEUED) {
@@ -331,14 +331,14 @@ public final class Scheduler {
         lock.lock();
         try {
             long now = ticks.nanos();
-            List<Ticket> victims = new ArrayList<>();
-            for (Ticket t : byDeadline) {
+            List<Ticket<L>> victims = new ArrayList<>();
+            for (Ticket<L> t : byDeadline) {
                 if (tier == null || t.requested() == tier) {
                     victims.add(t);
                 }
             }
             victims.sort(Comparator.comparingLong(t -> t.seq));
-            for (Ticket t : victims) {
+            for (Ticket<L> t : victims) {
                 remove(t);
                 t.state = Ticket.State.DONE;
                 long waited = now - t.submittedAt;
@@ -404,7 +404,7 @@ public final class Scheduler {
         return n;
     }
 
-    private void enqueue(Ticket t, long now) {
+    private void enqueue(Ticket<L> t, long now) {
         t.seq = ++seqCounter;
         t.submittedAt = now;
         t.deadline = now + config.tier(t.requested()).maxWait().toNanos();
@@ -415,7 +415,7 @@ public final class Scheduler {
         queuedBytes += t.bodyBytes();
     }
 
-    private void remove(Ticket t) {
+    private void remove(Ticket<L> t) {
         ClientState c = clients.get(t.clientId());
         c.tickets.remove(t);
         forgetIfIdle(c);
@@ -431,7 +431,7 @@ public final class Scheduler {
     }
 
     /** The limit a just-queued ticket breaks, or null. */
-    private Rejection.Reason overLimit(Ticket t) {
+    private Rejection.Reason overLimit(Ticket<L> t) {
         if (depth[t.requested().ordinal()] > config.tier(t.requested()).maxDepth()) {
             return Rejection.Reason.TIER_FULL;
         }
@@ -441,7 +441,7 @@ public final class Scheduler {
         return null;
     }
 
-    private void reject(Ticket t, Rejection.Reason reason, int status) {
+    private void reject(Ticket<L> t, Rejection.Reason reason, int status) {
         Rejection rejection = new Rejection(reason, t.requested(), status, retryAfterSeconds(t.requested()));
         post(() -> t.listener().rejected(rejection));
     }
@@ -458,7 +458,7 @@ public final class Scheduler {
 
     private void expire(long now) {
         while (!byDeadline.isEmpty() && byDeadline.first().deadline - now <= 0) {
-            Ticket t = byDeadline.first();
+            Ticket<L> t = byDeadline.first();
             remove(t);
             t.state = Ticket.State.DONE;
             long waited = now - t.submittedAt;
@@ -466,7 +466,7 @@ public final class Scheduler {
         }
     }
 
-    private Tier effectiveTier(Ticket t, long now, long agingNanos) {
+    private Tier effectiveTier(Ticket<L> t, long now, long agingNanos) {
         if (agingNanos <= 0) {
             return t.requested();
         }
@@ -500,13 +500,13 @@ public final class Scheduler {
             for (Tier tier : Tier.values()) {
                 for (ClientState c : order) {
                     Set<String> refusedModels = refused.get(c);
-                    for (Ticket t : c.tickets) {
+                    for (Ticket<L> t : c.tickets) {
                         if (paused.contains(t.requested())
                                 || effectiveTier(t, now, agingNanos) != tier
                                 || (refusedModels != null && refusedModels.contains(t.model()))) {
                             continue;
                         }
-                        Lease lease = tryAcquire(t);
+                        L lease = tryAcquire(t);
                         if (lease == null) {
                             if (refusedModels == null) {
                                 refusedModels = new HashSet<>();
@@ -525,7 +525,7 @@ public final class Scheduler {
     }
 
     /** A failing {@link Capacity} counts as a refusal, so one bad call cannot leave the queue half-updated. */
-    private Lease tryAcquire(Ticket t) {
+    private L tryAcquire(Ticket<L> t) {
         try {
             return capacity.tryAcquire(t);
         } catch (RuntimeException e) {
@@ -534,13 +534,13 @@ public final class Scheduler {
         }
     }
 
-    private void start(Ticket t, ClientState c, Lease lease, long now) {
+    private void start(Ticket<L> t, ClientState c, L lease, long now) {
         c.inFlight++;
         c.lastServed = ++servedCounter;
         remove(t);
         t.state = Ticket.State.DONE;
         inFlight++;
-        MeteredLease metered = new MeteredLease(lease, c, now);
+        Grant<L> metered = new Grant<>(lease, () -> released(c, now));
         long waited = now - t.submittedAt;
         post(() -> {
             try {
@@ -553,14 +553,14 @@ public final class Scheduler {
     }
 
     /** Called without the lock, once per lease. */
-    private void released(MeteredLease lease) {
+    private void released(ClientState client, long dispatchedAt) {
         lock.lock();
         try {
             long now = ticks.nanos();
             inFlight--;
-            lease.client.inFlight--;
-            forgetIfIdle(lease.client);
-            double sample = Math.max(0, now - lease.dispatchedAt);
+            client.inFlight--;
+            forgetIfIdle(client);
+            double sample = Math.max(0, now - dispatchedAt);
             avgServiceNanos = Double.isNaN(avgServiceNanos) ? sample
                     : avgServiceNanos + EWMA_WEIGHT * (sample - avgServiceNanos);
             dispatch(now);
@@ -593,45 +593,14 @@ public final class Scheduler {
     }
 
     /** Round-robin and cap bookkeeping of one client; kept while it has tickets waiting or leases out. */
-    private static final class ClientState {
+    private final class ClientState {
         final String id;
-        final LinkedHashSet<Ticket> tickets = new LinkedHashSet<>();
+        final LinkedHashSet<Ticket<L>> tickets = new LinkedHashSet<>();
         long lastServed;
         int inFlight;
 
         ClientState(String id) {
             this.id = id;
-        }
-    }
-
-    /** The lease handed to listeners: idempotent, measures service time, triggers the next dispatch. */
-    private final class MeteredLease implements Lease {
-        private final AtomicBoolean done = new AtomicBoolean();
-        private final Lease capacityLease;
-        final ClientState client;
-        final long dispatchedAt;
-
-        MeteredLease(Lease capacityLease, ClientState client, long dispatchedAt) {
-            this.capacityLease = capacityLease;
-            this.client = client;
-            this.dispatchedAt = dispatchedAt;
-        }
-
-        @Override
-        public void release() {
-            if (!done.compareAndSet(false, true)) {
-                return;
-            }
-            try {
-                capacityLease.release();
-            } finally {
-                released(this);
-            }
-        }
-
-        @Override
-        public Lease unwrap() {
-            return capacityLease.unwrap();
         }
     }
 }

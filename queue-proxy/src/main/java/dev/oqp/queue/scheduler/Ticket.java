@@ -12,19 +12,19 @@ import java.util.Objects;
  * releasing a lease, the expiry timer…); they must be quick and must not block (hand work to an executor).
  * They may call back into the scheduler, and may release the lease synchronously.
  */
-public final class Ticket {
+public final class Ticket<L extends Lease> {
 
     /** Receives the single outcome of a ticket. */
-    public interface Listener {
+    public interface Listener<L extends Lease> {
 
         /**
-         * The ticket may run now. The listener owns {@code lease} and must {@link Lease#release()} it exactly
+         * The ticket may run now. The listener owns {@code grant} and must {@link Grant#release()} it exactly
          * when the exchange completes, on every path (releasing more than once is harmless). If this method
          * throws, the scheduler releases the lease.
          *
          * @param waitedNanos time from submit to dispatch (for {@code X-Queue-Wait-Time})
          */
-        void dispatched(Lease lease, long waitedNanos);
+        void dispatched(Grant<L> grant, long waitedNanos);
 
         /** The ticket was refused by {@link Scheduler#submit}; it never waited. */
         void rejected(Rejection rejection);
@@ -45,7 +45,7 @@ public final class Ticket {
     private final Tier requested;
     private final long bodyBytes;
     private final String model;
-    private final Listener listener;
+    private final Listener<L> listener;
 
     // Guarded by the scheduler's lock.
     State state = State.NEW;
@@ -60,7 +60,7 @@ public final class Ticket {
      * @param model     normalised model name for host choice; may be null
      * @param listener  receives the outcome
      */
-    public Ticket(String clientId, Tier requested, long bodyBytes, String model, Listener listener) {
+    public Ticket(String clientId, Tier requested, long bodyBytes, String model, Listener<L> listener) {
         this.clientId = Objects.requireNonNull(clientId, "clientId");
         this.requested = Objects.requireNonNull(requested, "requested");
         if (bodyBytes < 0) {
@@ -92,7 +92,7 @@ public final class Ticket {
         return model;
     }
 
-    Listener listener() {
+    Listener<L> listener() {
         return listener;
     }
 

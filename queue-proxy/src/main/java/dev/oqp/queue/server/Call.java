@@ -15,7 +15,7 @@ import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
-import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Ticket;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -84,11 +84,12 @@ final class Call {
     boolean resetRetried;
     /** Every host able to serve the request failed to connect. */
     boolean failoverExhausted;
-    Ticket ticket;
-    /** The slots a dispatched request holds, as the queue granted them; released from the forwarder's completion. */
-    Lease lease;
-    /** The host slot of {@link #lease}: which host, and where a failover moves it. */
-    SlotPool.HostLease hostLease;
+    Ticket<SlotPool.HostLease> ticket;
+    /**
+     * The slots a dispatched request holds, as the queue granted them (its host slot says which host, and a
+     * failover moves it); released from the forwarder's completion, exactly once.
+     */
+    Grant<SlotPool.HostLease> grant;
     long waitedNanos = -1;
     /** The client left while its request was queued, looked up or handed to the forwarder. */
     volatile boolean gone;
@@ -130,7 +131,7 @@ final class Call {
 
     /** The host the request is (being) sent to, or null; a failover changes it. */
     Host host() {
-        return hostLease != null ? hostLease.host() : directHost;
+        return grant != null ? grant.lease().host() : directHost;
     }
 
     /** A request that is not queued goes to {@code host}. */

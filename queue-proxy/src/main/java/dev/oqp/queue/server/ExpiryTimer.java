@@ -12,7 +12,7 @@ import dev.oqp.queue.scheduler.Scheduler;
  */
 final class ExpiryTimer implements Scheduler.Alarm {
     private final org.eclipse.jetty.util.thread.Scheduler timer;
-    private volatile Scheduler queue;
+    private volatile Scheduler<?> queue;
     // Guarded by this.
     private org.eclipse.jetty.util.thread.Scheduler.Task armed;
     private long armedAt;
@@ -21,7 +21,7 @@ final class ExpiryTimer implements Scheduler.Alarm {
         this.timer = timer;
     }
 
-    void attach(Scheduler queue) {
+    void attach(Scheduler<?> queue) {
         this.queue = queue;
     }
 
@@ -42,7 +42,7 @@ final class ExpiryTimer implements Scheduler.Alarm {
         synchronized (this) {
             armed = null;
         }
-        Scheduler q = queue;
+        Scheduler<?> q = queue;
         if (q == null) {
             return;
         }

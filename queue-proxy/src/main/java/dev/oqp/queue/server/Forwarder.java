@@ -14,7 +14,7 @@ import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.metrics.UsageScanner;
-import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -160,8 +160,8 @@ final class Forwarder extends ProxyBase implements Sender {
         }
         call.tried.add(failed.name());
         Host next;
-        if (call.lease != null) {
-            next = call.hostLease.failover(call.tried);
+        if (call.grant != null) {
+            next = call.grant.lease().failover(call.tried);
         } else {
             SlotPool.Choice choice = pool.pick(call.model, call.tried);
             next = choice == null ? null : choice.host();
@@ -174,7 +174,7 @@ final class Forwarder extends ProxyBase implements Sender {
         metrics.host(failed.name()).failures().inc();
         metrics.routingDecision("failover");
         call.attempts++;
-        if (call.lease == null) {
+        if (call.grant == null) {
             call.sendTo(next);
         }
         call.cold = next.level(call.model) != Host.Level.LOADED;
@@ -192,7 +192,7 @@ final class Forwarder extends ProxyBase implements Sender {
     @Override
     protected boolean holdUntilFirstByte(Request clientToProxyRequest) {
         Call call = Call.of(clientToProxyRequest);
-        if (!call.settings.config().routing().protectColdLoads() || !call.cold || call.route.kind() != Route.Kind.INFERENCE || call.lease == null) {
+        if (!call.settings.config().routing().protectColdLoads() || !call.cold || call.route.kind() != Route.Kind.INFERENCE || call.grant == null) {
             return false;
         }
         if (call.stream) {
@@ -289,14 +289,14 @@ final class Forwarder extends ProxyBase implements Sender {
     protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
         Call call = Call.of(clientToProxyRequest);
         // First, whatever else happens: the slots go back and the next queued request may start.
-        if (call.lease != null) {
+        if (call.grant != null) {
             CompletableFuture<?> preload = call.preload;
             if (preload == null) {
-                call.lease.release();
+                call.grant.release();
             } else {
                 // The model is being loaded for this request's client: the slots stay taken until that ends.
-                Lease lease = call.lease;
-                preload.whenComplete((fetched, x) -> lease.release());
+                Grant<SlotPool.HostLease> grant = call.grant;
+                preload.whenComplete((fetched, x) -> grant.release());
             }
         }
         QueueMetrics.HostSeries host = metrics.host(call.host().name());

@@ -19,6 +19,7 @@ import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -44,13 +45,13 @@ final class InferenceIntake {
     private final Fleet fleet;
     private final BodyReader.Budget bodies;
     private final Executor executor;
-    private final Scheduler scheduler;
+    private final Scheduler<SlotPool.HostLease> scheduler;
     private final Sender sender;
     private final BooleanSupplier stopping;
 
     /** @param stopping true once the server is shutting down */
     InferenceIntake(RateLimiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
-                    Executor executor, Scheduler scheduler, Sender sender, BooleanSupplier stopping) {
+                    Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping) {
         this.rates = rates;
         this.metrics = metrics;
         this.usage = usage;

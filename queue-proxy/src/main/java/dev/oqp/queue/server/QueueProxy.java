@@ -90,7 +90,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final Server server;
     private final ServerConnector mainConnector;
     private final Map<String, ServerConnector> serviceConnectors = new LinkedHashMap<>();
-    private final Scheduler scheduler;
+    private final Scheduler<SlotPool.HostLease> scheduler;
     private final SlotPool pool;
     private final Fleet fleet;
     private final BodyReader.Budget bodies;
@@ -110,7 +110,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.fleet = new Fleet(hosts);
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
-        this.scheduler = new Scheduler(config.queue(), ticks, pool, timer);
+        this.scheduler = new Scheduler<>(config.queue(), ticks, pool, timer);
         timer.attach(scheduler);
         fleet.addListener(new FleetEvents());
         this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
@@ -401,7 +401,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     }
 
     /** The queue (tests read its snapshot). */
-    Scheduler scheduler() {
+    Scheduler<SlotPool.HostLease> scheduler() {
         return scheduler;
     }
 

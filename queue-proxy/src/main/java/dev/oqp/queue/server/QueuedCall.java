@@ -11,7 +11,7 @@ import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Admission;
-import dev.oqp.queue.scheduler.Lease;
+import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Rejection;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticket;
@@ -27,11 +27,11 @@ import org.eclipse.jetty.http.HttpHeader;
  * if the client leaves (or sends bytes of a next request, which counts as leaving), and its ticket is cancelled;
  * the connection's idle timeout is suspended: the tier's {@code max_wait} governs instead.
  */
-final class QueuedCall implements Ticket.Listener {
+final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
     private static final long RETRY_AFTER_SECONDS = 5;
 
     private final Call call;
-    private final Scheduler scheduler;
+    private final Scheduler<SlotPool.HostLease> scheduler;
     private final Executor executor;
     private final Sender sender;
     private final QueueMetrics metrics;
@@ -46,7 +46,7 @@ final class QueuedCall implements Ticket.Listener {
     /**
      * @param stopping true once the server is shutting down (a flushed request is told so)
      */
-    QueuedCall(Call call, Scheduler scheduler, Executor executor, Sender sender, QueueMetrics metrics, Fleet fleet,
+    QueuedCall(Call call, Scheduler<SlotPool.HostLease> scheduler, Executor executor, Sender sender, QueueMetrics metrics, Fleet fleet,
                BooleanSupplier stopping) {
         this.call = call;
         this.scheduler = scheduler;
@@ -61,7 +61,7 @@ final class QueuedCall implements Ticket.Listener {
     void submit() {
         // While queued the tier's max_wait governs, not the connection's idle timeout.
         call.request.addIdleTimeoutListener(timeout -> false);
-        Ticket ticket = new Ticket(call.client.clientId(), call.tier, call.body.length, call.model, this);
+        Ticket<SlotPool.HostLease> ticket = new Ticket<>(call.client.clientId(), call.tier, call.body.length, call.model, this);
         call.ticket = ticket;
         call.request.addFailureListener(this::clientGone);
         // A client that sends bytes while its request waits is not waiting for this answer: treated as gone.
@@ -104,10 +104,9 @@ final class QueuedCall implements Ticket.Listener {
     }
 
     @Override
-    public void dispatched(Lease lease, long waitedNanos) {
-        SlotPool.HostLease hostLease = (SlotPool.HostLease) lease.unwrap();
-        call.lease = lease;
-        call.hostLease = hostLease;
+    public void dispatched(Grant<SlotPool.HostLease> grant, long waitedNanos) {
+        SlotPool.HostLease hostLease = grant.lease();
+        call.grant = grant;
         call.waitedNanos = waitedNanos;
         Host host = hostLease.host();
         call.cold = host.level(call.model) != Host.Level.LOADED;
@@ -123,7 +122,7 @@ final class QueuedCall implements Ticket.Listener {
             executor.execute(this::send);
         } catch (RejectedExecutionException e) {
             // The pool refuses work only while stopping: answer rather than leave the client hanging.
-            call.lease.release();
+            call.grant.release();
             call.answer(503, "server shutting down", "shutdown", RETRY_AFTER_SECONDS);
         }
     }
@@ -131,7 +130,7 @@ final class QueuedCall implements Ticket.Listener {
     private void send() {
         if (call.gone) {
             // Left between dispatch and now: never reaches the upstream.
-            call.lease.release();
+            call.grant.release();
             metrics.tier(call.tier).cancelled().inc();
             call.leave("before its request was forwarded");
             return;

@@ -21,6 +21,7 @@ import dev.oqp.common.config.RoutingConfig.Fallback;
 import dev.oqp.common.config.RoutingConfig.Strategy;
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.scheduler.Admission;
+import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Rejection;
 import dev.oqp.queue.scheduler.Scheduler;
@@ -84,7 +85,7 @@ class SlotPoolTest {
     private static Ticket.Listener onDispatch(Consumer<Lease> dispatched) {
         return new Ticket.Listener() {
             @Override
-            public void dispatched(Lease lease, long waitedNanos) {
+            public void dispatched(Grant lease, long waitedNanos) {
                 dispatched.accept(lease);
             }
 
@@ -112,7 +113,8 @@ class SlotPoolTest {
 
     private static SlotPool.HostLease hostLease(Lease lease) {
         assertThat(lease).as("a lease").isNotNull();
-        return (SlotPool.HostLease) lease.unwrap();
+        // What the pool hands out, or what the scheduler hands a dispatched ticket (the pool's lease in a grant).
+        return (SlotPool.HostLease) (lease instanceof Grant<?> grant ? grant.lease() : lease);
     }
 
     private static String hostOf(Lease lease) {

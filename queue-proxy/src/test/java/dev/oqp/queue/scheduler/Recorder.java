@@ -27,7 +27,7 @@ final class Recorder {
         }
 
         @Override
-        public void dispatched(Lease lease, long waitedNanos) {
+        public void dispatched(Grant lease, long waitedNanos) {
             this.lease = lease;
             this.waited = waitedNanos;
             outcomes.add("dispatched");

@@ -260,7 +260,7 @@ class SchedulerStormTest {
         }
 
         @Override
-        public void dispatched(Lease lease, long waitedNanos) {
+        public void dispatched(Grant lease, long waitedNanos) {
             record();
             if (releaseAtOnce) {
                 lease.release();

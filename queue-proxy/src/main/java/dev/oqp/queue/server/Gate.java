@@ -13,7 +13,7 @@ import dev.oqp.common.proxy.BodyTooLargeException;
 import dev.oqp.common.proxy.ClientCloseWatcher;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.Exchange;
-import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.ProxyErrors;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.ClientAddress;
 import dev.oqp.queue.auth.KeyRegistry;
@@ -429,7 +429,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
                     + " retry shortly", "body_budget");
         } else if (failure instanceof BodyTooLargeException) {
             answer(call, request, response, callback, 413, tooLarge(call.maxBody), "body_too_large");
-        } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
+        } else if (ProxyErrors.hasCause(failure, TimeoutException.class)) {
             // The client stalled mid-body past the connection's idle timeout.
             response.getHeaders().put(HttpHeader.CONNECTION, "close");
             answer(call, request, response, callback, 408, "request body not received in time", "client_timeout");

@@ -188,7 +188,7 @@ public final class QueueProxy implements Launcher.App {
 
             @Override
             public void lifeCycleFailure(LifeCycle event, Throwable cause) {
-                if (dev.oqp.common.proxy.ProxyBase.hasCause(cause, TimeoutException.class)) {
+                if (dev.oqp.common.proxy.ProxyErrors.hasCause(cause, TimeoutException.class)) {
                     LOG.atWarn().addKeyValue("drain_timeout", Durations.format(config.proxy().drainTimeout()))
                             .log("drain timeout expired: exchanges still in progress were cut; stopped");
                 }

@@ -9,6 +9,7 @@ import dev.oqp.common.log.Logging;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.RequestBody;
 import dev.oqp.common.proxy.TrustStores;
 import dev.oqp.common.proxy.Upstream;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -55,8 +56,8 @@ final class ServiceProxy extends ProxyBase {
     }
 
     @Override
-    protected long maxRequestBytes(Request clientToProxyRequest) {
-        return service.maxBody();
+    protected RequestBody requestBody(Request clientToProxyRequest) {
+        return RequestBody.streamed(service.maxBody());
     }
 
     @Override

@@ -4,7 +4,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * What happened to one request that went through {@link ProxyBase}: handed to
- * {@link ProxyBase#onExchangeComplete(Exchange)} exactly once, after the response to the client has
+ * {@link ProxyBase#onExchangeComplete} exactly once, after the response to the client has
  * ended (completely, with an error, or because the client went away).
  *
  * <p>Written by the threads of one exchange in sequence (request, then upstream events, then completion);
@@ -42,7 +42,7 @@ public final class Exchange {
     private volatile long endNanos;
     private volatile ClientCloseWatcher clientCloseWatcher;
     private volatile Runnable abortOnAnswer;
-    private volatile int attempts = 1;
+    private volatile RequestBody requestBody;
     private volatile boolean pipelined;
 
     Exchange(String method, String path, long startNanos) {
@@ -125,9 +125,13 @@ public final class Exchange {
         this.upstream = upstream;
     }
 
-    /** Upstream requests sent for this exchange: 1, plus one per failover. */
-    public int attempts() {
-        return attempts;
+    /** What {@link ProxyBase#requestBody} decided: asked once, used by every attempt. */
+    void requestBody(RequestBody requestBody) {
+        this.requestBody = requestBody;
+    }
+
+    RequestBody requestBody() {
+        return requestBody;
     }
 
     /** A failover: the next attempt goes to {@code next}; the times measured are the new attempt's. */
@@ -135,7 +139,6 @@ public final class Exchange {
         this.upstream = next;
         this.upstreamStartNanos = 0;
         this.upstreamEndNanos = 0;
-        this.attempts++;
     }
 
     /** An earlier attempt's watcher read a byte of the client's next request: close after this response. */

@@ -1,15 +1,8 @@
 package dev.oqp.common.proxy;
 
-import java.net.ConnectException;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.nio.channels.UnresolvedAddressException;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Consumer;
-
-import javax.net.ssl.SSLException;
 
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
@@ -33,26 +26,29 @@ import org.slf4j.LoggerFactory;
  * {@code proxyToClientResponse} (P2C). This class owns, for every exchange:
  * <ul>
  *   <li>the upstream URI, from {@link #chooseUpstream(Request)};</li>
- *   <li>hop-by-hop header removal (Jetty's list plus anything named by {@code Connection});</li>
+ *   <li>hop-by-hop header removal (Jetty's list plus anything named by {@code Connection}), both ways;</li>
  *   <li>the upstream {@code Host} set to the upstream's authority (a loopback-bound Ollama answers 403
  *       to any other), and {@code X-Forwarded-For/Proto/Host};</li>
  *   <li>header injection through {@link #injectHeaders(Request, HttpFields.Mutable)}, applied last so
  *       injected headers replace the client's;</li>
- *   <li>the request body limit ({@link #maxRequestBytes(Request)}): 413 up front when the declared length
- *       is too large, and while streaming when a chunked body grows past it;</li>
+ *   <li>the request body ({@link #requestBody(Request)}): streamed with a limit (413 up front when the declared
+ *       length is too large, and while streaming when a chunked body grows past it), or bytes the subclass read;</li>
  *   <li>an idle (never total) timeout per exchange and the connect timeout of its client;</li>
- *   <li>one error mapping ({@link #statusFor(Throwable)}): 502 when the upstream cannot be reached,
- *       504 when it stays silent past the idle timeout before the response started, 413 for a body over
- *       the limit; once the response has started no error page is ever written: an NDJSON stream gets a
- *       final {@code {"error":"…"}} line and a clean end, any other response is aborted so the client
- *       sees a truncated body rather than a false success;</li>
+ *   <li>one error mapping ({@link ProxyErrors}): 502 when the upstream cannot be reached, 504 when it stays
+ *       silent past the idle timeout before the response started, 413 for a body over the limit, 408 for a
+ *       client that stalls its body; once the response has started no error page is ever written: an NDJSON
+ *       stream gets a final {@code {"error":"…"}} line and a clean end, any other response is aborted so the
+ *       client sees a truncated body rather than a false success;</li>
+ *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe;</li>
  *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
  *       silent (a model load), so Ollama stops generating;</li>
- *   <li>{@link #onExchangeComplete(Exchange)} exactly once per request, on every path.</li>
+ *   <li>{@link #onExchangeComplete(Request, Exchange)} exactly once per request, on every path.</li>
  * </ul>
- * Every chunk is written to the other side as it arrives, in both directions; nothing is buffered.
+ * The request body and the answer are written to the other side chunk by chunk as they arrive; nothing is
+ * buffered (see {@code StreamingBody}). The one exception is opt-in: a {@link ResponseTap} that returns a
+ * {@link ResponseRewriter} has that one answer collected whole and replaced (see {@code CollectingBody}).
  *
- * <p>Subclasses override the hooks and nothing else.
+ * <p>Subclasses override the hooks and nothing else: every Jetty override here is final.
  */
 public abstract class ProxyBase extends ProxyHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyBase.class);
@@ -69,14 +65,14 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     @Override
-    protected void doStart() throws Exception {
+    protected final void doStart() throws Exception {
         silenceWatch = new SilenceWatch(getServer().getScheduler());
         addBean(silenceWatch, true);
         super.doStart();
     }
 
     @Override
-    protected void doStop() throws Exception {
+    protected final void doStop() throws Exception {
         super.doStop();
         removeBean(silenceWatch);
     }
@@ -91,33 +87,21 @@ public abstract class ProxyBase extends ProxyHandler {
 
     /**
      * Adds or replaces headers of the upstream request. Called after the client's end-to-end headers
-     * were copied and the forwarding headers added, so what is put here wins. Default: nothing.
+     * were copied and the forwarding headers added, so what is put here wins; again on each failover. Must not
+     * block. Default: nothing.
      */
     protected void injectHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToServerHeaders) {
     }
 
-    /** The largest request body accepted for this request, in bytes. Default: no limit. */
-    protected long maxRequestBytes(Request clientToProxyRequest) {
-        return Long.MAX_VALUE;
-    }
-
     /**
-     * The request body to send upstream when the subclass has already read it (the queue proxy reads
-     * inference bodies to route them, may add {@code keep_alive}, and replays them on failover), or null
-     * to stream the client's body as it arrives (the default). A buffered body is sent with its own
-     * {@code Content-Length}; the client's framing headers are not copied.
+     * What is sent upstream as this request's body: the client's, streamed with a limit
+     * ({@link RequestBody#streamed(long)}), or bytes the subclass has already read ({@link RequestBody#buffered}:
+     * the queue proxy reads inference bodies to route them, may add {@code keep_alive}, and replays them on
+     * failover). Called once per request on the request thread, before {@link #chooseUpstream}; must not block
+     * and must not return null. Default: streamed, no limit.
      */
-    protected byte[] bufferedRequestBody(Request clientToProxyRequest) {
-        return null;
-    }
-
-    /**
-     * Called when the upstream's response headers have been copied to the client response and before
-     * anything is written to the client: the place to add response headers. Default: nothing.
-     */
-    protected void onServerToProxyHeaders(Request clientToProxyRequest,
-                                          org.eclipse.jetty.client.Response serverToProxyResponse,
-                                          Response proxyToClientResponse) {
+    protected RequestBody requestBody(Request clientToProxyRequest) {
+        return RequestBody.streamed(Long.MAX_VALUE);
     }
 
     /**
@@ -129,40 +113,13 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     /**
-     * Sees every chunk of the upstream response body just before it is written to the client. The buffer
-     * is a view: read it, never change its position or limit, never keep it. Default: nothing.
+     * What observes (and may replace) the upstream's answer to this request, or null (the default) for nothing.
+     * Called on the upstream's thread when the headers of an upstream answer arrive, after
+     * {@link #addResponseHeaders}: once per answer, so never for an attempt that failed over before answering.
+     * Must not block.
      */
-    protected void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
-    }
-
-    /**
-     * Replaces the upstream's whole answer rather than stream it: called once the upstream's headers were
-     * copied (after {@link #onServerToProxyHeaders}); returns null (the default) to stream the answer chunk by
-     * chunk as always, or a rewriter. With a rewriter the body is collected (every chunk is still shown to
-     * {@link #onServerToProxyContent}), nothing is written to the client until the upstream ends, and then
-     * the rewriter's bytes are sent in one write with their own {@code Content-Length}. A body past
-     * {@link ResponseRewriter#maxBytes()} either aborts the upstream (502), or, when the rewriter
-     * {@link ResponseRewriter#passThroughWhenLarger() passes large answers through}, is streamed on unchanged from
-     * there (what was collected first). A rewriter that throws answers 502 with its message. Meant for small
-     * answers that are never streamed (the embedding cache).
-     */
-    protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
-                                               org.eclipse.jetty.client.Response serverToProxyResponse) {
+    protected ResponseTap tap(Request clientToProxyRequest) {
         return null;
-    }
-
-    /** What {@link #rewriteResponse} returns: a bound on the collected answer and the replacement of it. */
-    public interface ResponseRewriter {
-        /** The largest upstream body collected. */
-        long maxBytes();
-
-        /** True: an answer larger than {@link #maxBytes()} is sent on unchanged; false (the default): 502. */
-        default boolean passThroughWhenLarger() {
-            return false;
-        }
-
-        /** The body sent to the client instead of {@code serverToProxyBody}; runs on an upstream thread, must not block. */
-        byte[] rewrite(byte[] serverToProxyBody) throws Exception;
     }
 
     /**
@@ -194,81 +151,17 @@ public abstract class ProxyBase extends ProxyHandler {
     protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
     }
 
-    // ---------------------------------------------------------------- the error mapping
-
-    /** The status for a failure before the response started: the one error mapping of the proxies. */
-    public static int statusFor(Throwable failure) {
-        return switch (outcomeOf(failure)) {
-            case BODY_TOO_LARGE -> 413;
-            case CLIENT_TIMEOUT -> 408;
-            case CLIENT_CLOSED -> Exchange.CLIENT_CLOSED_REQUEST;
-            case UPSTREAM_TIMEOUT -> 504;
-            default -> 502;
-        };
-    }
-
-    static Exchange.Outcome outcomeOf(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof BodyTooLargeException) {
-                return Exchange.Outcome.BODY_TOO_LARGE;
-            }
-            if (t instanceof ClientBodyException) {
-                return hasCause(t, TimeoutException.class) ? Exchange.Outcome.CLIENT_TIMEOUT : Exchange.Outcome.CLIENT_CLOSED;
-            }
-            if (t instanceof TimeoutException) {
-                return Exchange.Outcome.UPSTREAM_TIMEOUT;
-            }
-            if (t instanceof ConnectException || t instanceof UnresolvedAddressException
-                    || t instanceof UnknownHostException || t instanceof java.net.SocketTimeoutException
-                    || t instanceof SSLException) {
-                return Exchange.Outcome.UPSTREAM_CONNECT;
-            }
-        }
-        return Exchange.Outcome.UPSTREAM_BROKEN;
-    }
-
-    static String messageFor(Exchange.Outcome outcome, Throwable failure) {
-        return switch (outcome) {
-            case BODY_TOO_LARGE -> "request body too large (limit "
-                    + ((BodyTooLargeException) rootOf(failure, BodyTooLargeException.class)).limit() + " bytes)";
-            case UPSTREAM_TIMEOUT -> "upstream timed out";
-            case CLIENT_TIMEOUT -> "request body not received in time";
-            case CLIENT_CLOSED -> "client closed the connection";
-            case UPSTREAM_CONNECT -> "upstream unreachable";
-            default -> "upstream connection failed";
-        };
-    }
-
-    /** True when {@code failure} or one of its causes is a {@code type}. */
-    public static boolean hasCause(Throwable failure, Class<? extends Throwable> type) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static Throwable rootOf(Throwable failure, Class<? extends Throwable> type) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (type.isInstance(t)) {
-                return t;
-            }
-        }
-        return failure;
-    }
-
     // ---------------------------------------------------------------- the upstream client
 
     @Override
-    protected HttpClient newHttpClient() {
+    protected final HttpClient newHttpClient() {
         // The response listeners only write to the client asynchronously and the completion hook must not
         // block, so upstream responses are processed on the thread that read them, without a hand-off.
         return UpstreamClients.create(clientSettings, getServer(), getClass().getSimpleName() + "-client", true);
     }
 
     @Override
-    protected void configureHttpClient(HttpClient httpClient) {
+    protected final void configureHttpClient(HttpClient httpClient) {
         super.configureHttpClient(httpClient);
         httpClient.setMaxConnectionsPerDestination(clientSettings.maxConnectionsPerDestination());
         httpClient.setMaxRequestsQueuedPerDestination(clientSettings.maxQueuedPerDestination());
@@ -283,43 +176,38 @@ public abstract class ProxyBase extends ProxyHandler {
      * block), so Jetty may run it on the thread that parsed the request instead of handing it to another.
      */
     @Override
-    public InvocationType getInvocationType() {
+    public final InvocationType getInvocationType() {
         return InvocationType.NON_BLOCKING;
     }
 
     @Override
-    public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
+    public final boolean handle(Request clientToProxyRequest, Response proxyToClientResponse,
+                                Callback proxyToClientCallback) {
         Exchange exchange = new Exchange(clientToProxyRequest.getMethod(), clientToProxyRequest.getHttpURI().getPath(),
                 System.nanoTime());
-        Callback completion = new CompletionCallback(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback,
-                exchange);
+        Callback completion = new CompletionCallback(this, silenceWatch, clientToProxyRequest, proxyToClientResponse,
+                proxyToClientCallback, exchange);
         try {
             String method = clientToProxyRequest.getMethod();
             if ("CONNECT".equals(method) || "TRACE".equals(method)) {
                 // Never tunnel, never echo a request carrying injected secrets back to the client.
-                exchange.failed(new IllegalArgumentException(method), Exchange.Outcome.REJECTED);
                 proxyToClientResponse.getHeaders().put(HttpHeader.ALLOW, "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
-                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 405, "method not allowed");
-                return true;
+                return refuse(clientToProxyRequest, proxyToClientResponse, completion, exchange,
+                        new IllegalArgumentException(method), Exchange.Outcome.REJECTED, 405, "method not allowed");
             }
             String path = clientToProxyRequest.getHttpURI().getPath();
             if (path == null || !path.startsWith("/")) {
-                exchange.failed(new IllegalArgumentException("target"), Exchange.Outcome.REJECTED);
-                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 400,
+                return refuse(clientToProxyRequest, proxyToClientResponse, completion, exchange,
+                        new IllegalArgumentException("target"), Exchange.Outcome.REJECTED, 400,
                         "request target must be a path");
-                return true;
             }
-            long limit = maxRequestBytes(clientToProxyRequest);
-            long declared = clientToProxyRequest.getLength();
-            if (declared > limit) {
-                BodyTooLargeException tooLarge = new BodyTooLargeException(limit);
-                exchange.failed(tooLarge, Exchange.Outcome.BODY_TOO_LARGE);
-                addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, 413,
-                        messageFor(Exchange.Outcome.BODY_TOO_LARGE, tooLarge));
-                return true;
+            RequestBody body = Objects.requireNonNull(requestBody(clientToProxyRequest), "requestBody");
+            exchange.requestBody(body);
+            if (clientToProxyRequest.getLength() > body.maxBytes()) {
+                BodyTooLargeException tooLarge = new BodyTooLargeException(body.maxBytes());
+                return refuse(clientToProxyRequest, proxyToClientResponse, completion, exchange, tooLarge,
+                        Exchange.Outcome.BODY_TOO_LARGE, 413,
+                        ProxyErrors.messageFor(Exchange.Outcome.BODY_TOO_LARGE, tooLarge));
             }
             exchange.upstream(chooseUpstream(clientToProxyRequest));
             clientToProxyRequest.setAttribute(EXCHANGE_ATTRIBUTE, exchange);
@@ -330,19 +218,34 @@ public abstract class ProxyBase extends ProxyHandler {
         }
     }
 
+    /** Answers a request that is never sent upstream. */
+    private boolean refuse(Request clientToProxyRequest, Response proxyToClientResponse, Callback completion,
+                           Exchange exchange, Throwable reason, Exchange.Outcome outcome, int status, String message) {
+        exchange.failed(reason, outcome);
+        addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
+        ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, status, message);
+        return true;
+    }
+
     private static Exchange exchange(Request clientToProxyRequest) {
         return (Exchange) clientToProxyRequest.getAttribute(EXCHANGE_ATTRIBUTE);
     }
 
+    /** The id of the request in debug lines (Jetty's). */
+    static String idOf(Request clientToProxyRequest) {
+        return requestId(clientToProxyRequest);
+    }
+
     @Override
-    protected HttpURI rewriteHttpURI(Request clientToProxyRequest) {
+    protected final HttpURI rewriteHttpURI(Request clientToProxyRequest) {
         return exchange(clientToProxyRequest).upstream().resolve(clientToProxyRequest.getHttpURI());
     }
 
     // ---------------------------------------------------------------- P2S
 
     @Override
-    protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
+    protected final org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest,
+                                                                             HttpURI newHttpURI) {
         Exchange exchange = exchange(clientToProxyRequest);
         // From the parts: HttpURI.toURI() would build and parse a whole java.net.URI for every request.
         int port = newHttpURI.getPort() > 0 ? newHttpURI.getPort() : URIUtil.getDefaultPortForScheme(newHttpURI.getScheme());
@@ -355,44 +258,15 @@ public abstract class ProxyBase extends ProxyHandler {
         // The upstream's idle timeout governs silence during an exchange (a model load may last minutes);
         // the client connection's idle timeout must not end it. A stalled write still fails on its own.
         clientToProxyRequest.addIdleTimeoutListener(timeout -> false);
-        // The client going away is Ollama's only cancel signal: abort upstream at once, even when no
-        // byte is flowing (a model load can keep the upstream silent for minutes).
-        Consumer<Throwable> clientGone = failure -> {
-            if (getServer().isStopping()) {
-                // Not the client: the drain timeout ran out and the server is closing connections.
-                exchange.failed(failure, Exchange.Outcome.SHUTDOWN);
-            } else {
-                exchange.clientGone(true);
-                if (!exchange.answered() && holdUntilFirstByte(clientToProxyRequest)) {
-                    // Aborted when the first byte comes; unless it came meanwhile (then at once, below).
-                    exchange.abortOnAnswer(() -> proxyToServerRequest.abort(failure));
-                    if (!exchange.answered()) {
-                        if (LOG.isDebugEnabled()) {
-                            LOG.debug("{} C2P client gone, P2S kept until its first byte", requestId(clientToProxyRequest));
-                        }
-                        return;
-                    }
-                }
-            }
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("{} C2P client gone, aborting P2S: {}", requestId(clientToProxyRequest), failure.toString());
-            }
-            proxyToServerRequest.abort(failure);
-        };
-        clientToProxyRequest.addFailureListener(clientGone);
-        ClientCloseWatcher watcher = ClientCloseWatcher.of(clientToProxyRequest, clientGone);
-        if (watcher != null) {
-            exchange.clientCloseWatcher(watcher);
-            // Watched only once the body is sent and only if the upstream then stays silent a while.
-            proxyToServerRequest.onRequestSuccess(sent -> silenceWatch.awaiting(exchange));
-        }
+        ClientGone.register(this, silenceWatch, clientToProxyRequest, proxyToServerRequest, exchange);
         return proxyToServerRequest;
     }
 
     @Override
-    protected void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    protected final void copyRequestHeaders(Request clientToProxyRequest,
+                                            org.eclipse.jetty.client.Request proxyToServerRequest) {
         super.copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
-        boolean buffered = bufferedRequestBody(clientToProxyRequest) != null;
+        boolean buffered = exchange(clientToProxyRequest).requestBody().isBuffered();
         proxyToServerRequest.headers(headers -> {
             // Without a Host header the client sends the upstream's own authority.
             headers.remove(HttpHeader.HOST);
@@ -405,7 +279,8 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     @Override
-    protected void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    protected final void addProxyHeaders(Request clientToProxyRequest,
+                                         org.eclipse.jetty.client.Request proxyToServerRequest) {
         String remote = Request.getRemoteAddr(clientToProxyRequest);
         String proto = clientToProxyRequest.isSecure() ? "https" : "http";
         String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
@@ -425,22 +300,21 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     @Override
-    protected org.eclipse.jetty.client.Request.Content newProxyToServerRequestContent(
+    protected final org.eclipse.jetty.client.Request.Content newProxyToServerRequestContent(
             Request clientToProxyRequest, Response proxyToClientResponse,
             org.eclipse.jetty.client.Request proxyToServerRequest) {
-        byte[] buffered = bufferedRequestBody(clientToProxyRequest);
-        if (buffered != null) {
-            return new BytesRequestContent(clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), buffered);
+        RequestBody body = exchange(clientToProxyRequest).requestBody();
+        if (body.isBuffered()) {
+            return new BytesRequestContent(clientToProxyRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), body.bytes());
         }
-        org.eclipse.jetty.client.Request.Content content = super.newProxyToServerRequestContent(clientToProxyRequest,
-                proxyToClientResponse, proxyToServerRequest);
-        return new ClientRequestContent(content, maxRequestBytes(clientToProxyRequest));
+        return new ClientRequestContent(super.newProxyToServerRequestContent(clientToProxyRequest,
+                proxyToClientResponse, proxyToServerRequest), body.maxBytes());
     }
 
     @Override
-    protected void sendProxyToServerRequest(Request clientToProxyRequest,
-                                            org.eclipse.jetty.client.Request proxyToServerRequest,
-                                            Response proxyToClientResponse, Callback proxyToClientCallback) {
+    protected final void sendProxyToServerRequest(Request clientToProxyRequest,
+                                                  org.eclipse.jetty.client.Request proxyToServerRequest,
+                                                  Response proxyToClientResponse, Callback proxyToClientCallback) {
         exchange(clientToProxyRequest).upstreamStarted();
         super.sendProxyToServerRequest(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse,
                 proxyToClientCallback);
@@ -449,24 +323,25 @@ public abstract class ProxyBase extends ProxyHandler {
     // ---------------------------------------------------------------- S2P and P2C
 
     @Override
-    protected org.eclipse.jetty.client.Response.CompleteListener newServerToProxyResponseListener(
+    protected final org.eclipse.jetty.client.Response.CompleteListener newServerToProxyResponseListener(
             Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
             Response proxyToClientResponse, Callback proxyToClientCallback) {
-        return new StreamingListener(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse,
+        return new ResponseListener(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse,
                 proxyToClientCallback);
     }
 
     @Override
-    protected void onServerToProxyResponseFailure(Request clientToProxyRequest,
-                                                  org.eclipse.jetty.client.Request proxyToServerRequest,
-                                                  org.eclipse.jetty.client.Response serverToProxyResponse,
-                                                  Response proxyToClientResponse, Callback proxyToClientCallback,
-                                                  Throwable failure) {
+    protected final void onServerToProxyResponseFailure(Request clientToProxyRequest,
+                                                        org.eclipse.jetty.client.Request proxyToServerRequest,
+                                                        org.eclipse.jetty.client.Response serverToProxyResponse,
+                                                        Response proxyToClientResponse, Callback proxyToClientCallback,
+                                                        Throwable failure) {
         Exchange exchange = exchange(clientToProxyRequest);
-        if (mayFailOver(clientToProxyRequest, proxyToClientResponse, exchange, failure)) {
+        if (UpstreamFailure.mayFailOver(getServer().isStopping(), clientToProxyRequest, proxyToClientResponse,
+                exchange, failure)) {
             Upstream next;
             try {
-                next = failover(clientToProxyRequest, outcomeOf(failure) == Exchange.Outcome.UPSTREAM_CONNECT);
+                next = failover(clientToProxyRequest, ProxyErrors.outcomeOf(failure) == Exchange.Outcome.UPSTREAM_CONNECT);
             } catch (RuntimeException x) {
                 // Jetty's notifier would swallow it and the client would never be answered: no other host then.
                 LOG.warn("failover hook failed", x);
@@ -477,86 +352,21 @@ public abstract class ProxyBase extends ProxyHandler {
                 return;
             }
         }
-        exchange.upstreamEnded();
-        Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED
-                : exchange.outcome() == Exchange.Outcome.SHUTDOWN ? Exchange.Outcome.SHUTDOWN : outcomeOf(failure);
-        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
-            exchange.clientGone(true);
-        }
-        exchange.failed(failure, outcome);
-        if (LOG.isDebugEnabled()) {
-            LOG.debug("{} S2P failed ({}), P2C committed={}: {}", requestId(clientToProxyRequest), outcome,
-                    proxyToClientResponse.isCommitted(), failure.toString());
-        }
-        boolean committed = proxyToClientResponse.isCommitted();
-        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
-            if (!committed) {
-                // Nobody to answer: close rather than let Jetty write its HTML error page.
-                clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close(failure);
-            }
-            proxyToClientCallback.failed(failure);
-        } else if (outcome == Exchange.Outcome.SHUTDOWN && committed) {
-            proxyToClientCallback.failed(failure);
-        } else if (!committed) {
-            proxyToClientResponse.reset();
-            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
-            if (outcome == Exchange.Outcome.SHUTDOWN || (watcher != null && watcher.pipelined() || exchange.pipelined())) {
-                proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
-            }
-            int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : statusFor(failure);
-            String message = outcome == Exchange.Outcome.SHUTDOWN ? "server shutting down" : messageFor(outcome, failure);
-            addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-            ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, status, message);
-        } else if (exchange.ndjson()) {
-            byte[] line = ErrorResponses.ndjsonErrorLine(messageFor(outcome, failure));
-            ByteBuffer tail;
-            if (exchange.endsWithNewline()) {
-                tail = ByteBuffer.wrap(line);
-            } else {
-                // The upstream broke mid-line: end that line so the error is a line of its own.
-                tail = ByteBuffer.allocate(line.length + 1).put((byte) '\n').put(line).flip();
-            }
-            proxyToClientResponse.write(true, tail, proxyToClientCallback);
-        } else {
-            // No error page after the first byte: abort, so the client sees a truncated response.
-            proxyToClientCallback.failed(failure);
-        }
-    }
-
-    /**
-     * A failure another host may be spared: the upstream was unreachable, or it closed the connection before
-     * any byte of its answer; nothing was sent to the client and it is still there; not shutting down; and
-     * the request can be sent again as it was (a buffered body, or none).
-     */
-    private boolean mayFailOver(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange,
-                                Throwable failure) {
-        if (proxyToClientResponse.isCommitted() || exchange.clientGone() || exchange.outcome() == Exchange.Outcome.SHUTDOWN
-                || getServer().isStopping()) {
-            return false;
-        }
-        Exchange.Outcome outcome = outcomeOf(failure);
-        if (outcome != Exchange.Outcome.UPSTREAM_CONNECT
-                && (outcome != Exchange.Outcome.UPSTREAM_BROKEN || exchange.answered())) {
-            return false;
-        }
-        long declared = clientToProxyRequest.getLength();
-        return bufferedRequestBody(clientToProxyRequest) != null || declared == 0
-                || declared < 0 && !clientToProxyRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+        UpstreamFailure.answer(this, clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange,
+                failure);
     }
 
     /** Sends the request again, to {@code next}: a new upstream exchange under the same client exchange. */
     private void retry(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
                        Exchange exchange, Upstream next) {
-        ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+        ClientCloseWatcher watcher = silenceWatch.done(exchange);
         if (watcher != null) {
-            watcher.stop();
             if (watcher.pipelined()) {
                 // A byte of the client's next request is gone with this watcher: the connection must still end.
                 exchange.pipelined(true);
             }
             exchange.clientCloseWatcher(null);
         }
-        silenceWatch.answered(exchange);
         exchange.retry(next);
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} P2S failing over to {}", requestId(clientToProxyRequest), next.name());
@@ -569,44 +379,45 @@ public abstract class ProxyBase extends ProxyHandler {
     }
 
     @Override
-    protected void onProxyToClientResponseFailure(Request clientToProxyRequest,
-                                                  org.eclipse.jetty.client.Request proxyToServerRequest,
-                                                  org.eclipse.jetty.client.Response serverToProxyResponse,
-                                                  Response proxyToClientResponse, Callback proxyToClientCallback,
-                                                  Throwable failure) {
+    protected final void onProxyToClientResponseFailure(Request clientToProxyRequest,
+                                                        org.eclipse.jetty.client.Request proxyToServerRequest,
+                                                        org.eclipse.jetty.client.Response serverToProxyResponse,
+                                                        Response proxyToClientResponse, Callback proxyToClientCallback,
+                                                        Throwable failure) {
         // The upstream response was complete but its last write to the client failed: the client left.
         exchange(clientToProxyRequest).clientGone(true);
         super.onProxyToClientResponseFailure(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse,
                 proxyToClientResponse, proxyToClientCallback, failure);
     }
 
-    /** Copies S2P to P2C chunk by chunk, observing what passes for the exchange record. */
-    private final class StreamingListener extends ProxyResponseListener {
+    /**
+     * Follows one upstream answer: records it on the exchange, drops the hop-by-hop headers the upstream named,
+     * shows the answer to the subclass's {@link ResponseTap}, and hands the body to {@link StreamingBody}, or to
+     * {@link CollectingBody} when the tap asked for the answer to be replaced.
+     */
+    private final class ResponseListener extends ProxyResponseListener {
         private final Request clientToProxyRequest;
         private final Response proxyToClientResponse;
         private final Exchange exchange;
-        /** Non-null when the answer is collected and replaced (see {@link #rewriteResponse}); upstream thread only. */
-        private ResponseRewriter rewriter;
-        private java.io.ByteArrayOutputStream collected;
+        private final StreamingBody streaming;
+        /** Set from the headers on; upstream thread only. */
+        private ResponseTap tap;
+        /** Non-null when the answer is replaced; upstream thread only. */
+        private CollectingBody collecting;
 
-        StreamingListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-                          Response proxyToClientResponse, Callback proxyToClientCallback) {
+        ResponseListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+                         Response proxyToClientResponse, Callback proxyToClientCallback) {
             super(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
             this.clientToProxyRequest = clientToProxyRequest;
             this.proxyToClientResponse = proxyToClientResponse;
             this.exchange = exchange(clientToProxyRequest);
+            this.streaming = new StreamingBody(proxyToClientResponse, exchange);
         }
 
         @Override
         public void onBegin(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamFirstByte();
-            // From here on bytes flow to the client and a failed write tells that it left. Watching longer
-            // would mistake a client closing right after the last byte for one that left early.
-            silenceWatch.answered(exchange);
-            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
-            if (watcher != null) {
-                watcher.stop();
-            }
+            silenceWatch.done(exchange);
             super.onBegin(serverToProxyResponse);
         }
 
@@ -629,12 +440,14 @@ public abstract class ProxyBase extends ProxyHandler {
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-            onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
-            rewriter = rewriteResponse(clientToProxyRequest, serverToProxyResponse);
-            if (rewriter != null) {
-                proxyToClientResponse.getHeaders().remove(HttpHeader.CONTENT_LENGTH);
-                long declared = serverToProxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-                collected = new java.io.ByteArrayOutputStream((int) Math.max(256, Math.min(declared, 1 << 20)));
+            tap = tap(clientToProxyRequest);
+            if (tap != null) {
+                tap.onHeaders(serverToProxyResponse, proxyToClientResponse);
+                ResponseRewriter rewriter = tap.rewriter(serverToProxyResponse);
+                if (rewriter != null) {
+                    collecting = new CollectingBody(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse,
+                            rewriter, streaming);
+                }
             }
             Runnable abort = exchange.abortOnAnswer();
             if (abort != null) {
@@ -648,235 +461,27 @@ public abstract class ProxyBase extends ProxyHandler {
         public void onContent(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk serverToProxyChunk,
                               Runnable serverToProxyDemander) {
             ByteBuffer content = serverToProxyChunk.getByteBuffer();
-            int length = content.remaining();
-            if (length > 0) {
+            if (content.hasRemaining()) {
                 exchange.endsWithNewline(content.get(content.limit() - 1) == '\n');
-                onServerToProxyContent(clientToProxyRequest, content.asReadOnlyBuffer());
+                if (tap != null) {
+                    tap.onContent(content.asReadOnlyBuffer());
+                }
             }
-            if (rewriter != null) {
-                if (collected.size() + (long) length > rewriter.maxBytes()) {
-                    if (!rewriter.passThroughWhenLarger()) {
-                        serverToProxyResponse.abort(new java.io.IOException("upstream answer larger than "
-                                + rewriter.maxBytes() + " bytes to rewrite"));
-                        return;
-                    }
-                    passThrough(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
-                    return;
-                }
-                byte[] copy = new byte[length];
-                content.get(copy);
-                collected.write(copy, 0, length);
-                serverToProxyDemander.run();
-                return;
+            if (collecting != null) {
+                collecting.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
+            } else {
+                streaming.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
             }
-            serverToProxyChunk.retain();
-            proxyToClientResponse.write(false, content, new Callback() {
-                @Override
-                public void succeeded() {
-                    serverToProxyChunk.release();
-                    // Backpressure: the next upstream chunk is read only once this one is written.
-                    serverToProxyDemander.run();
-                }
-
-                @Override
-                public void failed(Throwable failure) {
-                    serverToProxyChunk.release();
-                    // The client cannot be written to: it left. Abort upstream so Ollama stops generating.
-                    exchange.clientGone(true);
-                    serverToProxyResponse.abort(failure);
-                }
-
-                @Override
-                public InvocationType getInvocationType() {
-                    return InvocationType.NON_BLOCKING;
-                }
-            });
-        }
-
-        /** Gives up rewriting: what was collected goes to the client, then this chunk and the rest as they come. */
-        private void passThrough(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk chunk,
-                                 Runnable demander) {
-            long declared = serverToProxyResponse.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
-            if (declared >= 0) {
-                proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, declared);
-            }
-            byte[] head = collected.toByteArray();
-            rewriter = null;
-            collected = null;
-            chunk.retain();
-            proxyToClientResponse.write(false, ByteBuffer.wrap(head), new Callback() {
-                @Override
-                public void succeeded() {
-                    // This chunk was already shown to onServerToProxyContent: write it as the streaming path would.
-                    ByteBuffer content = chunk.getByteBuffer();
-                    proxyToClientResponse.write(false, content, Callback.from(() -> {
-                        chunk.release();
-                        demander.run();
-                    }, this::failed));
-                }
-
-                @Override
-                public void failed(Throwable failure) {
-                    chunk.release();
-                    exchange.clientGone(true);
-                    serverToProxyResponse.abort(failure);
-                }
-
-                @Override
-                public InvocationType getInvocationType() {
-                    return InvocationType.NON_BLOCKING;
-                }
-            });
         }
 
         @Override
         public void onSuccess(org.eclipse.jetty.client.Response serverToProxyResponse) {
             exchange.upstreamEnded();
-            if (rewriter == null) {
-                super.onSuccess(serverToProxyResponse);
-                return;
+            if (collecting != null) {
+                collecting.onSuccess(this);
+            } else {
+                streaming.onSuccess(this);
             }
-            byte[] replacement;
-            try {
-                replacement = rewriter.rewrite(collected.toByteArray());
-            } catch (Exception | OutOfMemoryError x) {
-                if (LOG.isDebugEnabled()) {
-                    LOG.debug("{} S2P answer could not be rewritten: {}", requestId(clientToProxyRequest), x.toString());
-                }
-                ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, this, 502,
-                        x.getMessage() == null ? "upstream answer could not be used" : x.getMessage());
-                return;
-            }
-            proxyToClientResponse.getHeaders().put(HttpHeader.CONTENT_LENGTH, replacement.length);
-            proxyToClientResponse.write(true, ByteBuffer.wrap(replacement), this);
-        }
-    }
-
-    /** Completes the client's callback and fires the completion hook, both exactly once. */
-    private final class CompletionCallback implements Callback {
-        private final Request clientToProxyRequest;
-        private final Response proxyToClientResponse;
-        private final Callback proxyToClientCallback;
-        private final Exchange exchange;
-        private final AtomicBoolean completed = new AtomicBoolean();
-
-        CompletionCallback(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
-                           Exchange exchange) {
-            this.clientToProxyRequest = clientToProxyRequest;
-            this.proxyToClientResponse = proxyToClientResponse;
-            this.proxyToClientCallback = proxyToClientCallback;
-            this.exchange = exchange;
-        }
-
-        @Override
-        public void succeeded() {
-            if (completed.compareAndSet(false, true)) {
-                // A response to a client that pipelined carries Connection: close (set when its headers
-                // were written), so the connection ends after it and never parses the rest of that request.
-                stopWatching();
-                proxyToClientCallback.succeeded();
-                complete(null);
-            }
-        }
-
-        @Override
-        public void failed(Throwable failure) {
-            if (completed.compareAndSet(false, true)) {
-                stopWatching();
-                proxyToClientCallback.failed(failure);
-                complete(failure);
-            }
-        }
-
-        /** Must run before the client's callback completes, when the connection reads its next request. */
-        private ClientCloseWatcher stopWatching() {
-            silenceWatch.answered(exchange);
-            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
-            if (watcher != null) {
-                watcher.stop();
-            }
-            return watcher;
-        }
-
-        private void complete(Throwable failure) {
-            if (failure != null) {
-                exchange.failed(failure, exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED : outcomeOf(failure));
-            }
-            // 499 only when the client's leaving cut the exchange short; a client closing its connection
-            // right after a complete response is a normal end.
-            int status = failure != null && exchange.clientGone()
-                    ? Exchange.CLIENT_CLOSED_REQUEST : proxyToClientResponse.getStatus();
-            exchange.ended(status, Response.getContentBytesWritten(proxyToClientResponse));
-            try {
-                onExchangeComplete(clientToProxyRequest, exchange);
-            } catch (RuntimeException x) {
-                LOG.warn("completion hook failed", x);
-            }
-        }
-
-        @Override
-        public InvocationType getInvocationType() {
-            return proxyToClientCallback.getInvocationType();
-        }
-    }
-
-    /**
-     * The client's request body as the upstream request reads it: failed with {@link BodyTooLargeException}
-     * once it grows past the limit, and never failing the client's request when the upstream side fails
-     * (Jetty's default would, and a failed client request reads as the client having gone away).
-     */
-    private static final class ClientRequestContent implements org.eclipse.jetty.client.Request.Content {
-        private final org.eclipse.jetty.client.Request.Content delegate;
-        private final long limit;
-        private long received;
-
-        ClientRequestContent(org.eclipse.jetty.client.Request.Content delegate, long limit) {
-            this.delegate = delegate;
-            this.limit = limit;
-        }
-
-        @Override
-        public Content.Chunk read() {
-            Content.Chunk chunk = delegate.read();
-            if (chunk == null) {
-                return null;
-            }
-            if (Content.Chunk.isFailure(chunk)) {
-                // The client's side failed (it stalled or left mid-body): not the upstream's fault.
-                return Content.Chunk.from(new ClientBodyException(chunk.getFailure()), chunk.isLast());
-            }
-            received += chunk.remaining();
-            if (received > limit) {
-                chunk.release();
-                // The client request itself is not failed: that would read as the client going away.
-                return Content.Chunk.from(new BodyTooLargeException(limit), true);
-            }
-            return chunk;
-        }
-
-        @Override
-        public void demand(Runnable demandCallback) {
-            delegate.demand(demandCallback);
-        }
-
-        @Override
-        public void fail(Throwable failure) {
-            // The upstream exchange failed; the client's request stays healthy so its response can be written.
-        }
-
-        @Override
-        public long getLength() {
-            return delegate.getLength();
-        }
-
-        @Override
-        public String getContentType() {
-            return delegate.getContentType();
-        }
-
-        @Override
-        public boolean rewind() {
-            return false;
         }
     }
 }

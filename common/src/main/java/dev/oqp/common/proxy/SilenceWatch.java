@@ -41,6 +41,20 @@ final class SilenceWatch extends AbstractLifeCycle implements Runnable {
         waiting.remove(exchange);
     }
 
+    /**
+     * Bytes flow to the client from now on (or the exchange ended): a failed write tells that it left, and a
+     * watcher kept longer would mistake a client closing right after the last byte for one that left early.
+     * Returns the exchange's watcher (stopped), or null.
+     */
+    ClientCloseWatcher done(Exchange exchange) {
+        answered(exchange);
+        ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+        if (watcher != null) {
+            watcher.stop();
+        }
+        return watcher;
+    }
+
     @Override
     public void run() {
         if (!isRunning()) {

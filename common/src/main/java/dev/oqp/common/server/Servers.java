@@ -9,7 +9,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 import dev.oqp.common.config.Durations;
-import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.ProxyErrors;
 
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -131,7 +131,7 @@ public final class Servers {
 
             @Override
             public void lifeCycleFailure(LifeCycle event, Throwable cause) {
-                if (ProxyBase.hasCause(cause, TimeoutException.class)) {
+                if (ProxyErrors.hasCause(cause, TimeoutException.class)) {
                     log.atWarn().addKeyValue("drain_timeout", Durations.format(drainTimeout.get()))
                             .log("drain timeout expired: exchanges still in progress were cut; stopped");
                 }

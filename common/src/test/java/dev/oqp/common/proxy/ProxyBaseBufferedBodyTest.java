@@ -35,8 +35,8 @@ class ProxyBaseBufferedBodyTest {
                 }
 
                 @Override
-                protected byte[] bufferedRequestBody(Request clientToProxyRequest) {
-                    return (byte[]) clientToProxyRequest.getAttribute(BODY_ATTRIBUTE);
+                protected RequestBody requestBody(Request clientToProxyRequest) {
+                    return RequestBody.buffered((byte[]) clientToProxyRequest.getAttribute(BODY_ATTRIBUTE));
                 }
             };
             Handler readsTheBodyFirst = new Handler.Wrapper(proxy) {

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The {@code rewriteResponse} hook: a collected answer replaced, or past its limit passed through or refused. */
+/** A {@link ResponseTap}'s {@link ResponseRewriter}: a collected answer replaced, or past its limit passed through or refused. */
 class ProxyBaseRewriteTest {
     private static final String GENERATE = "{\"model\":\"llama3\",\"prompt\":\"hi\",\"stream\":false}";
 
@@ -31,22 +31,26 @@ class ProxyBaseRewriteTest {
             }
 
             @Override
-            protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
-                                                       org.eclipse.jetty.client.Response serverToProxyResponse) {
-                return new ResponseRewriter() {
+            protected ResponseTap tap(Request clientToProxyRequest) {
+                return new ResponseTap() {
                     @Override
-                    public long maxBytes() {
-                        return maxBytes;
-                    }
+                    public ResponseRewriter rewriter(org.eclipse.jetty.client.Response serverToProxyResponse) {
+                        return new ResponseRewriter() {
+                            @Override
+                            public long maxBytes() {
+                                return maxBytes;
+                            }
 
-                    @Override
-                    public boolean passThroughWhenLarger() {
-                        return passThrough;
-                    }
+                            @Override
+                            public boolean passThroughWhenLarger() {
+                                return passThrough;
+                            }
 
-                    @Override
-                    public byte[] rewrite(byte[] serverToProxyBody) {
-                        return ("rewritten " + serverToProxyBody.length).getBytes(StandardCharsets.UTF_8);
+                            @Override
+                            public byte[] rewrite(byte[] serverToProxyBody) {
+                                return ("rewritten " + serverToProxyBody.length).getBytes(StandardCharsets.UTF_8);
+                            }
+                        };
                     }
                 };
             }

@@ -99,6 +99,7 @@ public final class FakeOllama implements AutoCloseable {
         private Duration firstByteDelay = Duration.ZERO;
         private int numParallel;
         private boolean checkHost;
+        private Map<String, String> responseHeaders = Map.of();
         private Path keyStore;
         private String keyStorePassword;
         private String bindAddress = "127.0.0.1";
@@ -180,6 +181,15 @@ public final class FakeOllama implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Headers added to every response (default none), as an upstream or a proxy in front of it may send them:
+         * lets a test check what a proxy passes on, such as hop-by-hop headers it must drop.
+         */
+        public Builder responseHeaders(Map<String, String> headers) {
+            this.responseHeaders = Map.copyOf(headers);
+            return this;
+        }
+
         /** Serve HTTPS with this key store (PKCS12 or JKS) instead of HTTP; see {@link TestTls}. */
         public Builder tls(Path keyStore, String password) {
             this.keyStore = Objects.requireNonNull(keyStore);
@@ -252,6 +262,7 @@ public final class FakeOllama implements AutoCloseable {
         this.firstByteDelay = builder.firstByteDelay;
         this.numParallel = builder.numParallel;
         this.checkHost = builder.checkHost;
+        Map<String, String> responseHeaders = builder.responseHeaders;
         this.tls = builder.keyStore != null;
         QueuedThreadPool threads = new QueuedThreadPool(200, 4);
         threads.setName("fake-ollama");
@@ -277,6 +288,7 @@ public final class FakeOllama implements AutoCloseable {
         server.setHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
+                responseHeaders.forEach(response.getHeaders()::put);
                 return FakeOllama.this.handle(request, response, callback);
             }
         });

@@ -9,6 +9,9 @@ import java.util.concurrent.CompletableFuture;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.RequestBody;
+import dev.oqp.common.proxy.ResponseRewriter;
+import dev.oqp.common.proxy.ResponseTap;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.limits.RateLimiter;
@@ -79,13 +82,9 @@ final class Forwarder extends ProxyBase implements Sender {
     }
 
     @Override
-    protected long maxRequestBytes(Request clientToProxyRequest) {
-        return Call.of(clientToProxyRequest).maxBody;
-    }
-
-    @Override
-    protected byte[] bufferedRequestBody(Request clientToProxyRequest) {
-        return Call.of(clientToProxyRequest).body;
+    protected RequestBody requestBody(Request clientToProxyRequest) {
+        Call call = Call.of(clientToProxyRequest);
+        return call.body != null ? RequestBody.buffered(call.body) : RequestBody.streamed(call.maxBody);
     }
 
     @Override
@@ -207,10 +206,30 @@ final class Forwarder extends ProxyBase implements Sender {
         return false;
     }
 
+    /** What the forwarder observes of a host's answer: the inventory it teaches, the embedding cache, token usage. */
     @Override
-    protected void onServerToProxyHeaders(Request clientToProxyRequest,
-                                          org.eclipse.jetty.client.Response serverToProxyResponse,
-                                          Response proxyToClientResponse) {
+    protected ResponseTap tap(Request clientToProxyRequest) {
+        return new ResponseTap() {
+            @Override
+            public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse) {
+                onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
+            }
+
+            @Override
+            public ResponseRewriter rewriter(org.eclipse.jetty.client.Response serverToProxyResponse) {
+                return rewriteResponse(clientToProxyRequest, serverToProxyResponse);
+            }
+
+            @Override
+            public void onContent(ByteBuffer serverToProxyContent) {
+                onServerToProxyContent(clientToProxyRequest, serverToProxyContent);
+            }
+        };
+    }
+
+    private void onServerToProxyHeaders(Request clientToProxyRequest,
+                                        org.eclipse.jetty.client.Response serverToProxyResponse,
+                                        Response proxyToClientResponse) {
         Call call = Call.of(clientToProxyRequest);
         if (call.route.kind() == Route.Kind.INFERENCE) {
             int status = serverToProxyResponse.getStatus();
@@ -236,9 +255,8 @@ final class Forwarder extends ProxyBase implements Sender {
      * upstream's bytes unchanged (and, past 64 MiB, streamed on without storing); a partial hit with every
      * item in the request's order. The store itself is not waited for.
      */
-    @Override
-    protected ResponseRewriter rewriteResponse(Request clientToProxyRequest,
-                                               org.eclipse.jetty.client.Response serverToProxyResponse) {
+    private ResponseRewriter rewriteResponse(Request clientToProxyRequest,
+                                             org.eclipse.jetty.client.Response serverToProxyResponse) {
         Call call = Call.of(clientToProxyRequest);
         CachePlan plan = call.cache;
         if (plan == null || plan.status() == CachePlan.Status.HIT || serverToProxyResponse.getStatus() != 200) {
@@ -277,8 +295,7 @@ final class Forwarder extends ProxyBase implements Sender {
         };
     }
 
-    @Override
-    protected void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
+    private void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
         UsageScanner usage = Call.of(clientToProxyRequest).usage;
         if (usage != null) {
             usage.accept(serverToProxyContent);

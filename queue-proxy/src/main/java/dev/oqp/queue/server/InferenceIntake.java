@@ -13,7 +13,7 @@ import dev.oqp.common.config.RoutingConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.BodyTooLargeException;
 import dev.oqp.common.proxy.ErrorResponses;
-import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.ProxyErrors;
 import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.limits.RateLimiter;
@@ -233,7 +233,7 @@ final class InferenceIntake {
             call.answer(503, "too many request bodies being received at once; retry shortly", "body_budget", 1);
         } else if (failure instanceof BodyTooLargeException) {
             call.answer(413, tooLarge(call.maxBody), "body_too_large");
-        } else if (ProxyBase.hasCause(failure, TimeoutException.class)) {
+        } else if (ProxyErrors.hasCause(failure, TimeoutException.class)) {
             // The client stalled mid-body past the connection's idle timeout.
             call.response.getHeaders().put(HttpHeader.CONNECTION, "close");
             call.answer(408, "request body not received in time", "client_timeout");

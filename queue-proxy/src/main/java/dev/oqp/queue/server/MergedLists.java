@@ -15,7 +15,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.oqp.common.proxy.ProxyBase;
+import dev.oqp.common.proxy.ProxyErrors;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -93,7 +93,7 @@ final class MergedLists {
                     failures.add(fetched.host().name() + ": " + (fetched.failure() == null
                             ? "status " + fetched.status() : FleetMonitor.describe(fetched.failure())));
                     if (fetched.failure() != null
-                            && ProxyBase.hasCause(fetched.failure(), ConnectException.class)) {
+                            && ProxyErrors.hasCause(fetched.failure(), ConnectException.class)) {
                         fleet.markUnhealthy(fetched.host(), false, "a request could not connect");
                     }
                 }

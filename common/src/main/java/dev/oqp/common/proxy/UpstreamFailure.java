@@ -1,0 +1,96 @@
+package dev.oqp.common.proxy;
+
+import java.nio.ByteBuffer;
+
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An upstream exchange that failed: whether another upstream may be tried, and else how the client is answered,
+ * respecting whether its response has started (after the first byte no error page is ever written).
+ */
+final class UpstreamFailure {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyBase.class);
+
+    private UpstreamFailure() {
+    }
+
+    /**
+     * A failure another host may be spared: the upstream was unreachable, or it closed the connection before
+     * any byte of its answer; nothing was sent to the client and it is still there; not shutting down; and
+     * the request can be sent again as it was (a buffered body, or none).
+     */
+    static boolean mayFailOver(boolean stopping, Request clientToProxyRequest, Response proxyToClientResponse,
+                               Exchange exchange, Throwable failure) {
+        if (proxyToClientResponse.isCommitted() || exchange.clientGone() || exchange.outcome() == Exchange.Outcome.SHUTDOWN
+                || stopping) {
+            return false;
+        }
+        Exchange.Outcome outcome = ProxyErrors.outcomeOf(failure);
+        if (outcome != Exchange.Outcome.UPSTREAM_CONNECT
+                && (outcome != Exchange.Outcome.UPSTREAM_BROKEN || exchange.answered())) {
+            return false;
+        }
+        long declared = clientToProxyRequest.getLength();
+        return exchange.requestBody().isBuffered() || declared == 0
+                || declared < 0 && !clientToProxyRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+    }
+
+    /**
+     * Ends the client's response for a failure no other upstream will be tried for: nothing for a client that
+     * left, an error in the client's API shape while the response has not started, a final {@code {"error":"…"}}
+     * line for an NDJSON stream, and an abort (a truncated body) for any other started response.
+     */
+    static void answer(ProxyBase proxy, Request clientToProxyRequest, Response proxyToClientResponse,
+                       Callback proxyToClientCallback, Exchange exchange, Throwable failure) {
+        exchange.upstreamEnded();
+        Exchange.Outcome outcome = exchange.clientGone() ? Exchange.Outcome.CLIENT_CLOSED
+                : exchange.outcome() == Exchange.Outcome.SHUTDOWN ? Exchange.Outcome.SHUTDOWN : ProxyErrors.outcomeOf(failure);
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+            exchange.clientGone(true);
+        }
+        exchange.failed(failure, outcome);
+        boolean committed = proxyToClientResponse.isCommitted();
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} S2P failed ({}), P2C committed={}: {}", ProxyBase.idOf(clientToProxyRequest), outcome,
+                    committed, failure.toString());
+        }
+        if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
+            if (!committed) {
+                // Nobody to answer: close rather than let Jetty write its HTML error page.
+                clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close(failure);
+            }
+            proxyToClientCallback.failed(failure);
+        } else if (outcome == Exchange.Outcome.SHUTDOWN && committed) {
+            proxyToClientCallback.failed(failure);
+        } else if (!committed) {
+            proxyToClientResponse.reset();
+            ClientCloseWatcher watcher = exchange.clientCloseWatcher();
+            if (outcome == Exchange.Outcome.SHUTDOWN || (watcher != null && watcher.pipelined() || exchange.pipelined())) {
+                proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+            }
+            int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : ProxyErrors.statusFor(failure);
+            String message = outcome == Exchange.Outcome.SHUTDOWN ? "server shutting down"
+                    : ProxyErrors.messageFor(outcome, failure);
+            proxy.addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
+            ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, status, message);
+        } else if (exchange.ndjson()) {
+            byte[] line = ErrorResponses.ndjsonErrorLine(ProxyErrors.messageFor(outcome, failure));
+            ByteBuffer tail;
+            if (exchange.endsWithNewline()) {
+                tail = ByteBuffer.wrap(line);
+            } else {
+                // The upstream broke mid-line: end that line so the error is a line of its own.
+                tail = ByteBuffer.allocate(line.length + 1).put((byte) '\n').put(line).flip();
+            }
+            proxyToClientResponse.write(true, tail, proxyToClientCallback);
+        } else {
+            // No error page after the first byte: abort, so the client sees a truncated response.
+            proxyToClientCallback.failed(failure);
+        }
+    }
+}

@@ -19,7 +19,7 @@ import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
-import org.eclipse.jetty.util.component.LifeCycle;
+import org.eclipse.jetty.util.component.ContainerLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,14 +69,22 @@ public final class Reloader {
     }
 
     /**
-     * Reloads {@code file} from now on when it or a {@code key_file} changes (watched, debounced) and on
-     * {@link #reloadFile()}; {@code env} is what its {@code ${VAR}} read. Returns the watcher, not yet started.
+     * Reloads {@code file} from now on when it or a {@code key_file} changes (watched, debounced, the watcher a
+     * bean of {@code server}, stopped with it) and on {@link #reloadFile()}; {@code env} is what its {@code ${VAR}}
+     * read. A watcher that cannot start is logged: SIGHUP still reloads.
      */
-    public LifeCycle watch(Path file, Map<String, String> env) {
+    public void watch(Path file, Map<String, String> env, ContainerLifeCycle server) {
         this.file = file;
         this.env = Map.copyOf(env);
-        return new ConfigWatcher(file, () -> target.config().auth().keys().stream().map(KeyConfig::keyFile)
-                .filter(Objects::nonNull).toList(), this::reloadFile);
+        ConfigWatcher watcher = new ConfigWatcher(file, () -> target.config().auth().keys().stream()
+                .map(KeyConfig::keyFile).filter(Objects::nonNull).toList(), this::reloadFile);
+        server.addBean(watcher, true);
+        try {
+            watcher.start();
+        } catch (Exception e) {
+            LOG.atWarn().addKeyValue("reason", e.toString())
+                    .log("cannot watch the configuration file for changes; SIGHUP still reloads it");
+        }
     }
 
     /** Reloads the file the proxy was started with; problems leave it as it runs. */

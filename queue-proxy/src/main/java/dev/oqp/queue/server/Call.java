@@ -19,6 +19,7 @@ import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Ticket;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -39,8 +40,8 @@ import org.eclipse.jetty.util.Callback;
  */
 final class Call {
     private static final String ATTRIBUTE = Call.class.getName();
-    /** Bodies up to this size are read and dropped before an early answer (see {@link #answer}). */
-    private static final long DISCARD_LIMIT = 64 * 1024;
+    /** Declared bodies up to this size are read and dropped (never held) before an early answer ({@link #answer}). */
+    private static final long DISCARD_LIMIT = 1024 * 1024;
 
     final String requestId;
     final Port port;
@@ -50,7 +51,6 @@ final class Call {
     final Response response;
     final Callback callback;
     private final Ledger ledger;
-    private final BodyReader.Budget bodies;
     private final AtomicBoolean completed = new AtomicBoolean();
 
     String clientAddress;
@@ -106,7 +106,7 @@ final class Call {
     boolean bodyRead;
 
     Call(String requestId, Port port, Settings settings, Request request, Response response, Callback callback,
-         Ledger ledger, BodyReader.Budget bodies) {
+         Ledger ledger) {
         this.requestId = requestId;
         this.port = port;
         this.settings = settings;
@@ -115,7 +115,6 @@ final class Call {
         this.response = response;
         this.callback = new Once(callback);
         this.ledger = ledger;
-        this.bodies = bodies;
         request.setAttribute(ATTRIBUTE, this);
     }
 
@@ -153,8 +152,9 @@ final class Call {
         if (!bodyRead) {
             bodyRead = true;
             long declared = request.getLength();
-            if (declared != 0 && declared <= DISCARD_LIMIT) {
-                BodyReader.read(request, DISCARD_LIMIT, bodies, (drained, failure) -> answer(status, message, error));
+            if (declared > 0 && declared <= DISCARD_LIMIT) {
+                Runnable again = () -> answer(status, message, error);
+                Content.Source.consumeAll(request, Callback.from(again, failure -> again.run()));
                 return;
             }
         }

@@ -79,12 +79,12 @@ final class DirectRoute {
      * cap keeps a read-scope key from tying up the body budget inference requests share.
      */
     private void showBody(Call call, String path) {
-        call.bodyRead = true;
         call.maxBody = Math.min(call.maxBody, MAX_SHOW_BODY);
         if (call.request.getLength() > call.maxBody) {
             call.answer(413, InferenceIntake.tooLarge(call.maxBody), "body_too_large");
             return;
         }
+        call.bodyRead = true;
         BodyReader.read(call.request, call.maxBody, bodies, (body, failure) -> {
             if (failure != null) {
                 InferenceIntake.bodyFailed(call, failure);

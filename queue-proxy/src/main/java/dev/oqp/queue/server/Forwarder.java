@@ -1,6 +1,5 @@
 package dev.oqp.queue.server;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Map;
@@ -10,13 +9,10 @@ import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.RequestBody;
-import dev.oqp.common.proxy.ResponseRewriter;
 import dev.oqp.common.proxy.ResponseTap;
 import dev.oqp.common.proxy.Upstream;
-import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
-import dev.oqp.queue.metrics.UsageScanner;
 import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.queue.routing.Fleet;
@@ -26,7 +22,6 @@ import dev.oqp.queue.routing.SlotPool;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,9 +44,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Forwarder extends ProxyBase implements Sender {
     private static final Logger LOG = LoggerFactory.getLogger(Forwarder.class);
-    /** Bytes of an upstream embedding answer collected to store (and, on a partial hit, to complete) it. */
-    private static final long MAX_CAPTURE = 64L << 20;
-
     private final QueueMetrics metrics;
     private final Fleet fleet;
     private final SlotPool pool;
@@ -209,97 +201,7 @@ final class Forwarder extends ProxyBase implements Sender {
     /** What the forwarder observes of a host's answer: the inventory it teaches, the embedding cache, token usage. */
     @Override
     protected ResponseTap tap(Request clientToProxyRequest) {
-        return new ResponseTap() {
-            @Override
-            public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse) {
-                onServerToProxyHeaders(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse);
-            }
-
-            @Override
-            public ResponseRewriter rewriter(org.eclipse.jetty.client.Response serverToProxyResponse) {
-                return rewriteResponse(clientToProxyRequest, serverToProxyResponse);
-            }
-
-            @Override
-            public void onContent(ByteBuffer serverToProxyContent) {
-                onServerToProxyContent(clientToProxyRequest, serverToProxyContent);
-            }
-        };
-    }
-
-    private void onServerToProxyHeaders(Request clientToProxyRequest,
-                                        org.eclipse.jetty.client.Response serverToProxyResponse,
-                                        Response proxyToClientResponse) {
-        Call call = Call.of(clientToProxyRequest);
-        if (call.route.kind() == Route.Kind.INFERENCE) {
-            int status = serverToProxyResponse.getStatus();
-            if (status == 200) {
-                call.usage = new UsageScanner(serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE));
-                fleet.markLoaded(call.host(), call.model, call.model);
-            } else if (status == 404 && call.route.target() == Route.Target.MODEL_HOST
-                    && clientToProxyRequest.getHttpURI().getPath().startsWith("/api/")
-                    && call.spelledModel != null && call.spelledModel.indexOf('@') < 0) {
-                // (A name with a digest is matched without it: Ollama's 404 may be about the digest or an
-                // unparseable name, which proves nothing about the model.)
-                // Ollama's answer for a model it does not have: its native inference routes have no other 404
-                // (an older Ollama may lack an OpenAI-compatible route, so a 404 there proves nothing).
-                fleet.forget(call.host(), call.model);
-            }
-        }
-    }
-
-    /**
-     * The upstream's 200 answer to a cacheable embedding request is collected whole (Ollama writes it in one
-     * piece anyway) so that its vectors are handed to the cache before the client has the answer: a client's
-     * next request then finds them (the Redis connection runs commands in order). A miss is answered with the
-     * upstream's bytes unchanged (and, past 64 MiB, streamed on without storing); a partial hit with every
-     * item in the request's order. The store itself is not waited for.
-     */
-    private ResponseRewriter rewriteResponse(Request clientToProxyRequest,
-                                             org.eclipse.jetty.client.Response serverToProxyResponse) {
-        Call call = Call.of(clientToProxyRequest);
-        CachePlan plan = call.cache;
-        if (plan == null || plan.status() == CachePlan.Status.HIT || serverToProxyResponse.getStatus() != 200) {
-            return null;
-        }
-        boolean partial = plan.status() == CachePlan.Status.PARTIAL;
-        return new ResponseRewriter() {
-            @Override
-            public long maxBytes() {
-                return MAX_CAPTURE;
-            }
-
-            @Override
-            public boolean passThroughWhenLarger() {
-                return !partial;
-            }
-
-            @Override
-            public byte[] rewrite(byte[] serverToProxyBody) throws java.io.IOException {
-                CachePlan.Answer answer;
-                try {
-                    answer = plan.parse(serverToProxyBody);
-                    call.cacheService.store(plan.learn(answer));
-                } catch (java.io.IOException | RuntimeException e) {
-                    if (partial) {
-                        throw e instanceof java.io.IOException io ? io : new java.io.IOException(e.getMessage(), e);
-                    }
-                    // Not an answer the cache can use (another Ollama version's shape?): sent on as it came.
-                    if (LOG.isDebugEnabled()) {
-                        LOG.debug("{} embedding answer not stored: {}", call.requestId, e.getMessage());
-                    }
-                    return serverToProxyBody;
-                }
-                return partial ? plan.response(answer) : serverToProxyBody;
-            }
-        };
-    }
-
-    private void onServerToProxyContent(Request clientToProxyRequest, ByteBuffer serverToProxyContent) {
-        UsageScanner usage = Call.of(clientToProxyRequest).usage;
-        if (usage != null) {
-            usage.accept(serverToProxyContent);
-        }
+        return new AnswerTap(Call.of(clientToProxyRequest), fleet);
     }
 
     @Override

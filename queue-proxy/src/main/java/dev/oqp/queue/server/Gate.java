@@ -30,18 +30,16 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private final Port port;
     private final Supplier<Settings> settings;
     private final Ledger ledger;
-    private final BodyReader.Budget bodies;
     private final Authenticator authenticator;
     private final AdminEndpoints admin;
     private final InferenceIntake intake;
     private final DirectRoute direct;
 
-    Gate(Port port, Supplier<Settings> settings, Ledger ledger, BodyReader.Budget bodies, Authenticator authenticator,
+    Gate(Port port, Supplier<Settings> settings, Ledger ledger, Authenticator authenticator,
          AdminEndpoints admin, InferenceIntake intake, DirectRoute direct) {
         this.port = port;
         this.settings = settings;
         this.ledger = ledger;
-        this.bodies = bodies;
         this.authenticator = authenticator;
         this.admin = admin;
         this.intake = intake;
@@ -53,7 +51,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         Settings current = settings.get();
         Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
         Call call = new Call(RequestIds.accept(request.getHeaders().get(Headers.X_REQUEST_ID)), port, current,
-                effective, response, callback, ledger, bodies);
+                effective, response, callback, ledger);
         response.getHeaders().put(Headers.X_REQUEST_ID, call.requestId);
         call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
                 request.getHeaders().getValuesList(Headers.X_FORWARDED_FOR),

@@ -1,7 +1,6 @@
 package dev.oqp.queue.server;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -88,11 +87,12 @@ final class InferenceIntake {
         call.tier = requested.min(call.client.maxPriority());
         // Held in one array: a body over 1 GiB is refused whatever max_body says.
         call.maxBody = Math.min(call.port.maxBody(), MAX_BUFFERED_BODY);
-        call.bodyRead = true;
         if (call.request.getLength() > call.maxBody) {
+            // (A small body is still read and dropped first, so that the client reads the answer.)
             refuse(call, 413, tooLarge(call.maxBody), "body_too_large");
             return;
         }
+        call.bodyRead = true;
         BodyReader.read(call.request, call.maxBody, bodies, (body, failure) -> {
             if (failure != null) {
                 call.tier = null;

@@ -1,23 +1,17 @@
 package dev.oqp.queue.server;
 
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
-import java.util.function.ToIntFunction;
 
-import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.HostConfig;
-import dev.oqp.common.config.InetLiterals;
-import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.LoggingConfig;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.ServiceConfig;
@@ -29,7 +23,6 @@ import dev.oqp.common.server.HealthHandler;
 import dev.oqp.common.server.Launcher;
 import dev.oqp.common.server.Servers;
 import dev.oqp.queue.admin.AdminEndpoints;
-import dev.oqp.queue.auth.AuthWarnings;
 import dev.oqp.queue.auth.Authenticator;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
@@ -43,16 +36,13 @@ import dev.oqp.queue.reload.Reload;
 import dev.oqp.queue.reload.Reloader;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
-import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
-import dev.oqp.queue.scheduler.Snapshot;
 import dev.oqp.queue.scheduler.Ticks;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
-import org.eclipse.jetty.util.component.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,8 +66,6 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     static final int MAX_CLIENT_CONNECTIONS = 16_384;
     /** Connections to the hosts: inference is bounded by the slots, metadata and management are not queued. */
     private static final int MAX_UPSTREAM_CONNECTIONS = 4096;
-    /** Queued requests are answered this long before {@code drain_timeout} ends, so their 503 gets written. */
-    private static final long FLUSH_MARGIN_MILLIS = 500;
     /** How long a cache replaced by a reload stays open for the requests that looked it up. */
     private static final long RETIRED_CACHE_GRACE_SECONDS = 60;
 
@@ -108,11 +96,11 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS);
         List<HostConfig> hosts = config.ollama().hosts();
         this.fleet = new Fleet(hosts);
-        this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), clientCaps(config));
+        this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
         this.scheduler = new Scheduler<>(config.queue(), ticks, pool, timer);
         timer.attach(scheduler);
-        fleet.addListener(new FleetEvents());
+        fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
         this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
         this.reloader = new Reloader(this, metrics);
 
@@ -128,18 +116,12 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         server.addBean(new AbstractLifeCycle() {
             @Override
             protected void doStart() {
-                CacheService c = settings.cache();
-                if (c != null) {
-                    c.backend().start();
-                }
+                Optional.ofNullable(settings.cache()).ifPresent(c -> c.backend().start());
             }
 
             @Override
             protected void doStop() {
-                CacheService c = settings.cache();
-                if (c != null) {
-                    c.close();
-                }
+                Optional.ofNullable(settings.cache()).ifPresent(CacheService::close);
             }
         }, true);
         RateLimiter rates = new RateLimiter(System::nanoTime, java.time.Clock.systemUTC());
@@ -163,80 +145,24 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         mainConnector = Servers.addConnector(server, "proxy", config.proxy().host(), config.proxy().port());
         Port mainPort = new Port("proxy", config.proxy().host(), null, config.proxy().maxBody());
         ports.add(mainPort);
-        router.route(mainConnector, new HealthHandler(new Gate(mainPort, this::settings, ledger, bodies, authenticator,
+        router.route(mainConnector, new HealthHandler(new Gate(mainPort, this::settings, ledger, authenticator,
                 admin, intake, direct)));
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
             Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody());
             ports.add(port);
-            router.route(connector, new HealthHandler(new Gate(port, this::settings, ledger, bodies, authenticator,
+            router.route(connector, new HealthHandler(new Gate(port, this::settings, ledger, authenticator,
                     admin, intake, direct)));
             serviceConnectors.put(service.name(), connector);
         }
         this.settings = Settings.of(config, new FailureLimiter(config.auth().rateLimit()), cache, ports);
         server.setHandler(new GracefulHandler(router));
-        QueueGauges.register(metrics, scheduler, pool, fleet, this::configuredClients);
-        Servers.announceStops(server, LOG, () -> started, this::drainOnStop, () -> settings.config().proxy().drainTimeout());
+        QueueGauges.register(metrics, scheduler, pool, fleet, () -> settings.configuredClients());
+        Servers.announceStops(server, LOG, () -> started, () -> QueueDrain.begin(scheduler, pool, server, settings.config().proxy().drainTimeout()), () -> settings.config().proxy().drainTimeout());
     }
 
     private Settings settings() {
         return settings;
-    }
-
-    /** The client ids the configuration in force names (the gauge of each client's requests in flight). */
-    private Set<String> configuredClients() {
-        OqpConfig c = settings.config();
-        Set<String> clients = new LinkedHashSet<>();
-        c.auth().keys().forEach(k -> clients.add(k.clientId()));
-        c.services().forEach(s -> {
-            if (s.client() != null) {
-                clients.add(s.client());
-            }
-        });
-        if (!c.auth().enabled()) {
-            clients.add(Client.ANONYMOUS.clientId());
-        }
-        return clients;
-    }
-
-    /** Health changes: logged once, counted, and the queue told (a host back may serve what waits; none left). */
-    private final class FleetEvents implements Fleet.Listener {
-        @Override
-        public void healthChanged(Host host, Host.Health from, Host.Health to, String reason) {
-            metrics.hostHealthChanges.labelValues(host.name(), to.label()).inc();
-            if (to == Host.Health.HEALTHY) {
-                if (from == Host.Health.UNHEALTHY) {
-                    LOG.atInfo().addKeyValue("host", host.name()).addKeyValue("reason", reason).log("host healthy again");
-                } else {
-                    LOG.atInfo().addKeyValue("host", host.name()).log("host healthy");
-                }
-                scheduler.capacityChanged();
-                return;
-            }
-            LOG.atWarn().addKeyValue("host", host.name()).addKeyValue("reason", reason)
-                    .log("host unhealthy: no requests go to it until a health check answers");
-            if (!fleet.anyUsable()) {
-                int answered = scheduler.flush(null);
-                if (answered > 0) {
-                    LOG.atWarn().addKeyValue("answered", answered)
-                            .log("no healthy host left: queued requests answered 503 with Retry-After");
-                }
-            }
-        }
-
-        @Override
-        public void inventoryChanged(Host host) {
-            scheduler.capacityChanged();
-        }
-    }
-
-    /** Each client's {@code max_concurrent} under {@code config} (0 = no cap). */
-    private static ToIntFunction<String> clientCaps(OqpConfig config) {
-        Map<String, Integer> caps = new HashMap<>();
-        for (KeyConfig key : config.auth().keys()) {
-            caps.put(key.clientId(), key.maxConcurrent());
-        }
-        return id -> caps.getOrDefault(id, 0);
     }
 
     @Override
@@ -262,7 +188,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     public Fleet.Change apply(OqpConfig next, boolean cacheChanged, CacheService cache) {
         Settings old = settings;
         Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
-        pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), clientCaps(next));
+        pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
         scheduler.reconfigure(next.queue());
         bodies.limit(next.queue().maxQueuedBytes());
         server.setStopTimeout(next.proxy().drainTimeout().toMillis());
@@ -297,31 +223,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
      * {@code ${VAR}} read. Call once, after {@link #start()}.
      */
     public void watch(Path file, Map<String, String> env) {
-        LifeCycle watcher = reloader.watch(file, env);
-        server.addBean(watcher, true);
-        try {
-            watcher.start();
-        } catch (Exception e) {
-            LOG.atWarn().addKeyValue("reason", e.toString())
-                    .log("cannot watch the configuration file for changes; SIGHUP still reloads it");
-        }
-    }
-
-    /** On stop: accept nothing new, let the queue drain, answer what still waits just before the deadline. */
-    private void drainOnStop() {
-        Snapshot s = scheduler.snapshot();
-        LOG.atInfo().addKeyValue("queued", s.totalDepth()).addKeyValue("in_flight", pool.inFlight())
-                .addKeyValue("drain_timeout", Durations.format(settings.config().proxy().drainTimeout()))
-                .log("stopping: no new connections or requests; queued and in-flight requests may finish");
-        scheduler.drain(null);
-        long flushIn = Math.max(0, settings.config().proxy().drainTimeout().toMillis() - FLUSH_MARGIN_MILLIS);
-        server.getScheduler().schedule(() -> {
-            int flushed = scheduler.flush(null);
-            if (flushed > 0) {
-                LOG.atWarn().addKeyValue("flushed", flushed)
-                        .log("drain timeout: requests still queued were answered 503 with Retry-After");
-            }
-        }, flushIn, TimeUnit.MILLISECONDS);
+        reloader.watch(file, env, server);
     }
 
     /**
@@ -331,29 +233,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
      * @throws java.io.IOException naming the listener whose port cannot be bound
      */
     public void start() throws Exception {
-        for (String warning : AuthWarnings.all(boot.auth(), boot.proxy().host())) {
-            LOG.warn(warning);
-        }
-        for (ServiceConfig service : boot.services()) {
-            AuthWarnings.disabledBeyondLoopback(boot.auth(), "services[" + service.name() + "].bind", service.bind())
-                    .ifPresent(LOG::warn);
-            if (boot.auth().enabled() && service.client() != null && !InetLiterals.isLoopback(service.bind())) {
-                LOG.warn("services[" + service.name() + "] binds " + service.bind() + " and gives requests without a"
-                        + " key the identity of client " + service.client() + ": anyone who can reach that port"
-                        + " acts as that client");
-            }
-        }
-        Map<URI, String> byUrl = new HashMap<>();
-        for (HostConfig host : boot.ollama().hosts()) {
-            String other = byUrl.putIfAbsent(host.url(), host.name());
-            if (other != null) {
-                LOG.warn("ollama.hosts " + other + " and " + host.name() + " have the same url: one Ollama counted twice"
-                        + " (its slots too)");
-            }
-        }
-        if (boot.services().stream().anyMatch(s -> s.upstream() != null)) {
-            LOG.info("services[].upstream is not used by the queue proxy: requests go to the hosts of ollama.hosts");
-        }
+        StartupWarnings.log(boot);
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());
         started = true;
     }

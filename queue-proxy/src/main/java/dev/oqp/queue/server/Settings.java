@@ -2,9 +2,12 @@ package dev.oqp.queue.server;
 
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToIntFunction;
 
 import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.OqpConfig;
@@ -108,6 +111,30 @@ final class Settings {
     Upstream upstream(Port port, Host host) {
         PortSettings p = ports.get(port);
         return p.upstreams().computeIfAbsent(host, h -> new Upstream(h.name(), h.config().url(), p.idleTimeout()));
+    }
+
+    /** The client ids the configuration names (the gauge of each client's requests in flight). */
+    Set<String> configuredClients() {
+        Set<String> clients = new LinkedHashSet<>();
+        config.auth().keys().forEach(k -> clients.add(k.clientId()));
+        config.services().forEach(s -> {
+            if (s.client() != null) {
+                clients.add(s.client());
+            }
+        });
+        if (!config.auth().enabled()) {
+            clients.add(Client.ANONYMOUS.clientId());
+        }
+        return clients;
+    }
+
+    /** Each client's {@code max_concurrent} under {@code config} (0 = no cap), for the slot pool. */
+    static ToIntFunction<String> clientCaps(OqpConfig config) {
+        Map<String, Integer> caps = new HashMap<>();
+        for (KeyConfig key : config.auth().keys()) {
+            caps.put(key.clientId(), key.maxConcurrent());
+        }
+        return id -> caps.getOrDefault(id, 0);
     }
 
     /** {@code Retry-After} when no host is usable: unhealthy hosts are probed about every second. */

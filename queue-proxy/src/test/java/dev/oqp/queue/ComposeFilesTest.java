@@ -24,6 +24,7 @@ import dev.oqp.common.config.Target;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.yaml.snakeyaml.Yaml;
 
 /**
  * What can be checked of the container files without a Docker engine: every compose scenario parses, refers
@@ -214,7 +215,7 @@ class ComposeFilesTest {
 
     /** A compose file as Compose reads it: anchors, aliases and merge keys ({@code <<: *hardened}) resolved. */
     private static JsonNode compose(Path file) throws IOException {
-        Object tree = new org.yaml.snakeyaml.Yaml().load(Files.readString(file));
+        Object tree = new Yaml().load(Files.readString(file));
         return JSON.valueToTree(tree);
     }
 

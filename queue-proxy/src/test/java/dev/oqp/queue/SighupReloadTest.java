@@ -19,6 +19,10 @@ import dev.oqp.common.testing.TestSockets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.concurrent.Callable;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.awaitility.core.TerminalFailureException;
 
 /**
  * The real process: {@code kill -HUP} reloads the file (it does not stop the JVM, which is Java's default),
@@ -63,11 +67,11 @@ class SighupReloadTest {
     }
 
     /** Waits for {@code condition}; on a timeout, fails with what the proxy logged. */
-    private void await(Path log, java.util.concurrent.Callable<Boolean> condition) throws IOException {
+    private void await(Path log, Callable<Boolean> condition) throws IOException {
         try {
-            org.awaitility.Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+            Awaitility.await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).ignoreExceptions()
                     .failFast("the proxy exited", () -> !process.isAlive()).until(condition);
-        } catch (org.awaitility.core.ConditionTimeoutException | org.awaitility.core.TerminalFailureException e) {
+        } catch (ConditionTimeoutException | TerminalFailureException e) {
             throw new AssertionError(e.getMessage() + "; the proxy logged:\n" + Files.readString(log), e);
         }
     }

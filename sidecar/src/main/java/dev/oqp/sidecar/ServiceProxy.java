@@ -5,7 +5,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import dev.oqp.common.config.ServiceConfig;
-import dev.oqp.common.log.Logging;
+import dev.oqp.common.log.AccessLine;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.common.proxy.ProxyBase;
@@ -16,15 +16,12 @@ import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.server.Request;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The proxy of one sidecar service (one listen port): every request goes to the service's upstream with
  * the service's headers put in place of the client's same-named ones, plus {@code X-Client-Name}.
  */
 final class ServiceProxy extends ProxyBase {
-    private static final Logger ACCESS = LoggerFactory.getLogger(Logging.ACCESS_LOGGER);
     /**
      * The sidecar does not queue: Ollama does. Connections to the upstream are therefore not limited
      * below what clients can open, so Jetty's per-destination queue never fills in practice.
@@ -77,22 +74,16 @@ final class ServiceProxy extends ProxyBase {
             upstreamTime.observe(upstreamSeconds);
         }
         if (accessLog) {
-            var line = ACCESS.atInfo()
-                    .addKeyValue("service", service.name())
-                    .addKeyValue("method", exchange.method())
-                    .addKeyValue("path", exchange.path())
-                    .addKeyValue("status", exchange.status())
-                    .addKeyValue("bytes", exchange.bytesToClient())
-                    .addKeyValue("total_ms", round(exchange.totalMillis()))
-                    .addKeyValue("upstream_ms", round(exchange.upstreamMillis()));
-            if (exchange.outcome() != Exchange.Outcome.NONE) {
-                line = line.addKeyValue("error", exchange.outcome().name().toLowerCase(java.util.Locale.ROOT));
-            }
-            line.log("request");
+            AccessLine.start()
+                    .add("service", service.name())
+                    .add("method", exchange.method())
+                    .add("path", exchange.path())
+                    .add("status", exchange.status())
+                    .add("bytes", exchange.bytesToClient())
+                    .millis("total_ms", exchange.totalMillis())
+                    .millis("upstream_ms", exchange.upstreamMillis())
+                    .error(exchange.outcome() == Exchange.Outcome.NONE ? null : exchange.outcome().name())
+                    .log();
         }
-    }
-
-    private static double round(double millis) {
-        return millis < 0 ? -1 : Math.round(millis * 100.0) / 100.0;
     }
 }

@@ -23,6 +23,9 @@ import dev.oqp.common.testing.TestTls;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
+import java.net.InetAddress;
+import org.awaitility.Awaitility;
 
 /** The sidecar end to end: a real client, the sidecar and a fake Ollama, all on loopback. */
 class SidecarProxyTest {
@@ -129,7 +132,7 @@ class SidecarProxyTest {
             before.stop();
             Files.writeString(hosts, original + "127.0.0.3 moving.oqp.test\n");
             try (FakeOllama after = FakeOllama.builder().listen("127.0.0.3", port).start()) {
-                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
                     assertThat(fixture.get(version).statusCode()).isEqualTo(200);
                     assertThat(after.requests()).isNotEmpty();
                 });
@@ -190,7 +193,7 @@ class SidecarProxyTest {
             }
         }
 
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+        Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
                 assertThat(fixture.get(URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).body())
                         .contains("oqp_sidecar_requests_total{service=\"ui\",status=\"200\"} 20")
                         .doesNotContain("status=\"499\""));
@@ -215,10 +218,10 @@ class SidecarProxyTest {
                 }
             });
             stopper.start();
-            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> {
-                try (Socket probe = new Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+            Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> {
+                try (Socket probe = new Socket(InetAddress.getLoopbackAddress(), port)) {
                     return false;
-                } catch (java.io.IOException refused) {
+                } catch (IOException refused) {
                     return true;
                 }
             });

@@ -13,6 +13,7 @@ import java.util.Map;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
+import java.net.URI;
 
 /**
  * The container images' {@code HEALTHCHECK}: {@code java -cp <jar> dev.oqp.common.server.HealthProbe
@@ -35,7 +36,7 @@ public final class HealthProbe {
         int port;
         try {
             if (args.length > 1) {
-                java.net.URI uri = java.net.URI.create(args[1]);
+                URI uri = URI.create(args[1]);
                 host = uri.getHost();
                 port = uri.getPort();
             } else {

@@ -10,6 +10,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
+import java.util.Locale;
 
 /**
  * Errors Jetty itself answers (a malformed request, headers too large, a request arriving on an open
@@ -45,6 +46,6 @@ public final class JsonErrorHandler extends ErrorHandler {
             return text;
         }
         String reason = HttpStatus.getMessage(status);
-        return reason == null ? "error " + status : reason.toLowerCase(java.util.Locale.ROOT);
+        return reason == null ? "error " + status : reason.toLowerCase(Locale.ROOT);
     }
 }

@@ -13,6 +13,7 @@ import dev.oqp.common.config.Target;
 import dev.oqp.common.log.Logging;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.nio.file.Path;
 
 /**
  * The start-up sequence both binaries share: command line, configuration (every problem listed, exit 2),
@@ -41,7 +42,7 @@ public final class Launcher {
      */
     @FunctionalInterface
     public interface Starter {
-        App start(OqpConfig config, java.nio.file.Path file, Map<String, String> env, Logger log) throws Exception;
+        App start(OqpConfig config, Path file, Map<String, String> env, Logger log) throws Exception;
     }
 
     /**

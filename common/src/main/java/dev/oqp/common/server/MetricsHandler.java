@@ -12,6 +12,7 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import java.io.UncheckedIOException;
 
 /** Serves a registry in the Prometheus text format on {@code GET /metrics}; anything else is 404. */
 public final class MetricsHandler extends Handler.Abstract.NonBlocking {
@@ -44,7 +45,7 @@ public final class MetricsHandler extends Handler.Abstract.NonBlocking {
         try {
             WRITER.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
         return out.toByteArray();
     }

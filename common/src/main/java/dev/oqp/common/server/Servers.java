@@ -20,6 +20,8 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Builds the Jetty server both binaries run: one thread pool, plain HTTP/1.1 connectors. */
 public final class Servers {
@@ -69,7 +71,7 @@ public final class Servers {
     public static void start(Server server, Function<ServerConnector, String> label) throws Exception {
         // Bound one by one first, so that the port that failed is the one named (once Jetty's start failed,
         // every connector is closed again and none can be told apart). Jetty's start keeps the open ones.
-        java.util.List<ServerConnector> opened = new java.util.ArrayList<>();
+        List<ServerConnector> opened = new ArrayList<>();
         for (Connector connector : server.getConnectors()) {
             if (connector instanceof ServerConnector network && !network.isOpen()) {
                 try {

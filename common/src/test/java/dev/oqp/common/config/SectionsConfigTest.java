@@ -8,6 +8,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import java.net.InetAddress;
 
 class SectionsConfigTest {
 
@@ -61,11 +62,11 @@ class SectionsConfigTest {
     @Test
     void cidrMatchesAddressesInsideItsPrefixOnly() throws Exception {
         Cidr net = Cidr.parse("10.1.0.0/16");
-        assertThat(net.contains(java.net.InetAddress.getByName("10.1.200.3"))).isTrue();
-        assertThat(net.contains(java.net.InetAddress.getByName("10.2.0.1"))).isFalse();
-        assertThat(net.contains(java.net.InetAddress.getByName("::1"))).isFalse();
-        assertThat(Cidr.parse("fd00::/8").contains(java.net.InetAddress.getByName("fdab::1"))).isTrue();
-        assertThat(Cidr.parse("0.0.0.0/0").contains(java.net.InetAddress.getByName("8.8.8.8"))).isTrue();
+        assertThat(net.contains(InetAddress.getByName("10.1.200.3"))).isTrue();
+        assertThat(net.contains(InetAddress.getByName("10.2.0.1"))).isFalse();
+        assertThat(net.contains(InetAddress.getByName("::1"))).isFalse();
+        assertThat(Cidr.parse("fd00::/8").contains(InetAddress.getByName("fdab::1"))).isTrue();
+        assertThat(Cidr.parse("0.0.0.0/0").contains(InetAddress.getByName("8.8.8.8"))).isTrue();
     }
 
     @Test

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Map;
 
 class ServicesConfigTest {
 
@@ -26,7 +27,7 @@ class ServicesConfigTest {
     void minimalSidecarServiceGetsEveryDefault() throws ConfigException {
         ServiceConfig s = sidecar(service("")).services().get(0);
         assertThat(s).isEqualTo(new ServiceConfig("svc", 11437, "127.0.0.1", false, URI.create("http://ollama:11434"),
-                Duration.ofSeconds(300), Duration.ofSeconds(10), 64L << 20, java.util.Map.of(), null, null));
+                Duration.ofSeconds(300), Duration.ofSeconds(10), 64L << 20, Map.of(), null, null));
     }
 
     @Test
@@ -52,8 +53,8 @@ class ServicesConfigTest {
         assertThat(s.timeout()).isEqualTo(Duration.ofMinutes(5));
         assertThat(s.connectTimeout()).isEqualTo(Duration.ofSeconds(2));
         assertThat(s.maxBody()).isEqualTo(1L << 20);
-        assertThat(s.headers()).containsExactly(java.util.Map.entry("Authorization", "Bearer abc"),
-                java.util.Map.entry("X-Queue-Priority", "low"));
+        assertThat(s.headers()).containsExactly(Map.entry("Authorization", "Bearer abc"),
+                Map.entry("X-Queue-Priority", "low"));
         assertThat(s.client()).isEqualTo("memsearch");
         assertThatThrownBy(() -> s.headers().put("X", "y")).isInstanceOf(UnsupportedOperationException.class);
     }
@@ -245,12 +246,12 @@ class ServicesConfigTest {
         String message = "services[0].headers.X-A: value contains a non-ASCII character (expected: printable ASCII text)";
         assertThat(proxyProblems(service("    headers:\n      X-A: \"caf\u00e9\"\n"))).containsExactly(message);
         assertThat(Yaml.proxyProblems(service("    headers:\n      Authorization: \"Bearer ${K}\"\n"),
-                java.util.Map.of("K", "\u2026"))).containsExactly(message.replace("X-A", "Authorization"));
+                Map.of("K", "\u2026"))).containsExactly(message.replace("X-A", "Authorization"));
     }
 
     @Test
     void headerValueFromEnvironmentIsCheckedForControlCharacters() {
-        assertThat(Yaml.proxyProblems(service("    headers:\n      X-A: ${V}\n"), java.util.Map.of("V", "a\r\nb")))
+        assertThat(Yaml.proxyProblems(service("    headers:\n      X-A: ${V}\n"), Map.of("V", "a\r\nb")))
                 .containsExactly("services[0].headers.X-A: value contains a control character such as CR, LF or NUL (expected: printable text)");
     }
 
@@ -268,7 +269,7 @@ class ServicesConfigTest {
                 - {client_id: librechat, key: %s}
                 - {client_id: memsearch-watch, key_env: MS_KEY}
             """.formatted(LC_SECRET);
-    private static final java.util.Map<String, String> KEY_ENV = java.util.Map.of("MS_KEY", MS_SECRET);
+    private static final Map<String, String> KEY_ENV = Map.of("MS_KEY", MS_SECRET);
     private static final String NO_IDENTITY = "no client identity: auth is enabled, so a service needs an Authorization"
             + " header carrying a key of auth.keys, or client naming one of their client_id";
     private static final String UNKNOWN_KEY = NO_IDENTITY + "; its Authorization header carries no key of auth.keys";
@@ -299,7 +300,7 @@ class ServicesConfigTest {
 
     @Test
     void serviceWithInjectedKnownKeyNeedsNoClient() throws ConfigException {
-        java.util.Map<String, String> env = java.util.Map.of("MS_KEY", MS_SECRET, "LC", LC_SECRET);
+        Map<String, String> env = Map.of("MS_KEY", MS_SECRET, "LC", LC_SECRET);
         assertThat(proxy(service("    headers:\n      Authorization: \"Bearer ${LC}\"\n") + KEYS, env).services()).hasSize(1);
         assertThat(proxy(service("    headers:\n      authorization: \"  bEaReR \t " + MS_SECRET + "  \"\n") + KEYS, env)
                 .services()).as("header name and scheme ignore case; spaces and tabs around the token").hasSize(1);

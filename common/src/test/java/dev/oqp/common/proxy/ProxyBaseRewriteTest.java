@@ -17,6 +17,7 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.eclipse.jetty.client.Response;
 
 /** A {@link ResponseTap}'s {@link ResponseRewriter}: a collected answer replaced, or past its limit passed through or refused. */
 class ProxyBaseRewriteTest {
@@ -34,7 +35,7 @@ class ProxyBaseRewriteTest {
             protected ResponseTap tap(Request clientToProxyRequest) {
                 return new ResponseTap() {
                     @Override
-                    public ResponseRewriter rewriter(org.eclipse.jetty.client.Response serverToProxyResponse) {
+                    public ResponseRewriter rewriter(Response serverToProxyResponse) {
                         return new ResponseRewriter() {
                             @Override
                             public long maxBytes() {

@@ -33,6 +33,8 @@ import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import javax.net.ssl.SSLSocket;
+import org.assertj.core.data.Offset;
 
 class FakeOllamaTest {
 
@@ -272,10 +274,10 @@ class FakeOllamaTest {
         assertThat(first.get("embeddings")).hasSize(2);
         assertThat(again.get("embeddings").get(0)).isEqualTo(first.get("embeddings").get(0));
         assertThat(first.get("embeddings").get(1)).isNotEqualTo(first.get("embeddings").get(0));
-        assertThat(norm(first.get("embeddings").get(0))).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+        assertThat(norm(first.get("embeddings").get(0))).isCloseTo(1.0, Offset.offset(1e-4));
         JsonNode small = json(post("/api/embed", "{\"model\":\"all-minilm\",\"input\":\"hello\",\"dimensions\":8}").body());
         assertThat(small.get("embeddings").get(0)).hasSize(8);
-        assertThat(norm(small.get("embeddings").get(0))).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+        assertThat(norm(small.get("embeddings").get(0))).isCloseTo(1.0, Offset.offset(1e-4));
 
         JsonNode openAi = json(post("/v1/embeddings", "{\"model\":\"all-minilm\",\"input\":\"hello\",\"encoding_format\":\"base64\"}").body());
         ByteBuffer decoded = ByteBuffer.wrap(Base64.getDecoder().decode(openAi.get("data").get(0).get("embedding").asText()))
@@ -555,7 +557,7 @@ class FakeOllamaTest {
 
         // a TLS client leaving mid-stream is noticed too
         fake.setTokenDelay(Duration.ofSeconds(2));
-        javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket("localhost", fake.port());
+        SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("localhost", fake.port());
         socket.setSoTimeout((int) WAIT.toMillis());
         sockets.add(socket);
         socket.getOutputStream().write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 31\r\n\r\n"

@@ -10,6 +10,7 @@ import dev.oqp.common.log.JsonLineLayout;
 import dev.oqp.common.log.Logging;
 import dev.oqp.common.log.TextLineLayout;
 import org.slf4j.LoggerFactory;
+import org.slf4j.Logger;
 
 /**
  * Captures every log line, at every level, in both layouts the binaries write (JSON and text), for tests
@@ -36,7 +37,7 @@ public final class LogCapture implements AutoCloseable {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
         capture.appender.setContext(context);
         capture.appender.start();
-        context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).addAppender(capture.appender);
+        context.getLogger(Logger.ROOT_LOGGER_NAME).addAppender(capture.appender);
         return capture;
     }
 
@@ -50,7 +51,7 @@ public final class LogCapture implements AutoCloseable {
     @Override
     public void close() {
         LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
-        context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).detachAppender(appender);
+        context.getLogger(Logger.ROOT_LOGGER_NAME).detachAppender(appender);
         Logging.configure("info", true);
     }
 }

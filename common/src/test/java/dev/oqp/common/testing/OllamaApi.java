@@ -17,6 +17,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Routes a recorded request to a {@link Reply}, following the shapes of the Ollama API digest. */
 final class OllamaApi {
@@ -150,12 +152,12 @@ final class OllamaApi {
         if (text.equals("0")) {
             return Duration.ZERO;
         }
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(-?)((?:\\d+(?:\\.\\d+)?(?:ns|us|ms|s|m|h))+)").matcher(text);
+        Matcher m = Pattern.compile("(-?)((?:\\d+(?:\\.\\d+)?(?:ns|us|ms|s|m|h))+)").matcher(text);
         if (!m.matches()) {
             throw new Answer(Reply.error(400, "time: missing unit in duration \"" + text + "\""));
         }
         long nanos = 0;
-        java.util.regex.Matcher part = java.util.regex.Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|ms|s|m|h)").matcher(m.group(2));
+        Matcher part = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|ms|s|m|h)").matcher(m.group(2));
         while (part.find()) {
             double amount = Double.parseDouble(part.group(1));
             long unit = switch (part.group(2)) {

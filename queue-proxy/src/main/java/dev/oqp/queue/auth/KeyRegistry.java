@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Base64;
 
 /**
  * The configured keys, looked up by the SHA-256 digest of a presented bearer token.
@@ -95,7 +96,7 @@ public final class KeyRegistry {
         }
         String decoded;
         try {
-            decoded = new String(java.util.Base64.getDecoder().decode(v.substring(6).strip()), StandardCharsets.UTF_8);
+            decoded = new String(Base64.getDecoder().decode(v.substring(6).strip()), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException e) {
             return null;
         }

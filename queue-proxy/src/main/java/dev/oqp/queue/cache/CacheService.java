@@ -7,6 +7,8 @@ import dev.oqp.common.config.EmbeddingCacheConfig;
 import dev.oqp.queue.metrics.QueueMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The embedding cache as the pipeline uses it: plans a request's keys, looks them up and stores what the
@@ -20,7 +22,7 @@ public final class CacheService implements AutoCloseable {
     private final EmbeddingCache backend;
     private final QueueMetrics metrics;
     /** Stores ended (stored, failed, or nothing to store): tests wait on it, stores finish after the answer. */
-    private final java.util.concurrent.atomic.AtomicLong storesEnded = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong storesEnded = new AtomicLong();
 
     public CacheService(EmbeddingCacheConfig config, EmbeddingCache backend, QueueMetrics metrics) {
         this.config = config;
@@ -93,7 +95,7 @@ public final class CacheService implements AutoCloseable {
     }
 
     private void error(Throwable failure, String operation) {
-        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                 ? failure.getCause() : failure;
         String kind = cause instanceof EmbeddingCache.CacheFailure cf ? cf.kind() : "other";
         metrics.cacheErrors.labelValues(operation.equals("store") && kind.equals("other") ? "store" : kind).inc();

@@ -28,6 +28,10 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisConnectionStateListener;
+import java.io.IOException;
+import java.net.SocketAddress;
 
 /**
  * Valkey or Redis through Lettuce's async API: {@code MGET} for a batch's keys, {@code SET … PX ttl} per
@@ -79,16 +83,16 @@ final class RedisEmbeddingCache implements EmbeddingCache {
                 .build());
         // One line when a connection is lost and one when it is back (Lettuce's own reconnect warnings are
         // kept quiet: one every few seconds for as long as the outage lasts).
-        client.addListener(new io.lettuce.core.RedisConnectionStateListener() {
+        client.addListener(new RedisConnectionStateListener() {
             @Override
-            public void onRedisDisconnected(io.lettuce.core.RedisChannelHandler<?, ?> handler) {
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
                 if (!closed && outageLogged.compareAndSet(false, true)) {
                     LOG.atWarn().addKeyValue("backend", described).log("embedding cache connection lost: " + outageEffect);
                 }
             }
 
             @Override
-            public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> handler, java.net.SocketAddress address) {
+            public void onRedisConnected(RedisChannelHandler<?, ?> handler, SocketAddress address) {
                 if (outageLogged.compareAndSet(true, false)) {
                     LOG.atInfo().addKeyValue("backend", described).log("embedding cache reachable again");
                 }
@@ -200,7 +204,7 @@ final class RedisEmbeddingCache implements EmbeddingCache {
             return new CacheFailure("timeout", "no answer in time", t);
         }
         if (t instanceof RedisConnectionException || String.valueOf(t.getMessage()).contains("not connected")
-                || t instanceof java.io.IOException) {
+                || t instanceof IOException) {
             return new CacheFailure("connection", describe(t), t);
         }
         return new CacheFailure("other", describe(t), t);

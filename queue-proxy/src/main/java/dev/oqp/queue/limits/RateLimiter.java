@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
 import dev.oqp.common.config.RateLimits;
+import java.time.Duration;
 
 /**
  * The rate limits of each client, checked when an inference request arrives (before its body is read):
@@ -89,7 +90,7 @@ public final class RateLimiter {
                 }
             }
             if (limits.tokensPerDay() > 0 && s.dayTokens >= limits.tokensPerDay()) {
-                long wait = Math.max(1, java.time.Duration.between(wallClock.instant(),
+                long wait = Math.max(1, Duration.between(wallClock.instant(),
                         today.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant()).toSeconds() + 1);
                 if (wait > retry) {
                     refused = "tokens_per_day";

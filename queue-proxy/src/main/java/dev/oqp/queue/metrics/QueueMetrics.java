@@ -12,6 +12,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.function.Consumer;
 
 /**
  * Every metric of the queue proxy that is counted as requests pass, declared once. Gauges that read live
@@ -193,7 +194,7 @@ public final class QueueMetrics {
     }
 
     /** Registers a gauge whose values are read from live state at each scrape. */
-    public void gauge(String name, String help, String[] labelNames, java.util.function.Consumer<GaugeWithCallback.Callback> callback) {
+    public void gauge(String name, String help, String[] labelNames, Consumer<GaugeWithCallback.Callback> callback) {
         GaugeWithCallback.builder().name(name).help(help).labelNames(labelNames).callback(callback).register(registry);
     }
 
@@ -249,7 +250,7 @@ public final class QueueMetrics {
     }
 
     /** Clients that had tokens counted. */
-    public java.util.Set<String> clientsWithTokens() {
-        return java.util.Set.copyOf(tokensByClient.keySet());
+    public Set<String> clientsWithTokens() {
+        return Set.copyOf(tokensByClient.keySet());
     }
 }

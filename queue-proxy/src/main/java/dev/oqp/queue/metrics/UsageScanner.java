@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.async.ByteBufferFeeder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Reads the token counts an upstream reports while its response streams past, without buffering it:
@@ -48,7 +49,7 @@ public final class UsageScanner {
     private boolean skipLine;
     private int prefixMatched;
     private boolean inData;
-    private static final byte[] DATA = "data:".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
 
     /**
      * @param contentType the response's {@code Content-Type}; {@code text/event-stream} selects SSE framing

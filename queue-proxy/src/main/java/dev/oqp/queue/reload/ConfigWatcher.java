@@ -25,6 +25,7 @@ import java.util.function.Supplier;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.Collections;
 
 /**
  * Reloads when the configuration file, or a file it reads a key from ({@code auth.keys[].key_file}), changes:
@@ -89,7 +90,7 @@ final class ConfigWatcher extends AbstractLifeCycle {
                         StandardWatchEventKinds.ENTRY_MODIFY, StandardWatchEventKinds.ENTRY_DELETE));
             }
         }
-        watched = java.util.Collections.unmodifiableSet(files);
+        watched = Collections.unmodifiableSet(files);
     }
 
     private void run() {

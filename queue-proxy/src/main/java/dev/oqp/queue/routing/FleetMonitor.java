@@ -17,6 +17,15 @@ import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
 import org.eclipse.jetty.util.thread.Scheduler;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 
 /**
  * Keeps the {@link Fleet}'s view of each host current, in the background and never on a request thread:
@@ -45,8 +54,8 @@ public final class FleetMonitor extends ContainerLifeCycle {
     private final Scheduler scheduler;
     private final Duration healthInterval;
     private final Duration syncInterval;
-    private final Map<Host, AtomicBoolean> checking = new java.util.concurrent.ConcurrentHashMap<>();
-    private final Map<Host, AtomicBoolean> syncing = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Host, AtomicBoolean> checking = new ConcurrentHashMap<>();
+    private final Map<Host, AtomicBoolean> syncing = new ConcurrentHashMap<>();
     /** When each host's last health check started (System.nanoTime); touched by the scheduler thread only. */
     private final Map<Host, Long> checkedAt = new HashMap<>();
     private final Duration tick;
@@ -160,7 +169,7 @@ public final class FleetMonitor extends ContainerLifeCycle {
             if (isRunning() && t.ok() && p.ok()) {
                 try {
                     fleet.inventory(host, inventory(JSON.readTree(t.body()), JSON.readTree(p.body()), Instant.now()));
-                } catch (java.io.IOException | RuntimeException e) {
+                } catch (IOException | RuntimeException e) {
                     // Not Ollama's shape: keep what was known; the next poll tries again.
                 }
             }
@@ -218,13 +227,13 @@ public final class FleetMonitor extends ContainerLifeCycle {
             Request request = client.newRequest(uri).timeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
             request.headers(h -> {
                 if (agent != null) {
-                    h.put(org.eclipse.jetty.http.HttpHeader.USER_AGENT, agent);
+                    h.put(HttpHeader.USER_AGENT, agent);
                 }
                 host.config().headers().forEach(h::put);
             });
             request.send(new BufferingResponseListener(MAX_LIST_BYTES) {
                 @Override
-                public void onComplete(org.eclipse.jetty.client.Result r) {
+                public void onComplete(Result r) {
                     if (r.isFailed()) {
                         result.complete(new Fetched(host, 0, null, r.getFailure()));
                     } else {
@@ -247,13 +256,13 @@ public final class FleetMonitor extends ContainerLifeCycle {
         String base = host.config().url().toString();
         String uri = (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + path;
         try {
-            Request request = client.newRequest(uri).method(org.eclipse.jetty.http.HttpMethod.POST)
+            Request request = client.newRequest(uri).method(HttpMethod.POST)
                     .idleTimeout(idleTimeout.toMillis(), TimeUnit.MILLISECONDS)
-                    .body(new org.eclipse.jetty.client.BytesRequestContent("application/json", json));
+                    .body(new BytesRequestContent("application/json", json));
             request.headers(h -> host.config().headers().forEach(h::put));
             request.send(new BufferingResponseListener(MAX_LIST_BYTES) {
                 @Override
-                public void onComplete(org.eclipse.jetty.client.Result r) {
+                public void onComplete(Result r) {
                     result.complete(r.isFailed() ? new Fetched(host, 0, null, r.getFailure())
                             : new Fetched(host, r.getResponse().getStatus(), getContent(), null));
                 }
@@ -276,10 +285,10 @@ public final class FleetMonitor extends ContainerLifeCycle {
         for (int depth = 0; depth < 16 && root.getCause() != null && root.getCause() != root; depth++) {
             root = root.getCause();
         }
-        if (root instanceof java.net.ConnectException) {
+        if (root instanceof ConnectException) {
             return "connection refused";
         }
-        if (root instanceof java.util.concurrent.TimeoutException || root instanceof java.net.SocketTimeoutException) {
+        if (root instanceof TimeoutException || root instanceof SocketTimeoutException) {
             return "timed out";
         }
         String message = root.getMessage();

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 
 import dev.oqp.common.config.HostConfig;
+import java.util.Locale;
 
 /**
  * One Ollama host of the fleet as the proxy knows it: its configuration, its health and its model inventory
@@ -22,7 +23,7 @@ public final class Host {
         UNKNOWN, HEALTHY, UNHEALTHY;
 
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 

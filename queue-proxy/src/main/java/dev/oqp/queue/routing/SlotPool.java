@@ -11,6 +11,7 @@ import dev.oqp.common.config.RoutingConfig;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Ticket;
+import java.util.Locale;
 
 /**
  * The slots a dispatched request holds (pipeline step 8) and the host it goes to (step 9): one of the global
@@ -162,7 +163,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             roundRobinNext = (hosts.indexOf(best) + 1) % n;
         }
         String reason = fallback ? "fallback" : switch (routing.strategy()) {
-            case MODEL_AWARE -> bestLevel.name().toLowerCase(java.util.Locale.ROOT);
+            case MODEL_AWARE -> bestLevel.name().toLowerCase(Locale.ROOT);
             case LEAST_BUSY -> "least_busy";
             case ROUND_ROBIN -> "round_robin";
         };

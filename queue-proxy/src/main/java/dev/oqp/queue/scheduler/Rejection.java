@@ -1,6 +1,7 @@
 package dev.oqp.queue.scheduler;
 
 import dev.oqp.common.config.Tier;
+import java.util.Locale;
 
 /**
  * Why a ticket was refused, and what to answer.
@@ -24,7 +25,7 @@ public record Rejection(Reason reason, Tier tier, int statusCode, long retryAfte
 
         /** Lower-case name for metric labels ({@code oqp_queue_rejected_total{reason}}). */
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 }

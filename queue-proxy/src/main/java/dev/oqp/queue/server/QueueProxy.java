@@ -45,6 +45,7 @@ import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.time.Clock;
 
 /**
  * The ollama-queue-proxy server: wires the main port and one client injection port per {@code services[]}
@@ -124,8 +125,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
                 Optional.ofNullable(settings.cache()).ifPresent(CacheService::close);
             }
         }, true);
-        RateLimiter rates = new RateLimiter(System::nanoTime, java.time.Clock.systemUTC());
-        UsageLedger usageLedger = new UsageLedger(java.time.Clock.systemUTC());
+        RateLimiter rates = new RateLimiter(System::nanoTime, Clock.systemUTC());
+        UsageLedger usageLedger = new UsageLedger(Clock.systemUTC());
         UsageRecorder usage = new UsageRecorder(metrics, usageLedger);
         Forwarder forwarder = new Forwarder(clientSettings, metrics, fleet, pool, monitor, rates, usage);
         forwarder.setServer(server);

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import dev.oqp.common.config.RateLimits;
 import org.junit.jupiter.api.Test;
+import java.time.ZoneId;
 
 /** Buckets refilled over a minute, pre-paid and settled tokens, a daily quota: on injected clocks. */
 class RateLimiterTest {
@@ -17,12 +18,12 @@ class RateLimiterTest {
     private Instant wall = Instant.parse("2026-12-04T23:59:00Z");
     private final RateLimiter limiter = new RateLimiter(nanos::get, new Clock() {
         @Override
-        public java.time.ZoneId getZone() {
+        public ZoneId getZone() {
             return ZoneOffset.UTC;
         }
 
         @Override
-        public Clock withZone(java.time.ZoneId zone) {
+        public Clock withZone(ZoneId zone) {
             return this;
         }
 

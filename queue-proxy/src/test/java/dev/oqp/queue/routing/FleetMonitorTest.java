@@ -15,6 +15,10 @@ import java.util.concurrent.TimeoutException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import dev.oqp.common.config.HostConfig;
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
 
 /** The pure parts of the monitor: parsing the model lists, probe timeouts, failure descriptions. */
 class FleetMonitorTest {
@@ -87,8 +91,8 @@ class FleetMonitorTest {
 
     @Test
     void aShortNameInARequestMatchesTheLatestTagOfTheHost() {
-        Fleet fleet = new Fleet(java.util.List.of(new dev.oqp.common.config.HostConfig("a",
-                java.net.URI.create("http://a:11434"), 1, 1, java.util.Map.of())));
+        Fleet fleet = new Fleet(List.of(new HostConfig("a",
+                URI.create("http://a:11434"), 1, 1, Map.of())));
         Host a = fleet.host("a");
         fleet.inventory(a, inventory("{'models':[{'name':'llama3:latest'}]}", "{'models':[{'name':'phi3'}]}"));
 

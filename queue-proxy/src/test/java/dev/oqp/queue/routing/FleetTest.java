@@ -12,6 +12,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import dev.oqp.common.config.HostConfig;
 import org.junit.jupiter.api.Test;
+import dev.oqp.common.config.RoutingConfig;
+import java.util.Arrays;
 
 class FleetTest {
     private static final String LLAMA = "llama3:latest";
@@ -23,7 +25,7 @@ class FleetTest {
     }
 
     private static Fleet fleet(String... names) {
-        return new Fleet(java.util.Arrays.stream(names).map(FleetTest::host).toList());
+        return new Fleet(Arrays.stream(names).map(FleetTest::host).toList());
     }
 
     private static Host.Inventory synced(Set<String> installed, Map<String, Host.Loaded> loaded, Instant at) {
@@ -262,7 +264,7 @@ class FleetTest {
         Host a = fleet.host("a");
         fleet.inventory(a, synced(Set.of(LLAMA), Map.of(), T0));
         fleet.inventory(fleet.host("b"), synced(Set.of(LLAMA), Map.of(), T0));
-        SlotPool pool = new SlotPool(fleet, dev.oqp.common.config.RoutingConfig.DEFAULT, 0, id -> 0);
+        SlotPool pool = new SlotPool(fleet, RoutingConfig.DEFAULT, 0, id -> 0);
         assertThat(pool.pick(LLAMA, Set.of("a")).host().name()).isEqualTo("b");
 
         fleet.markLoaded(fleet.host("b"), LLAMA, "Llama3");

@@ -14,6 +14,10 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CyclicBarrier;
 import org.junit.jupiter.api.Test;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 
 /**
  * Random storms: whatever happens, every slot comes back and every ticket gets exactly one outcome; per-tier
@@ -156,7 +160,7 @@ class SchedulerStormTest {
         List<Ticket> all = new ArrayList<>();
         CyclicBarrier start = new CyclicBarrier(threads);
         List<Thread> workers = new ArrayList<>();
-        List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
         for (int w = 0; w < threads; w++) {
             Random random = new Random(w);
             List<Ticket> mine = new ArrayList<>();
@@ -231,14 +235,14 @@ class SchedulerStormTest {
 
     /** Records that a ticket got an outcome, counting duplicates; parks some leases to release later. */
     private static final class OneOutcome implements Ticket.Listener {
-        static final java.util.Queue<Lease> PARKED = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        static final Queue<Lease> PARKED = new ConcurrentLinkedQueue<>();
         static volatile int duplicates;
 
         private final Set<Ticket> outcomes;
-        private final java.util.function.Supplier<Ticket> self;
+        private final Supplier<Ticket> self;
         private final boolean releaseAtOnce;
 
-        OneOutcome(Set<Ticket> outcomes, java.util.function.Supplier<Ticket> self, boolean releaseAtOnce) {
+        OneOutcome(Set<Ticket> outcomes, Supplier<Ticket> self, boolean releaseAtOnce) {
             this.outcomes = outcomes;
             this.self = self;
             this.releaseAtOnce = releaseAtOnce;

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import dev.oqp.common.testing.FakeOllama;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import java.net.URI;
 
 /** {@code /dashboard}: scope read (bearer or a Basic password), a fresh nonce per response, off by config. */
 class DashboardTest {
@@ -87,7 +88,7 @@ class DashboardTest {
         // Auth off: nothing but the browser's own headers tells a web page's request from the operator's.
         FakeOllama ollama = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
         QueueProxy proxy = fixture.start(ollama, 2, "");
-        java.net.URI pause = base(proxy).resolve("/queue/pause");
+        URI pause = base(proxy).resolve("/queue/pause");
         String self = "http://127.0.0.1:" + proxy.port();
 
         assertThat(fixture.send(post(pause, "", "Origin", "http://evil.example")).statusCode()).isEqualTo(403);

@@ -25,6 +25,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import dev.oqp.queue.cache.CachePlan;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The embedding cache end to end (pipeline steps 6 and 11), against the memory backend and a real Valkey or
@@ -301,7 +305,7 @@ class EmbeddingCacheEndToEndTest {
     @Test
     void aKilledBackendMeansCountedMissesAndARestartedOneIsUsedAgain() throws Exception {
         RedisFixture server = redis();
-        org.junit.jupiter.api.Assumptions.assumeTrue(server.controllable(), "OQP_TEST_REDIS_URL cannot be stopped");
+        Assumptions.assumeTrue(server.controllable(), "OQP_TEST_REDIS_URL cannot be stopped");
         FakeOllama ollama = ollama();
         QueueProxy proxy = fixture.start(ollama, 2, cache("redis", "  timeout: 200ms\n"));
         String body = "{\"model\":\"all-minilm\",\"input\":\"kept\"}";
@@ -337,7 +341,7 @@ class EmbeddingCacheEndToEndTest {
         QueueProxy proxy = fixture.start(ollama, 2, "embedding_cache:\n  backend: '" + server.url() + "'\n  key_prefix: '"
                 + prefix + "'\n");
         String body = "{\"model\":\"all-minilm\",\"input\":\"poisoned\"}";
-        String key = dev.oqp.queue.cache.CachePlan.of("/api/embed", body.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        String key = CachePlan.of("/api/embed", body.getBytes(StandardCharsets.UTF_8),
                 MODEL, "all-minilm", null, prefix, 1 << 20).keys().get(0);
         assertThat(server.command("SET " + key + " not-a-vector")).isEqualTo("+OK");
 
@@ -352,7 +356,7 @@ class EmbeddingCacheEndToEndTest {
     @Test
     void aSlowBackendIsAMissWithinItsTimeout() throws Exception {
         RedisFixture server = redis();
-        org.junit.jupiter.api.Assumptions.assumeTrue(server.controllable(), "DEBUG SLEEP needs a server of the test's own");
+        Assumptions.assumeTrue(server.controllable(), "DEBUG SLEEP needs a server of the test's own");
         FakeOllama ollama = ollama();
         QueueProxy proxy = fixture.start(ollama, 2, cache("redis", "  timeout: 200ms\n"));
         String body = "{\"model\":\"all-minilm\",\"input\":\"slow\"}";
@@ -360,7 +364,7 @@ class EmbeddingCacheEndToEndTest {
         Thread sleeper = new Thread(() -> {
             try {
                 server.command("DEBUG SLEEP 2");
-            } catch (java.io.IOException ignored) {
+            } catch (IOException ignored) {
                 // the answer comes after the socket timeout; the sleep happened
             }
         });

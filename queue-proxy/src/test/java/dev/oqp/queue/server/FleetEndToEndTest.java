@@ -27,6 +27,7 @@ import dev.oqp.common.testing.TestSockets;
 import dev.oqp.queue.routing.Host;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import java.net.http.HttpRequest;
 
 /**
  * The fleet (pipeline steps 4, 9 and 10) against two or three fake Ollama hosts on loopback: model-aware
@@ -384,8 +385,8 @@ class FleetEndToEndTest {
         assertThat(b.requests().get(0).header("X-Ollama-Host")).isNull();
         assertThat(b.requests().get(0).header("Authorization")).isNull();
 
-        HttpResponse<String> first = fixture.send(java.net.http.HttpRequest.newBuilder(base(proxy).resolve("/api/delete"))
-                .method("DELETE", java.net.http.HttpRequest.BodyPublishers.ofString("{\"model\":\"llama3\"}"))
+        HttpResponse<String> first = fixture.send(HttpRequest.newBuilder(base(proxy).resolve("/api/delete"))
+                .method("DELETE", HttpRequest.BodyPublishers.ofString("{\"model\":\"llama3\"}"))
                 .header("Authorization", "Bearer " + KEY_ADMIN).build());
         assertThat(first.statusCode()).isEqualTo(200);
         assertThat(first.headers().firstValue("X-Upstream-Host")).as("first healthy host in config order").hasValue("a");

@@ -17,6 +17,9 @@ import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import dev.oqp.common.testing.TestSockets;
+import java.nio.charset.StandardCharsets;
+import org.awaitility.Awaitility;
 
 /** The queue proxy's pipeline end to end: a real client, the proxy and a fake Ollama, all on loopback. */
 class QueueProxyTest {
@@ -139,7 +142,7 @@ class QueueProxyTest {
     @Test
     void badBodiesAre400AndOversizedOnesAre413InBothShapes() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder());
-        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "proxy:\n  port: " + dev.oqp.common.testing.TestSockets.freePort()
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "proxy:\n  port: " + TestSockets.freePort()
                 + "\n  max_body: 1KiB\n  drain_timeout: 1s\n");
         String auth = bearer(KEY_CHAT);
 
@@ -196,7 +199,7 @@ class QueueProxyTest {
         HttpResponse<String> stream = fixture.send(post(base(proxy).resolve("/api/generate"),
                 "{\"model\":\"llama3\",\"prompt\":\"one two three\"}", "Authorization", bearer(KEY_CHAT)));
         // Counted at completion, which may run just after the client has the last byte.
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> fixture.send(get(
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> fixture.send(get(
                 base(proxy).resolve("/metrics"), "Authorization", bearer(KEY_READ))).body()
                 .contains("oqp_client_requests_total{client=\"chat\",status=\"200\"} 1.0"));
         HttpResponse<String> metrics = fixture.send(get(base(proxy).resolve("/metrics"), "Authorization",
@@ -232,11 +235,11 @@ class QueueProxyTest {
         QueueProxy proxy = fixture.start(ollama, 1, KEYS + "ollama:\n  health_check_interval: 200ms\n  hosts:\n"
                 + "    - {name: gpu-1, url: \"" + ollama.baseUri() + "\"}\n");
 
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+        Awaitility.await().atMost(Duration.ofSeconds(5))
                 .until(() -> fixture.send(get(base(proxy).resolve("/ready"))).statusCode() == 200);
         HttpResponse<String> ready = fixture.send(get(base(proxy).resolve("/ready")));
         ollama.stop();
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+        Awaitility.await().atMost(Duration.ofSeconds(5))
                 .until(() -> fixture.send(get(base(proxy).resolve("/ready"))).statusCode() == 503);
         HttpResponse<String> notReady = fixture.send(get(base(proxy).resolve("/ready")));
 
@@ -274,7 +277,7 @@ class QueueProxyTest {
     @Test
     void injectionPortWorksForAClientThatSendsNoHeaders() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
-        int port = dev.oqp.common.testing.TestSockets.freePort();
+        int port = TestSockets.freePort();
         QueueProxy proxy = fixture.start(ollama, 1, KEYS + """
                 services:
                   - name: webui
@@ -369,9 +372,9 @@ class QueueProxyTest {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder());
         QueueProxy proxy = fixture.start(ollama, 1, "");
 
-        try (var socket = dev.oqp.common.testing.TestSockets.rawRequest(proxy.port(), "POST", "/queue/pause",
+        try (var socket = TestSockets.rawRequest(proxy.port(), "POST", "/queue/pause",
                 Map.of("Host", "attacker.example:" + proxy.port(), "Origin", "http://attacker.example"), "x")) {
-            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(answer).startsWith("HTTP/1.1 403").contains("host not allowed");
         }
         HttpResponse<String> local = fixture.send(get(base(proxy).resolve("/queue/summary")));
@@ -386,8 +389,8 @@ class QueueProxyTest {
         QueueProxy proxy = fixture.start(ollama, 1, "");
 
         for (String path : new String[] {"/api/./tags", "/api/x/../tags", "/api/%2e/tags"}) {
-            try (var socket = dev.oqp.common.testing.TestSockets.rawRequest(proxy.port(), "GET", path, Map.of(), null)) {
-                String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            try (var socket = TestSockets.rawRequest(proxy.port(), "GET", path, Map.of(), null)) {
+                String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 assertThat(answer).as(path).startsWith("HTTP/1.1 400");
             }
         }

@@ -15,6 +15,15 @@ import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 
 /**
  * Per-client rate limits (429 with Retry-After and X-RateLimit-* headers, other clients unaffected, tokens as
@@ -155,19 +164,19 @@ class RateLimitsAndUsageEndToEndTest {
     @Test
     void aClientThatLeavesAStreamIsChargedTheTokensItReceived() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder().loaded("llama3:latest")
-                .tokens(java.util.Collections.nCopies(200, " t")).tokenDelay(java.time.Duration.ofMillis(20)));
+                .tokens(Collections.nCopies(200, " t")).tokenDelay(Duration.ofMillis(20)));
         QueueProxy proxy = fixture.start(ollama, 2, "auth:\n  keys:\n"
                 + "    - {client_id: agent, key: " + AGENT + ", tokens_per_minute: 5}\n"
                 + "    - {client_id: admin, key: " + ADMIN + ", scope: management}\n");
         String body = "{\"model\":\"llama3\",\"prompt\":\"leave early\"}";
         int received = 0;
-        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", proxy.port())) {
+        try (Socket socket = new Socket("127.0.0.1", proxy.port())) {
             socket.setSoTimeout(10_000);
             socket.getOutputStream().write(("POST /api/generate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + AGENT
                     + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            var in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
-                    java.nio.charset.StandardCharsets.UTF_8));
+                    .getBytes(StandardCharsets.US_ASCII));
+            var in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                    StandardCharsets.UTF_8));
             String line;
             while (received < 10 && (line = in.readLine()) != null) {
                 if (line.contains("\"response\"")) {
@@ -178,7 +187,7 @@ class RateLimitsAndUsageEndToEndTest {
         assertThat(received).isEqualTo(10);
 
         // Charged at least the lines it read (and no more than the host streamed): over its 5 tokens a minute.
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
                 JSON.readTree(fixture.send(get(base(proxy).resolve("/usage"), "Authorization", "Bearer " + ADMIN)).body())
                         .at("/clients/0/total/completion_tokens").asLong() >= 10);
         long charged = JSON.readTree(fixture.send(get(base(proxy).resolve("/usage"), "Authorization", "Bearer " + ADMIN))
@@ -192,14 +201,14 @@ class RateLimitsAndUsageEndToEndTest {
     @Test
     void aParallelBurstIsNotAllAdmittedOnOneFullTokenBucket() throws Exception {
         QueueProxy proxy = start(", tokens_per_minute: 300");
-        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+        List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             burst.add(fixture.sendAsync(post(base(proxy).resolve("/api/generate"), QueueFixture.generate("llama3", "b" + i),
                     "Authorization", "Bearer " + AGENT)));
         }
         long admitted = 0;
         for (var f : burst) {
-            int status = f.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode();
+            int status = f.get(10, TimeUnit.SECONDS).statusCode();
             assertThat(status).isIn(200, 429);
             admitted += status == 200 ? 1 : 0;
         }

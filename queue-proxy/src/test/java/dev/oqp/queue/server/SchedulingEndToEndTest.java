@@ -35,6 +35,7 @@ import dev.oqp.queue.scheduler.Snapshot;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import dev.oqp.queue.routing.Host;
 
 /**
  * The queue's scheduling seen from the outside (pipeline steps 7, 8 and 11): a real client, the proxy started from
@@ -522,7 +523,7 @@ class SchedulingEndToEndTest {
         // The faults come after the first health checks (the next are an hour away): these hosts answer GET / but
         // fail requests, which is no reason to take them out of service.
         await().atMost(WAIT).until(() -> proxy.fleet().hosts().stream()
-                .allMatch(h -> h.health() == dev.oqp.queue.routing.Host.Health.HEALTHY && h.inventory().syncedAt() != null));
+                .allMatch(h -> h.health() == Host.Health.HEALTHY && h.inventory().syncedAt() != null));
         err.fault(Fault.status(500, "boom"));
         reset.fault(Fault.resetAfterLines(4));
         URI generate = base(proxy).resolve("/api/generate");

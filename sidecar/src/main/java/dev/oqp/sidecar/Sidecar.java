@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
-import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Durations;
+import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.server.ConnectorRouter;
 import dev.oqp.common.server.HealthHandler;

@@ -4,7 +4,9 @@ import static dev.oqp.sidecar.SidecarFixture.base;
 import static dev.oqp.sidecar.SidecarFixture.service;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -20,12 +22,10 @@ import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestTls;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.io.IOException;
-import java.net.InetAddress;
-import org.awaitility.Awaitility;
 
 /** The sidecar end to end: a real client, the sidecar and a fake Ollama, all on loopback. */
 class SidecarProxyTest {

@@ -1,10 +1,11 @@
 package dev.oqp.common.config;
 
+import java.util.Locale;
+import java.util.Map;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Locale;
-import java.util.Map;
 
 /**
  * Renders the effective configuration as YAML in the file's own keys, for {@code --check-config} and

@@ -2,7 +2,6 @@ package dev.oqp.common.config;
 
 import static dev.oqp.common.config.Values.or;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,6 +9,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * Binds {@code services[]}. Each service claims its port and hands its client identity to {@link CrossChecks},

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,7 +14,6 @@ import java.util.Map;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
-import java.net.URI;
 
 /**
  * The container images' {@code HEALTHCHECK}: {@code java -cp <jar> dev.oqp.common.server.HealthProbe

@@ -1,6 +1,7 @@
 package dev.oqp.common.server;
 
 import java.nio.ByteBuffer;
+import java.util.Locale;
 
 import dev.oqp.common.proxy.ErrorResponses;
 import org.eclipse.jetty.http.HttpFields;
@@ -10,7 +11,6 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
-import java.util.Locale;
 
 /**
  * Errors Jetty itself answers (a malformed request, headers too large, a request arriving on an open

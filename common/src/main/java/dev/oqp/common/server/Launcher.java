@@ -1,6 +1,7 @@
 package dev.oqp.common.server;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -13,7 +14,6 @@ import dev.oqp.common.config.Target;
 import dev.oqp.common.log.Logging;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.nio.file.Path;
 
 /**
  * The start-up sequence both binaries share: command line, configuration (every problem listed, exit 2),

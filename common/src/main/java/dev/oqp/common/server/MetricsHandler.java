@@ -2,6 +2,7 @@ package dev.oqp.common.server;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 
 import io.prometheus.metrics.config.EscapingScheme;
@@ -12,7 +13,6 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
-import java.io.UncheckedIOException;
 
 /** Serves a registry in the Prometheus text format on {@code GET /metrics}; anything else is 404. */
 public final class MetricsHandler extends Handler.Abstract.NonBlocking {

@@ -3,6 +3,8 @@ package dev.oqp.common.server;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
@@ -10,7 +12,6 @@ import java.util.function.Supplier;
 
 import dev.oqp.common.config.Durations;
 import dev.oqp.common.proxy.ProxyErrors;
-
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -20,8 +21,6 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
-import java.util.ArrayList;
-import java.util.List;
 
 /** Builds the Jetty server both binaries run: one thread pool, plain HTTP/1.1 connectors. */
 public final class Servers {

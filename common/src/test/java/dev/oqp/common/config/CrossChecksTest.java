@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
 import java.util.Set;
+
 import org.junit.jupiter.api.Test;
 
 class CrossChecksTest {

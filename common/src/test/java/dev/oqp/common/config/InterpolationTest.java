@@ -5,6 +5,7 @@ import static dev.oqp.common.config.Yaml.proxyProblems;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
+
 import org.junit.jupiter.api.Test;
 
 class InterpolationTest {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.util.Map;
+
 import org.junit.jupiter.api.Test;
 
 /** {@link Node#mapping}: the enum is the list of accepted keys, and every accepted key must be read. */

@@ -4,11 +4,12 @@ import static dev.oqp.common.config.Yaml.proxy;
 import static dev.oqp.common.config.Yaml.proxyProblems;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.InetAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
+
 import org.junit.jupiter.api.Test;
-import java.net.InetAddress;
 
 class SectionsConfigTest {
 

@@ -11,13 +11,13 @@ import java.time.Duration;
 
 import dev.oqp.common.server.Servers;
 import dev.oqp.common.testing.FakeOllama;
+import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.eclipse.jetty.client.Response;
 
 /** A {@link ResponseTap}'s {@link ResponseRewriter}: a collected answer replaced, or past its limit passed through or refused. */
 class ProxyBaseRewriteTest {

@@ -9,8 +9,8 @@ import ch.qos.logback.core.AppenderBase;
 import dev.oqp.common.log.JsonLineLayout;
 import dev.oqp.common.log.Logging;
 import dev.oqp.common.log.TextLineLayout;
-import org.slf4j.LoggerFactory;
 import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Captures every log line, at every level, in both layouts the binaries write (JSON and text), for tests

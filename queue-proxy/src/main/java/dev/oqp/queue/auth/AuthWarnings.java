@@ -1,8 +1,5 @@
 package dev.oqp.queue.auth;
 
-import dev.oqp.common.config.AuthConfig;
-import dev.oqp.common.config.InetLiterals;
-import dev.oqp.common.config.KeyConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermission;
@@ -10,6 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+
+import dev.oqp.common.config.AuthConfig;
+import dev.oqp.common.config.InetLiterals;
+import dev.oqp.common.config.KeyConfig;
 
 /**
  * Warnings about the {@code auth:} section, logged once at start. They name client ids, paths and addresses,

@@ -1,11 +1,12 @@
 package dev.oqp.queue.auth;
 
+import java.util.List;
+import java.util.Objects;
+
 import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.RateLimits;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
-import java.util.List;
-import java.util.Objects;
 
 /**
  * An authenticated client: what one key may do. Holds no secret, so it is safe to log.

@@ -1,9 +1,10 @@
 package dev.oqp.queue.auth;
 
-import dev.oqp.common.config.Cidr;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
+
+import dev.oqp.common.config.Cidr;
 
 /**
  * The address of the real client behind {@code proxy.trusted_proxies}, used to key the {@link FailureLimiter} and

@@ -1,11 +1,12 @@
 package dev.oqp.queue.auth;
 
-import dev.oqp.common.config.RateLimitConfig;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+
+import dev.oqp.common.config.RateLimitConfig;
 
 /**
  * Failed key checks per client address ({@code auth.rate_limit}). An address with {@code max_failures} failures in

@@ -1,16 +1,17 @@
 package dev.oqp.queue.auth;
 
-import dev.oqp.common.config.AuthConfig;
-import dev.oqp.common.config.BearerTokens;
-import dev.oqp.common.config.KeyConfig;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Base64;
+
+import dev.oqp.common.config.AuthConfig;
+import dev.oqp.common.config.BearerTokens;
+import dev.oqp.common.config.KeyConfig;
 
 /**
  * The configured keys, looked up by the SHA-256 digest of a presented bearer token.

@@ -2,13 +2,13 @@ package dev.oqp.queue.cache;
 
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
 
 import dev.oqp.common.config.EmbeddingCacheConfig;
 import dev.oqp.queue.metrics.QueueMetrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The embedding cache as the pipeline uses it: plans a request's keys, looks them up and stores what the

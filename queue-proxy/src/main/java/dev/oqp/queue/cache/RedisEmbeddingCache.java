@@ -1,5 +1,7 @@
 package dev.oqp.queue.cache;
 
+import java.io.IOException;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -13,9 +15,11 @@ import dev.oqp.common.config.EmbeddingCacheConfig;
 import dev.oqp.common.config.RedisUrls;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.TimeoutOptions;
@@ -28,10 +32,6 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import io.lettuce.core.RedisChannelHandler;
-import io.lettuce.core.RedisConnectionStateListener;
-import java.io.IOException;
-import java.net.SocketAddress;
 
 /**
  * Valkey or Redis through Lettuce's async API: {@code MGET} for a batch's keys, {@code SET … PX ttl} per

@@ -1,6 +1,7 @@
 package dev.oqp.queue.limits;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
@@ -9,7 +10,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
 import dev.oqp.common.config.RateLimits;
-import java.time.Duration;
 
 /**
  * The rate limits of each client, checked when an inference request arrives (before its body is read):

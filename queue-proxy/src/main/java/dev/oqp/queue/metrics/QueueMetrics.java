@@ -4,6 +4,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 import dev.oqp.common.config.Tier;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -12,7 +13,6 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.util.function.Consumer;
 
 /**
  * Every metric of the queue proxy that is counted as requests pass, declared once. Gauges that read live

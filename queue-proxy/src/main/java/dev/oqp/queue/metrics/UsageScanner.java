@@ -2,12 +2,12 @@ package dev.oqp.queue.metrics;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.async.ByteBufferFeeder;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Reads the token counts an upstream reports while its response streams past, without buffering it:

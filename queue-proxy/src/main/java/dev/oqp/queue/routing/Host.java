@@ -3,11 +3,11 @@ package dev.oqp.queue.routing;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 import dev.oqp.common.config.HostConfig;
-import java.util.Locale;
 
 /**
  * One Ollama host of the fleet as the proxy knows it: its configuration, its health and its model inventory

@@ -2,6 +2,7 @@ package dev.oqp.queue.routing;
 
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -11,7 +12,6 @@ import dev.oqp.common.config.RoutingConfig;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Lease;
 import dev.oqp.queue.scheduler.Ticket;
-import java.util.Locale;
 
 /**
  * The slots a dispatched request holds (pipeline step 8) and the host it goes to (step 9): one of the global

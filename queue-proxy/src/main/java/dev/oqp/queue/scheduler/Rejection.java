@@ -1,7 +1,8 @@
 package dev.oqp.queue.scheduler;
 
-import dev.oqp.common.config.Tier;
 import java.util.Locale;
+
+import dev.oqp.common.config.Tier;
 
 /**
  * Why a ticket was refused, and what to answer.

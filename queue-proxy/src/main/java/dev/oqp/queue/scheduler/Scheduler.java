@@ -1,7 +1,5 @@
 package dev.oqp.queue.scheduler;
 
-import dev.oqp.common.config.QueueConfig;
-import dev.oqp.common.config.Tier;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
@@ -17,6 +15,9 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+
+import dev.oqp.common.config.QueueConfig;
+import dev.oqp.common.config.Tier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,11 +1,12 @@
 package dev.oqp.queue.scheduler;
 
-import dev.oqp.common.config.Tier;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+
+import dev.oqp.common.config.Tier;
 
 /**
  * A consistent view of the scheduler at one instant. Immutable: the collections are copies, later operator

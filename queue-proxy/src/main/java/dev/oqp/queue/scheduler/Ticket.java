@@ -1,7 +1,8 @@
 package dev.oqp.queue.scheduler;
 
-import dev.oqp.common.config.Tier;
 import java.util.Objects;
+
+import dev.oqp.common.config.Tier;
 
 /**
  * One request to be scheduled, created by the proxy and submitted once to a {@link Scheduler}.

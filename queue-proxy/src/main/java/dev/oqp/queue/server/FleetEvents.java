@@ -9,7 +9,7 @@ import org.slf4j.LoggerFactory;
 
 /** Health changes: logged once, counted, and the queue told (a host back may serve what waits; none left). */
 final class FleetEvents implements Fleet.Listener {
-    private static final Logger LOG = LoggerFactory.getLogger(QueueProxy.class);
+    private static final Logger LOG = LoggerFactory.getLogger(FleetEvents.class);
 
     private final QueueMetrics metrics;
     private final Fleet fleet;

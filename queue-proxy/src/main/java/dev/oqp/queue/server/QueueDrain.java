@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * the drain timeout ends (503 with {@code Retry-After}), so that every queued client gets an answer.
  */
 final class QueueDrain {
-    private static final Logger LOG = LoggerFactory.getLogger(QueueProxy.class);
+    private static final Logger LOG = LoggerFactory.getLogger(QueueDrain.class);
     /** Queued requests are answered this long before {@code drain_timeout} ends, so their 503 gets written. */
     private static final long FLUSH_MARGIN_MILLIS = 500;
 

@@ -1,12 +1,12 @@
 package dev.oqp.queue.server;
 
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
@@ -24,7 +24,6 @@ import dev.oqp.common.server.Launcher;
 import dev.oqp.common.server.Servers;
 import dev.oqp.queue.admin.AdminEndpoints;
 import dev.oqp.queue.auth.Authenticator;
-import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
@@ -45,7 +44,6 @@ import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.time.Clock;
 
 /**
  * The ollama-queue-proxy server: wires the main port and one client injection port per {@code services[]}

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * without a key a client's identity, one Ollama listed twice, {@code services[].upstream} that it does not use.
  */
 final class StartupWarnings {
-    private static final Logger LOG = LoggerFactory.getLogger(QueueProxy.class);
+    private static final Logger LOG = LoggerFactory.getLogger(StartupWarnings.class);
 
     private StartupWarnings() {
     }

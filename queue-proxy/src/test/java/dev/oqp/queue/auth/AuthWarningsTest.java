@@ -3,9 +3,6 @@ package dev.oqp.queue.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.oqp.common.config.AuthConfig;
-import dev.oqp.common.config.KeyConfig;
-import dev.oqp.common.config.RateLimitConfig;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -13,6 +10,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+
+import dev.oqp.common.config.AuthConfig;
+import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.RateLimitConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

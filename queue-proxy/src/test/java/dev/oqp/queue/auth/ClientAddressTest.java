@@ -2,8 +2,9 @@ package dev.oqp.queue.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oqp.common.config.Cidr;
 import java.util.List;
+
+import dev.oqp.common.config.Cidr;
 import org.junit.jupiter.api.Test;
 
 class ClientAddressTest {

@@ -3,7 +3,6 @@ package dev.oqp.queue.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.oqp.common.config.RateLimitConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,6 +11,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+
+import dev.oqp.common.config.RateLimitConfig;
 import org.junit.jupiter.api.Test;
 
 class FailureLimiterTest {

@@ -2,12 +2,13 @@ package dev.oqp.queue.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
+
 import dev.oqp.common.config.AuthConfig;
 import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.RateLimitConfig;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class KeyRegistryTest {

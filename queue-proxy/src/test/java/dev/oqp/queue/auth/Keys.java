@@ -1,10 +1,11 @@
 package dev.oqp.queue.auth;
 
+import java.nio.file.Path;
+import java.util.List;
+
 import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
-import java.nio.file.Path;
-import java.util.List;
 
 /** Key entries as the config loader would produce them. */
 final class Keys {

@@ -2,9 +2,10 @@ package dev.oqp.queue.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.List;
+
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ModelGlobsTest {

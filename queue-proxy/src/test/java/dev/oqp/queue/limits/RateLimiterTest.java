@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import dev.oqp.common.config.RateLimits;
 import org.junit.jupiter.api.Test;
-import java.time.ZoneId;
 
 /** Buckets refilled over a minute, pre-paid and settled tokens, a daily quota: on injected clocks. */
 class RateLimiterTest {

@@ -6,19 +6,19 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
 import dev.oqp.common.config.HostConfig;
-import java.net.URI;
-import java.util.List;
-import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 /** The pure parts of the monitor: parsing the model lists, probe timeouts, failure descriptions. */
 class FleetMonitorTest {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -11,9 +12,8 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import dev.oqp.common.config.HostConfig;
-import org.junit.jupiter.api.Test;
 import dev.oqp.common.config.RoutingConfig;
-import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 
 class FleetTest {
     private static final String LLAMA = "llama3:latest";

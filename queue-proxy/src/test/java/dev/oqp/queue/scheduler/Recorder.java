@@ -1,10 +1,11 @@
 package dev.oqp.queue.scheduler;
 
-import dev.oqp.common.config.Tier;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
+
+import dev.oqp.common.config.Tier;
 
 /** Records outcomes of the tickets it makes, in delivery order. */
 final class Recorder {

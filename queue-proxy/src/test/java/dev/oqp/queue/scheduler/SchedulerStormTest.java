@@ -2,22 +2,23 @@ package dev.oqp.queue.scheduler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.oqp.common.config.QueueConfig;
-import dev.oqp.common.config.Tier;
-import dev.oqp.common.config.TierConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Queue;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CyclicBarrier;
-import org.junit.jupiter.api.Test;
-import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CyclicBarrier;
 import java.util.function.Supplier;
+
+import dev.oqp.common.config.QueueConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.config.TierConfig;
+import org.junit.jupiter.api.Test;
 
 /**
  * Random storms: whatever happens, every slot comes back and every ticket gets exactly one outcome; per-tier

@@ -6,15 +6,16 @@ import static dev.oqp.common.config.Tier.NORMAL;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.oqp.common.config.QueueConfig;
-import dev.oqp.common.config.Tier;
-import dev.oqp.common.config.TierConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+
+import dev.oqp.common.config.QueueConfig;
+import dev.oqp.common.config.Tier;
+import dev.oqp.common.config.TierConfig;
 import org.junit.jupiter.api.Test;
 
 class SchedulerTest {

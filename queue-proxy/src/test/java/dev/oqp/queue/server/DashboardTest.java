@@ -5,6 +5,7 @@ import static dev.oqp.queue.server.QueueFixture.get;
 import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -14,7 +15,6 @@ import java.util.regex.Pattern;
 import dev.oqp.common.testing.FakeOllama;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import java.net.URI;
 
 /** {@code /dashboard}: scope read (bearer or a Basic password), a fresh nonce per response, off by config. */
 class DashboardTest {

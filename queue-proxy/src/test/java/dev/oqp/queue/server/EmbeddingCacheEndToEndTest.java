@@ -6,8 +6,10 @@ import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,16 +21,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
+import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.cache.RedisFixture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import dev.oqp.queue.cache.CachePlan;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * The embedding cache end to end (pipeline steps 6 and 11), against the memory backend and a real Valkey or

@@ -6,9 +6,9 @@ import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import java.io.InputStream;
 import java.net.Socket;
 import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,7 +27,6 @@ import dev.oqp.common.testing.TestSockets;
 import dev.oqp.queue.routing.Host;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import java.net.http.HttpRequest;
 
 /**
  * The fleet (pipeline steps 4, 9 and 10) against two or three fake Ollama hosts on loopback: model-aware

@@ -7,6 +7,7 @@ import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -15,11 +16,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
+import dev.oqp.common.testing.TestSockets;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import dev.oqp.common.testing.TestSockets;
-import java.nio.charset.StandardCharsets;
-import org.awaitility.Awaitility;
 
 /** The queue proxy's pipeline end to end: a real client, the proxy and a fake Ollama, all on loopback. */
 class QueueProxyTest {

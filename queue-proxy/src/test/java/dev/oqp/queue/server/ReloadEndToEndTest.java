@@ -16,11 +16,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import dev.oqp.common.config.ConfigLoader;
-import dev.oqp.queue.reload.Reload;
 import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
+import dev.oqp.queue.reload.Reload;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

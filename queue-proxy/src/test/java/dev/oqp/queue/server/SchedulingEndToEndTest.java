@@ -31,11 +31,11 @@ import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
+import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.scheduler.Snapshot;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import dev.oqp.queue.routing.Host;
 
 /**
  * The queue's scheduling seen from the outside (pipeline steps 7, 8 and 11): a real client, the proxy started from

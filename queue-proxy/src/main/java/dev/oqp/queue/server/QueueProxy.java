@@ -225,12 +225,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         reloader.watch(file, env, server);
     }
 
-    /**
-     * Binds every port and starts serving; logs the start-up warnings (auth disabled beyond loopback, key
-     * files readable by others).
-     *
-     * @throws java.io.IOException naming the listener whose port cannot be bound
-     */
+    /** Logs the start-up warnings, binds every port and serves; an {@code IOException} names a port in use. */
     public void start() throws Exception {
         StartupWarnings.log(boot);
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());

@@ -9,8 +9,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The callback every path of an exchange ends through: completes the client's callback and fires
- * {@link ProxyBase#onExchangeComplete} with the exchange's record, both exactly once, whichever of success, upstream
+ * The callback every path of an exchange ends through: fires {@link ProxyBase#onExchangeComplete} with the
+ * exchange's record, then completes the client's callback, both exactly once, whichever of success, upstream
  * failure, client gone or refusal comes first.
  */
 final class CompletionCallback implements Callback {
@@ -40,8 +40,10 @@ final class CompletionCallback implements Callback {
             // A response to a client that pipelined carries Connection: close (set when its headers
             // were written), so the connection ends after it and never parses the rest of that request.
             silenceWatch.done(exchange);
-            proxyToClientCallback.succeeded();
+            // The hook runs before the client's callback completes: only then does the connection read the
+            // client's next request, which must find this one settled (its slots back, its tokens counted).
             complete(null);
+            proxyToClientCallback.succeeded();
         }
     }
 
@@ -49,8 +51,8 @@ final class CompletionCallback implements Callback {
     public void failed(Throwable failure) {
         if (completed.compareAndSet(false, true)) {
             silenceWatch.done(exchange);
-            proxyToClientCallback.failed(failure);
             complete(failure);
+            proxyToClientCallback.failed(failure);
         }
     }
 

@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * <p>Subclasses override the hooks and nothing else: every Jetty override here is final.
  */
 public abstract class ProxyBase extends ProxyHandler {
-    /** A refused request's body up to this size is read and dropped before the answer. */
+    /** A refused request's declared body up to this size is read and dropped before the answer ({@link BodyDrain}). */
     private static final long DISCARD_LIMIT = 1024 * 1024;
     private static final Logger LOG = LoggerFactory.getLogger(ProxyBase.class);
     private static final String EXCHANGE_ATTRIBUTE = ProxyBase.class.getName() + ".exchange";
@@ -225,16 +225,8 @@ public abstract class ProxyBase extends ProxyHandler {
                            Exchange exchange, Throwable reason, Exchange.Outcome outcome, int status, String message) {
         exchange.failed(reason, outcome);
         addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-        long declared = clientToProxyRequest.getLength();
-        if (declared > 0 && declared <= DISCARD_LIMIT) {
-            // A small body still arriving is read and dropped first: answering and closing with the client's bytes
-            // unread makes the kernel reset the connection, and the client may lose the answer with it.
-            Runnable answer = () -> ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, status,
-                    message);
-            Content.Source.consumeAll(clientToProxyRequest, Callback.from(answer, failure -> answer.run()));
-            return true;
-        }
-        ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, completion, status, message);
+        BodyDrain.thenAnswer(clientToProxyRequest, DISCARD_LIMIT, () -> ErrorResponses.write(clientToProxyRequest,
+                proxyToClientResponse, completion, status, message));
         return true;
     }
 

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import dev.oqp.common.config.Tier;
+import dev.oqp.common.proxy.BodyDrain;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.Exchange;
 import dev.oqp.queue.auth.Client;
@@ -19,7 +20,6 @@ import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Ticket;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -42,6 +42,8 @@ final class Call {
     private static final String ATTRIBUTE = Call.class.getName();
     /** Declared bodies up to this size are read and dropped (never held) before an early answer ({@link #answer}). */
     private static final long DISCARD_LIMIT = 1024 * 1024;
+    /** The same for a request refused before it was authenticated (401, 429, a bad target). */
+    private static final long UNAUTHENTICATED_DISCARD_LIMIT = 64 * 1024;
 
     final String requestId;
     final Port port;
@@ -151,12 +153,10 @@ final class Call {
     void answer(int status, String message, String error) {
         if (!bodyRead) {
             bodyRead = true;
-            long declared = request.getLength();
-            if (declared > 0 && declared <= DISCARD_LIMIT) {
-                Runnable again = () -> answer(status, message, error);
-                Content.Source.consumeAll(request, Callback.from(again, failure -> again.run()));
-                return;
-            }
+            // Read and dropped first, so that the client reads the answer (before authentication, a smaller body).
+            BodyDrain.thenAnswer(request, client == null ? UNAUTHENTICATED_DISCARD_LIMIT : DISCARD_LIMIT,
+                    () -> answer(status, message, error));
+            return;
         }
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(Headers.X_REQUEST_ID, requestId);
@@ -194,6 +194,12 @@ final class Call {
     void leave(Throwable failure) {
         callback.failed(failure);
         complete(Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed", -1);
+    }
+
+    /** Something failed after the answer began: the connection is aborted, {@code error} recorded with 500. */
+    void fail(Throwable failure, String error) {
+        callback.failed(failure);
+        complete(500, 0, error, -1);
     }
 
     /**

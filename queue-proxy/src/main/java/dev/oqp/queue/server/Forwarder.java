@@ -207,6 +207,18 @@ final class Forwarder extends ProxyBase implements Sender {
     @Override
     protected void onExchangeComplete(Request clientToProxyRequest, Exchange exchange) {
         Call call = Call.of(clientToProxyRequest);
+        try {
+            settle(call, exchange);
+        } finally {
+            // Recorded whatever the accounting did.
+            call.complete(exchange.status(), exchange.bytesToClient(),
+                    exchange.outcome() == Exchange.Outcome.NONE ? null : exchange.outcome().name(),
+                    exchange.upstreamMillis());
+        }
+    }
+
+    /** Slots back first, then host metrics, tokens, rate limits and usage. */
+    private void settle(Call call, Exchange exchange) {
         // First, whatever else happens: the slots go back and the next queued request may start.
         if (call.grant != null) {
             CompletableFuture<?> preload = call.preload;
@@ -257,7 +269,5 @@ final class Forwarder extends ProxyBase implements Sender {
                 usage.record(call.clientLabel(), call.model, prompt, completion, hits);
             }
         }
-        call.complete(exchange.status(), exchange.bytesToClient(),
-                exchange.outcome() == Exchange.Outcome.NONE ? null : exchange.outcome().name(), exchange.upstreamMillis());
     }
 }

@@ -109,9 +109,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
                     call.answer(403, "client " + call.client.clientId() + " has scope " + call.client.scope().yamlName()
                             + "; " + path + " needs " + route.scope().yamlName(), "scope");
                 } else if (route.kind() == Route.Kind.OWN) {
-                    reply(call, admin.authorized(path, call.client,
-                            Request.extractQueryParameters(request).getValue("tier"), current.config().admin(),
-                            current.cache()));
+                    own(call, path);
                 } else if (route.kind() == Route.Kind.INFERENCE) {
                     intake.admit(call);
                 } else {
@@ -120,6 +118,21 @@ final class Gate extends Handler.Abstract.NonBlocking {
             }
         }
         return true;
+    }
+
+    /** An own endpoint whose scope was checked; a queue control reads its {@code tier} parameter. */
+    private void own(Call call, String path) {
+        String tier = null;
+        if (path.startsWith("/queue/") && "POST".equals(call.request.getMethod())) {
+            try {
+                tier = Request.extractQueryParameters(call.request).getValue("tier");
+            } catch (RuntimeException e) {
+                // A malformed percent-escape: the query cannot be read.
+                call.answer(400, "the query string is malformed", "bad_query");
+                return;
+            }
+        }
+        reply(call, admin.authorized(path, call.client, tier, call.settings.config().admin(), call.settings.cache()));
     }
 
     /** Step 3: true when the request has its client; else it was answered (401, 429). */

@@ -158,7 +158,7 @@ final class InferenceIntake {
             if (!call.response.isCommitted()) {
                 refuse(call, 500, "internal error", "internal");
             } else {
-                call.callback.failed(t);
+                call.fail(t, "internal");
             }
         }
     }

@@ -116,7 +116,7 @@ final class MergedLists {
         gather(path).thenAccept(gathered -> answer(call, gathered))
                 .exceptionally(x -> {
                     LOG.warn("answering " + path + " failed", x);
-                    call.callback.failed(x);
+                    call.fail(x, "internal");
                     return null;
                 });
     }

@@ -16,12 +16,14 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Components;
 import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.server.Context;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Invocable;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
  * A client's exchange without a server: a Jetty {@link Request} with a whole body, a {@link Response} that records
@@ -69,6 +71,14 @@ final class FakeExchange {
             case "getContext" -> proxy(Context.class, (c, cm, cargs) -> switch (cm.getName()) {
                 case "getPathInContext" -> cargs[0];
                 default -> throw new UnsupportedOperationException("Context." + cm.getName());
+            });
+            case "getComponents" -> proxy(Components.class, (c, cm, cargs) -> switch (cm.getName()) {
+                // A timer that never fires: the fake's body is all there at once, so a drain never waits.
+                case "getScheduler" -> proxy(Scheduler.class, (t, tm, targs) -> switch (tm.getName()) {
+                    case "schedule" -> proxy(Scheduler.Task.class, (k, km, kargs) -> false);
+                    default -> throw new UnsupportedOperationException("Scheduler." + tm.getName());
+                });
+                default -> throw new UnsupportedOperationException("Components." + cm.getName());
             });
             case "getConnectionMetaData" -> proxy(ConnectionMetaData.class, (c, cm, cargs) -> switch (cm.getName()) {
                 // No network connection: nothing to watch while queued.

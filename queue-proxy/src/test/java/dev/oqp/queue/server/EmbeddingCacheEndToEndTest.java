@@ -391,6 +391,7 @@ class EmbeddingCacheEndToEndTest {
         @Test
         void aRequiredBackendThatIsDownAnswers503AndMakesTheProxyUnready() throws Exception {
             FakeOllama ollama = ollama();
+            // A port nothing listens on (a backend that is down), so never bound by anyone on purpose.
             QueueProxy proxy = fixture.start(ollama, 2, "embedding_cache:\n  backend: 'redis://127.0.0.1:"
                     + TestSockets.freePort() + "/0'\n  required: true\n  timeout: 100ms\n");
 

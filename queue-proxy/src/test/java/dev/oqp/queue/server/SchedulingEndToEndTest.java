@@ -226,7 +226,7 @@ class SchedulingEndToEndTest {
         @Test
         void injectionPortAppliesItsClientsCeilingAndCap() throws Exception {
             FakeOllama ollama = fixture.ollama(fake(TOKEN_DELAY));
-            int port = TestSockets.freePort();
+            int port = QueueFixture.PLACEHOLDER_PORT;
             QueueProxy proxy = fixture.start(ollama, 2, """
                     auth:
                       keys:
@@ -613,8 +613,7 @@ class SchedulingEndToEndTest {
         void shutdownAnswersQueuedRequests503WithRetryAfterAndLetsInFlightFinish() throws Exception {
             FakeOllama ollama = fixture.ollama(fake(Duration.ofMillis(50)));
             // The queue is flushed 0.5 s before drain_timeout, at 2.5 s: far after the ~1.2 s the work below needs.
-            QueueProxy proxy = fixture.start(ollama, 1, "proxy:\n  port: " + TestSockets.freePort()
-                    + "\n  drain_timeout: 3s\n");
+            QueueProxy proxy = fixture.start(ollama, 1, "proxy:\n  drain_timeout: 3s\n");
             URI generate = base(proxy).resolve("/api/generate");
 
             var inFlight = fixture.sendAsync(post(generate, stream("in-flight", 20)));
@@ -647,8 +646,7 @@ class SchedulingEndToEndTest {
         @Test
         void shutdownThatCannotDrainTheQueueInTimeAnswersTheQueued503WithRetryAfter() throws Exception {
             FakeOllama ollama = fixture.ollama(fake(Duration.ofMillis(50)));
-            QueueProxy proxy = fixture.start(ollama, 1, "proxy:\n  port: " + TestSockets.freePort()
-                    + "\n  drain_timeout: 2s\n");
+            QueueProxy proxy = fixture.start(ollama, 1, "proxy:\n  drain_timeout: 2s\n");
             URI generate = base(proxy).resolve("/api/generate");
 
             // 60 lines 50 ms apart: still streaming when the queue is flushed (drain_timeout - 0.5 s after the stop).

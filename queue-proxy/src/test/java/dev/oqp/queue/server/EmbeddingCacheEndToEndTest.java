@@ -206,6 +206,8 @@ class EmbeddingCacheEndToEndTest {
             stored(proxy, embed(proxy), body);
             assertThat(cacheOf(fixture.send(post(embed(proxy), body)))).isEqualTo("HIT");
 
+            // Wall-clock on purpose: the Redis case waits for the server's own TTL (the memory backend's TTL on a
+            // hand-moved clock is MemoryEmbeddingCacheTest's; here it is built by the proxy on the system clock).
             Thread.sleep(1300);
 
             assertThat(cacheOf(fixture.send(post(embed(proxy), body)))).isEqualTo("MISS");

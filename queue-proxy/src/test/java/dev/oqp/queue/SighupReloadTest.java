@@ -85,6 +85,7 @@ class SighupReloadTest {
     @Test
     void sighupReloadsTheFileAndABadFileKeepsTheProcessRunning() throws Exception {
         assumeTrue(!System.getProperty("os.name").toLowerCase().startsWith("windows"), "SIGHUP is POSIX");
+        // Picked before the process binds it: the port goes into the file the process starts from.
         int port = TestSockets.freePort();
         Path file = dir.resolve("oqp.yaml");
         Files.writeString(file, config(port, "before"));

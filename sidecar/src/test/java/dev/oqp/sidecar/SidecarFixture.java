@@ -18,11 +18,19 @@ import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.TestSockets;
 
-/** Starts sidecars from YAML on free loopback ports and talks to them; closes everything it started. */
+/**
+ * Starts sidecars from YAML on free loopback ports and talks to them; closes everything it started.
+ *
+ * <p>Every listener of a sidecar started here binds port 0, so the kernel picks a free port when it binds (no window
+ * in which another process can take a port picked earlier); tests read the bound ports back with
+ * {@link Sidecar#port(String)} and {@link Sidecar#metricsPort()}. The ports in the YAML only satisfy the config's
+ * checks (1024-65535, unique) and are never bound: a test that writes one uses a placeholder below.
+ */
 final class SidecarFixture implements AutoCloseable {
-    static int freePort() {
-        return TestSockets.freePort();
-    }
+    /** A listen port for a test's YAML where the config requires one: {@link #start} binds port 0 instead. */
+    static final int PLACEHOLDER_PORT = 11436;
+    /** A second one, for a second listener of the same file. */
+    static final int OTHER_PLACEHOLDER_PORT = 11437;
 
     static Socket rawRequest(int port, String method, String path, Map<String, String> headers, String body)
             throws IOException {
@@ -55,16 +63,17 @@ final class SidecarFixture implements AutoCloseable {
             throw new AssertionError("test config invalid:\n" + e.getMessage(), e);
         }
         Sidecar sidecar = new Sidecar(config);
+        TestSockets.bindAnyPorts(sidecar.connector(config.services().get(0).name()).getServer());
         sidecar.start();
         started.add(sidecar);
         return sidecar;
     }
 
-    /** A one-service config: {@code name} on a free port in front of {@code upstream}, plus extra lines. */
+    /** A one-service config: {@code name} (on a free port once started) in front of {@code upstream}, plus extra lines. */
     static String service(String name, URI upstream, String... extraLines) {
         StringBuilder yaml = new StringBuilder("services:\n")
                 .append("  - name: ").append(name).append('\n')
-                .append("    listen: ").append(freePort()).append('\n')
+                .append("    listen: ").append(PLACEHOLDER_PORT).append('\n')
                 .append("    upstream: ").append(upstream).append('\n');
         for (String line : extraLines) {
             yaml.append("    ").append(line).append('\n');

@@ -112,6 +112,7 @@ class SidecarMainTest {
     void portInUseNamesTheServiceWhosePortIsTakenNotTheFirst(@TempDir Path dir) throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            // Picked before the process binds it: the port goes into the file the process starts from.
             int freePort = free.getLocalPort();
             free.close();
             Path file = dir.resolve("ok.yaml");

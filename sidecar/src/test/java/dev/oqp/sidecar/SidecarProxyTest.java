@@ -145,8 +145,8 @@ class SidecarProxyTest {
     @Test
     void eachServicePortInjectsItsOwnHeaders() throws Exception {
         ollama(FakeOllama.builder());
-        int a = SidecarFixture.freePort();
-        int b = SidecarFixture.freePort();
+        int a = SidecarFixture.PLACEHOLDER_PORT;
+        int b = SidecarFixture.OTHER_PLACEHOLDER_PORT;
         Sidecar sidecar = fixture.start("services:\n"
                 + "  - name: alpha\n    listen: " + a + "\n    upstream: " + ollama.baseUri()
                 + "\n    headers: {Authorization: \"Bearer A\"}\n"
@@ -163,9 +163,9 @@ class SidecarProxyTest {
     @Test
     void metricsPortCountsRequestsPerServiceAndStatus() throws Exception {
         ollama(FakeOllama.builder());
-        int metricsPort = SidecarFixture.freePort();
         Sidecar sidecar = fixture.start(service("ui", ollama.baseUri())
-                + "sidecar:\n  metrics_port: " + metricsPort + "\n  drain_timeout: 1s\n");
+                + "sidecar:\n  metrics_port: " + SidecarFixture.OTHER_PLACEHOLDER_PORT + "\n  drain_timeout: 1s\n");
+        int metricsPort = sidecar.metricsPort();
 
         fixture.get(base(sidecar, "ui").resolve("/api/version"));
         fixture.get(base(sidecar, "ui").resolve("/api/nosuch"));
@@ -181,9 +181,9 @@ class SidecarProxyTest {
     @Test
     void clientClosingRightAfterACompleteResponseIsCountedAsSuccess() throws Exception {
         ollama(FakeOllama.builder());
-        int metricsPort = SidecarFixture.freePort();
         Sidecar sidecar = fixture.start(service("ui", ollama.baseUri())
-                + "sidecar:\n  metrics_port: " + metricsPort + "\n  drain_timeout: 1s\n");
+                + "sidecar:\n  metrics_port: " + SidecarFixture.OTHER_PLACEHOLDER_PORT + "\n  drain_timeout: 1s\n");
+        int metricsPort = sidecar.metricsPort();
 
         for (int i = 0; i < 20; i++) {
             try (Socket socket = SidecarFixture.rawRequest(sidecar.port("ui"), "GET", "/api/version",

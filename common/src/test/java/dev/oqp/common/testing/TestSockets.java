@@ -9,16 +9,37 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
-/** Socket-level helpers for end-to-end tests: free ports, raw HTTP/1.1 requests, reading up to a marker. */
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+
+/** Socket-level helpers for end-to-end tests: free ports, port 0 for a server, raw HTTP/1.1 requests, reading up to a marker. */
 public final class TestSockets {
     private TestSockets() {
     }
 
+    /**
+     * A port that was free a moment ago. Another process may take it before it is bound: only for a port that must be
+     * known before anything binds it (a file a process starts from); a server in the test's JVM binds port 0 instead
+     * ({@link #bindAnyPorts}).
+     */
     public static int freePort() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Makes every listener of {@code server}, not started yet, bind port 0: the kernel picks a free port as it binds,
+     * and the test reads the bound one back. The ports its config names (which must be 1024-65535) are never bound.
+     */
+    public static void bindAnyPorts(Server server) {
+        for (Connector connector : server.getConnectors()) {
+            if (connector instanceof ServerConnector network) {
+                network.setPort(0);
+            }
         }
     }
 

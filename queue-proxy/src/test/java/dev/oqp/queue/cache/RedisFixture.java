@@ -50,6 +50,7 @@ public final class RedisFixture implements AutoCloseable {
             }
             Assumptions.abort(message);
         }
+        // Picked before the server binds it: redis-server cannot bind port 0 (--port 0 turns TCP off).
         int port = TestSockets.freePort();
         RedisFixture fixture = new RedisFixture("redis://127.0.0.1:" + port + "/0", binary, port);
         fixture.restart();

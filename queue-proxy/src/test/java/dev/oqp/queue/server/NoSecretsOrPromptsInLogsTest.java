@@ -11,7 +11,6 @@ import java.util.Map;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
 import dev.oqp.common.testing.LogCapture;
-import dev.oqp.common.testing.TestSockets;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,7 +40,6 @@ class NoSecretsOrPromptsInLogsTest {
             FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
             QueueProxy proxy = fixture.start(ollama, 1, """
                     proxy:
-                      port: %d
                       max_body: 1KiB
                       drain_timeout: 1s
                     ollama:
@@ -58,7 +56,7 @@ class NoSecretsOrPromptsInLogsTest {
                     logging:
                       level: trace
                       access_log: true
-                    """.formatted(TestSockets.freePort(), ollama.baseUri()), Map.of("KEY", KEY, "HOST_SECRET", HOST_SECRET));
+                    """.formatted(ollama.baseUri()), Map.of("KEY", KEY, "HOST_SECRET", HOST_SECRET));
             var api = base(proxy);
             String body = "{\"model\":\"llama3\",\"prompt\":\"" + PROMPT + "\",\"stream\":false}";
 

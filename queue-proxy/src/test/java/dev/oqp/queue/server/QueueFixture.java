@@ -21,8 +21,16 @@ import dev.oqp.common.testing.TestSockets;
 /**
  * Starts queue proxies from YAML on free loopback ports in front of fake Ollamas, and talks to them; closes
  * everything it started.
+ *
+ * <p>Every listener of a proxy started by {@link #start} binds port 0, so the kernel picks a free port when it binds
+ * (no window in which another process can take a port picked earlier); tests read the bound ports back with
+ * {@link QueueProxy#port()} and {@link QueueProxy#port(String)}. The ports in the YAML only satisfy the config's
+ * checks (1024-65535, unique) and are never bound: a test that writes one uses {@link #PLACEHOLDER_PORT}.
  */
 final class QueueFixture implements AutoCloseable {
+    /** A listen port for a test's YAML where the config requires one: {@link #start} binds port 0 instead. */
+    static final int PLACEHOLDER_PORT = 11436;
+
     final HttpClient http = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
@@ -37,7 +45,7 @@ final class QueueFixture implements AutoCloseable {
     }
 
     /**
-     * A proxy on a free port whose config is {@code yaml} plus a {@code proxy:} section (unless given) and, unless
+     * A proxy on free ports whose config is {@code yaml} plus a {@code proxy:} section (unless given) and, unless
      * given, one host {@code gpu-1} at {@code ollama} with {@code slots} slots.
      */
     QueueProxy start(FakeOllama ollama, int slots, String yaml) throws Exception {
@@ -45,10 +53,20 @@ final class QueueFixture implements AutoCloseable {
     }
 
     QueueProxy start(FakeOllama ollama, int slots, String yaml, Map<String, String> env) throws Exception {
+        return start(ollama, slots, yaml, env, true);
+    }
+
+    /** As {@link #start(FakeOllama, int, String)}, on the ports the YAML names, for a test about those very ports. */
+    QueueProxy startOnConfiguredPorts(FakeOllama ollama, int slots, String yaml) throws Exception {
+        return start(ollama, slots, yaml, Map.of(), false);
+    }
+
+    private QueueProxy start(FakeOllama ollama, int slots, String yaml, Map<String, String> env, boolean anyPort)
+            throws Exception {
         StringBuilder full = new StringBuilder(yaml);
         if (!yaml.contains("proxy:")) {
             // A stream a test leaves stalled must not hold the fixture's stop for the default 30 s.
-            full.append("proxy:\n  port: ").append(TestSockets.freePort()).append("\n  drain_timeout: 1s\n");
+            full.append("proxy:\n  drain_timeout: 1s\n");
         }
         if (!yaml.contains("ollama:")) {
             full.append("ollama:\n  hosts:\n    - name: gpu-1\n      url: ").append(ollama.baseUri())
@@ -64,6 +82,9 @@ final class QueueFixture implements AutoCloseable {
             throw new AssertionError("test config invalid:\n" + e.getMessage() + "\n" + full, e);
         }
         QueueProxy proxy = new QueueProxy(config);
+        if (anyPort) {
+            TestSockets.bindAnyPorts(proxy.mainConnector().getServer());
+        }
         proxy.start();
         started.add(proxy);
         return proxy;

@@ -6,7 +6,6 @@ import java.net.URI;
 import java.time.Duration;
 
 import dev.oqp.common.proxy.ProxyBaseContractTest;
-import dev.oqp.common.testing.TestSockets;
 import dev.oqp.queue.routing.Host;
 
 /**
@@ -17,8 +16,7 @@ import dev.oqp.queue.routing.Host;
 class QueueProxyContractTest extends ProxyBaseContractTest {
     @Override
     protected ProxyUnderTest start(URI upstream, Duration idleTimeout, long maxBody) throws Exception {
-        StringBuilder yaml = new StringBuilder("proxy:\n  port: ").append(TestSockets.freePort())
-                .append("\n  drain_timeout: 1s\n");
+        StringBuilder yaml = new StringBuilder("proxy:\n  drain_timeout: 1s\n");
         if (maxBody >= 0) {
             yaml.append("  max_body: ").append(maxBody).append('\n');
         }

@@ -142,8 +142,7 @@ class QueueProxyTest {
     @Test
     void badBodiesAre400AndOversizedOnesAre413InBothShapes() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder());
-        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "proxy:\n  port: " + TestSockets.freePort()
-                + "\n  max_body: 1KiB\n  drain_timeout: 1s\n");
+        QueueProxy proxy = fixture.start(ollama, 1, KEYS + "proxy:\n  max_body: 1KiB\n  drain_timeout: 1s\n");
         String auth = bearer(KEY_CHAT);
 
         HttpResponse<String> notJson = fixture.send(post(base(proxy).resolve("/api/generate"), "hello", "Authorization", auth));
@@ -277,7 +276,7 @@ class QueueProxyTest {
     @Test
     void injectionPortWorksForAClientThatSendsNoHeaders() throws Exception {
         FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         QueueProxy proxy = fixture.start(ollama, 1, KEYS + """
                 services:
                   - name: webui

@@ -95,7 +95,7 @@ class ReloadEndToEndTest {
     @Test
     void aChangedFileAddingAKeyLetsItInWithoutDroppingAStreamInProgress() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         FakeOllama[] hosts = {ollama};
         String before = config(port, hosts, key("a", KEY_A, ""), 2);
         QueueProxy proxy = startWatched(ollama, before);
@@ -117,7 +117,7 @@ class ReloadEndToEndTest {
     @Test
     void aFileWithOneBadLineChangesNothingAndReportsTheLine() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         String before = config(port, new FakeOllama[] {ollama}, key("a", KEY_A, ""), 2);
         QueueProxy proxy = startWatched(ollama, before);
         Files.writeString(file(), before.replace(key("a", KEY_A, ""), key("b", KEY_B, "")) + "queue:\n  normal: {max_depth: -1}\n");
@@ -135,7 +135,7 @@ class ReloadEndToEndTest {
     @Test
     void aRemovedKeyGets401OnItsNextRequestWhileItsRunningStreamCompletes() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         FakeOllama[] hosts = {ollama};
         QueueProxy proxy = fixture.start(ollama, 2, config(port, hosts, key("a", KEY_A, "") + key("b", KEY_B, ""), 2));
         CompletableFuture<HttpResponse<String>> running = stream(proxy, KEY_B, "b running");
@@ -156,7 +156,7 @@ class ReloadEndToEndTest {
     @Test
     void loweringAClientsCapTakesEffectForItsNextDispatch() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         FakeOllama[] hosts = {ollama};
         QueueProxy proxy = fixture.start(ollama, 4, config(port, hosts, key("a", KEY_A, ", max_concurrent: 2"), 4));
         CompletableFuture<HttpResponse<String>> first = stream(proxy, KEY_A, "one");
@@ -178,7 +178,7 @@ class ReloadEndToEndTest {
     void aHostAddedByAReloadTakesRequestsAndARemovedOneFinishesItsStreams() throws Exception {
         FakeOllama a = slowOllama();
         FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         QueueProxy proxy = fixture.start(a, 2, config(port, new FakeOllama[] {a}, key("a", KEY_A, ""), 2));
         CompletableFuture<HttpResponse<String>> onA = stream(proxy, KEY_A, "on a");
         a.awaitRequests(1, WAIT);
@@ -203,10 +203,12 @@ class ReloadEndToEndTest {
     @Test
     void listenerChangesAreReportedAsNeedingARestartAndOtherwiseIgnored() throws Exception {
         FakeOllama ollama = slowOllama();
+        // Bound as configured, so picked before the proxy binds it: the test compares the running port with the file's.
         int port = TestSockets.freePort();
         FakeOllama[] hosts = {ollama};
-        QueueProxy proxy = fixture.start(ollama, 2, config(port, hosts, key("a", KEY_A, ""), 2));
+        QueueProxy proxy = fixture.startOnConfiguredPorts(ollama, 2, config(port, hosts, key("a", KEY_A, ""), 2));
 
+        // Never bound (a port change needs a restart): only another port than the running one.
         Reload result = reload(proxy, config(TestSockets.freePort(), hosts, key("a", KEY_A, ""), 2));
 
         assertThat(result.applied()).isTrue();
@@ -223,7 +225,7 @@ class ReloadEndToEndTest {
     @Test
     void aReloadNeverTurnsAuthenticationOffAndNeverAppliesAnEmptyFile() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         String before = config(port, new FakeOllama[] {ollama}, key("a", KEY_A, ""), 2);
         QueueProxy proxy = startWatched(ollama, before);
 
@@ -243,7 +245,7 @@ class ReloadEndToEndTest {
     @Test
     void aKeyFileRewrittenInPlaceRotatesTheKeyWithoutTouchingTheConfig() throws Exception {
         FakeOllama ollama = slowOllama();
-        int port = TestSockets.freePort();
+        int port = QueueFixture.PLACEHOLDER_PORT;
         Path keys = Files.createDirectories(dir.resolve("secrets"));
         Path keyFile = keys.resolve("a.key");
         Files.writeString(keyFile, KEY_A + "\n");

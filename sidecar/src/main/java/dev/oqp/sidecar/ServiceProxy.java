@@ -76,8 +76,8 @@ final class ServiceProxy extends ProxyBase {
         if (accessLog) {
             AccessLine.start()
                     .add("service", service.name())
-                    .add("method", exchange.method())
-                    .add("path", exchange.path())
+                    .clientText("method", exchange.method())
+                    .clientText("path", exchange.path())
                     .add("status", exchange.status())
                     .add("bytes", exchange.bytesToClient())
                     .millis("total_ms", exchange.totalMillis())

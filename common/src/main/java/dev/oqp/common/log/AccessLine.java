@@ -13,6 +13,8 @@ import org.slf4j.spi.LoggingEventBuilder;
  */
 public final class AccessLine {
     private static final Logger ACCESS = LoggerFactory.getLogger(Logging.ACCESS_LOGGER);
+    /** The most characters of client-chosen text an access line holds per field. */
+    public static final int CLIENT_TEXT_LIMIT = 128;
 
     private LoggingEventBuilder line;
 
@@ -31,6 +33,17 @@ public final class AccessLine {
             line = line.addKeyValue(name, value);
         }
         return this;
+    }
+
+    /**
+     * Adds text the client chose (a method, a path), bounded: at most {@value #CLIENT_TEXT_LIMIT} characters, then
+     * {@code …} and the length it had, so that a hostile request cannot fill the log.
+     */
+    public AccessLine clientText(String name, String value) {
+        if (value != null && value.length() > CLIENT_TEXT_LIMIT) {
+            value = value.substring(0, CLIENT_TEXT_LIMIT) + "…(" + value.length() + " characters)";
+        }
+        return add(name, value);
     }
 
     /** Adds a time in milliseconds, rounded to 0.01 ms ({@code -1} when negative: never measured). */

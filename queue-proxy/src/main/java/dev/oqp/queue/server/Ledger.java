@@ -43,8 +43,8 @@ final class Ledger {
                 .add("port", call.port.name())
                 .add("client", call.clientLabel())
                 .add("remote", call.clientAddress)
-                .add("method", call.request.getMethod())
-                .add("path", call.request.getHttpURI().getPath())
+                .clientText("method", call.request.getMethod())
+                .clientText("path", call.request.getHttpURI().getPath())
                 .add("status", status)
                 .add("bytes", bytes)
                 .millis("total_ms", (System.nanoTime() - call.startNanos) / 1e6);
@@ -54,7 +54,7 @@ final class Ledger {
         if (call.waitedNanos >= 0) {
             line.millis("wait_ms", call.waitedNanos / 1e6);
         }
-        line.add("model", call.model);
+        line.clientText("model", call.model);
         if (call.cache != null) {
             line.add("cache", call.cache.status().name());
         }

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 import dev.oqp.common.testing.FakeOllama;
+import dev.oqp.common.testing.LogCapture;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
 import org.junit.jupiter.api.AfterEach;
@@ -80,5 +81,26 @@ class SidecarRefusalsTest {
         assertThat(encodedName).startsWith("HTTP/1.1 200");
         assertThat(ollama.requests()).extracting(RecordedRequest::path).containsExactly("/v1/models/llama3:latest");
         assertThat(fixture.get(base(sidecar, "ui").resolve("/api/tags")).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aDuplicatedOrMalformedHostIsCountedAndLoggedOnlyAsABoundedExcerptAtDebug() throws Exception {
+        Sidecar sidecar = start();
+        int port = sidecar.port("ui");
+        String junk = "x".repeat(7000) + "<script>";
+
+        try (LogCapture logs = LogCapture.start()) {
+            assertThat(raw(port, "GET", "/", Map.of("Host", "first\r\nHost: second"))).startsWith("HTTP/1.1 400");
+            assertThat(raw(port, "GET", "/", Map.of("Host", junk))).startsWith("HTTP/1.1 400");
+
+            assertThat(logs.lines()).as("no client text beyond an excerpt")
+                    .noneMatch(line -> line.contains("x".repeat(65)) || line.contains("second"));
+            assertThat(logs.lines()).as("not a warning").noneMatch(line -> line.contains("\"level\":\"WARN\""));
+            assertThat(logs.lines()).anyMatch(line -> line.contains("\"level\":\"DEBUG\"")
+                    && line.contains("Duplicate Host Header"));
+        }
+        assertThat(ollama.requests()).isEmpty();
+        assertThat(fixture.get(URI.create("http://127.0.0.1:" + sidecar.metricsPort() + "/metrics")).body())
+                .contains("oqp_sidecar_bad_requests_total{reason=\"host\"} 2.0");
     }
 }

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 import dev.oqp.common.testing.FakeOllama;
+import dev.oqp.common.testing.LogCapture;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
 import org.junit.jupiter.api.AfterEach;
@@ -88,5 +89,29 @@ class RequestRefusalsTest {
 
         assertThat(encodedName).startsWith("HTTP/1.1 200");
         assertThat(ollama.requests()).extracting(RecordedRequest::path).containsExactly("/v1/models/llama3:latest");
+    }
+
+    @Test
+    void aDuplicatedOrMalformedHostIsCountedAndLoggedOnlyAsABoundedExcerptAtDebug() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder());
+        QueueProxy proxy = fixture.start(ollama, 1, QueueProxyTest.KEYS);
+        String junk = "x".repeat(7000) + "<script>";
+
+        try (LogCapture logs = LogCapture.start()) {
+            for (String host : new String[] {"first\r\nHost: second", junk}) {
+                try (var socket = TestSockets.rawRequest(proxy.port(), "GET", "/", Map.of("Host", host), null)) {
+                    String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    assertThat(answer).startsWith("HTTP/1.1 400");
+                }
+            }
+
+            assertThat(logs.lines()).as("no client text beyond an excerpt")
+                    .noneMatch(line -> line.contains("x".repeat(65)) || line.contains("second"));
+            assertThat(logs.lines()).as("not a warning").noneMatch(line -> line.contains("\"level\":\"WARN\""));
+            assertThat(logs.lines()).anyMatch(line -> line.contains("\"level\":\"DEBUG\"")
+                    && line.contains("Duplicate Host Header"));
+        }
+        assertThat(ollama.requests()).isEmpty();
+        assertThat(metrics(proxy)).contains("oqp_bad_requests_total{reason=\"host\"} 2.0");
     }
 }

@@ -38,8 +38,9 @@ public final class Sidecar implements Launcher.App {
 
     public Sidecar(OqpConfig config) throws IOException {
         this.config = config;
-        this.server = Servers.newServer("sidecar", config.sidecar().drainTimeout());
         SidecarMetrics metrics = new SidecarMetrics();
+        this.server = Servers.newServer("sidecar", config.sidecar().drainTimeout(), Servers.MAX_CLIENT_CONNECTIONS,
+                metrics::badRequest);
         ConnectorRouter router = new ConnectorRouter();
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());

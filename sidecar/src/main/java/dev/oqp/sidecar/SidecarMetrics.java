@@ -1,5 +1,6 @@
 package dev.oqp.sidecar;
 
+import dev.oqp.common.server.BadRequests;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -21,4 +22,14 @@ final class SidecarMetrics {
             .labelNames("service")
             .classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
             .register(registry);
+    final Counter badRequests = Counter.builder()
+            .name("oqp_sidecar_bad_requests_total")
+            .help("Requests Jetty refused as malformed before any service saw them, by reason: " + BadRequests.REASONS)
+            .labelNames("reason")
+            .register(registry);
+
+    /** Counts one request Jetty refused as malformed (a reason from a fixed set). */
+    void badRequest(String reason) {
+        badRequests.labelValues(reason).inc();
+    }
 }

@@ -88,6 +88,13 @@ public final class Logging {
         for (String quiet : new String[] {"org.eclipse.jetty", "io.lettuce", "io.netty", "reactor"}) {
             context.getLogger(quiet).setLevel(level.isGreaterOrEqual(Level.WARN) ? level : Level.WARN);
         }
+        if (context.getTurboFilterList().stream().noneMatch(ClientTextFilter.class::isInstance)) {
+            // Jetty quotes a malformed Host header whole at warn; the error handler counts the request instead.
+            ClientTextFilter filter = new ClientTextFilter();
+            filter.setContext(context);
+            filter.start();
+            context.addTurboFilter(filter);
+        }
         // Its "cannot reconnect" warning repeats every few seconds of an outage; the cache logs the outage once.
         context.getLogger("io.lettuce.core.protocol.ConnectionWatchdog").setLevel(Level.ERROR);
     }

@@ -203,6 +203,12 @@ public abstract class ProxyBase extends ProxyHandler {
                         new IllegalArgumentException("target"), Exchange.Outcome.REJECTED, 400,
                         "request target must be a path");
             }
+            String refusal = RequestTargets.refusal(clientToProxyRequest.getHttpURI());
+            if (refusal != null) {
+                // Before anything is decided on it or sent: no host is touched, so no host failure is counted.
+                return refuse(clientToProxyRequest, proxyToClientResponse, completion, exchange,
+                        new IllegalArgumentException(refusal), Exchange.Outcome.REJECTED, 400, refusal);
+            }
             RequestBody body = Objects.requireNonNull(requestBody(clientToProxyRequest), "requestBody");
             exchange.requestBody(body);
             if (clientToProxyRequest.getLength() > body.maxBytes()) {

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -46,17 +47,22 @@ public final class Servers {
      * @param drainTimeout how long {@code stop()} lets in-flight requests finish
      */
     public static Server newServer(String name, Duration drainTimeout) {
-        return newServer(name, drainTimeout, MAX_CLIENT_CONNECTIONS);
+        return newServer(name, drainTimeout, MAX_CLIENT_CONNECTIONS, reason -> {
+        });
     }
 
-    /** As {@link #newServer(String, Duration)}, with another cap on open client connections. */
-    public static Server newServer(String name, Duration drainTimeout, int maxClientConnections) {
+    /**
+     * As {@link #newServer(String, Duration)}, with another cap on open client connections, and
+     * {@code badRequests} told the reason ({@link BadRequests#REASONS}) of each request Jetty refused as malformed.
+     */
+    public static Server newServer(String name, Duration drainTimeout, int maxClientConnections,
+                                   Consumer<String> badRequests) {
         QueuedThreadPool threads = new QueuedThreadPool(256, 4);
         threads.setName(name);
         Server server = new Server(threads);
         server.setStopTimeout(drainTimeout.toMillis());
         server.setStopAtShutdown(true);
-        server.setErrorHandler(new JsonErrorHandler());
+        server.setErrorHandler(new JsonErrorHandler(badRequests));
         // Past this many open client connections the acceptors pause until some close, so a flood cannot
         // exhaust file descriptors (each proxied exchange also holds an upstream connection).
         server.addBean(new NetworkConnectionLimit(maxClientConnections, server));

@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 import dev.oqp.common.config.Tier;
+import dev.oqp.common.server.BadRequests;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -94,6 +95,12 @@ public final class QueueMetrics {
             .labelNames("reason")
             .register(registry);
 
+    public final Counter badRequests = Counter.builder()
+            .name("oqp_bad_requests_total")
+            .help("Requests Jetty refused as malformed before the proxy saw them, by reason: " + BadRequests.REASONS)
+            .labelNames("reason")
+            .register(registry);
+
     public final Counter routingDecisions = Counter.builder()
             .name("oqp_routing_decisions_total")
             .help("Host choices by reason: loaded, installed, unsynced (model_aware), least_busy, round_robin,"
@@ -148,6 +155,7 @@ public final class QueueMetrics {
     /** Per client (labels from configuration): prompt and completion tokens, each array guarded by itself. */
     private final Map<String, long[]> tokensByClient = new ConcurrentHashMap<>();
     private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();
+    private final Map<String, CounterDataPoint> badRequestSeries = new ConcurrentHashMap<>();
     private final Set<String> models = ConcurrentHashMap.newKeySet();
     private final Map<String, HostSeries> hostSeries = new ConcurrentHashMap<>();
     private final Map<Tier, TierSeries> tierSeries = new EnumMap<>(Tier.class);
@@ -175,6 +183,11 @@ public final class QueueMetrics {
     public HostSeries host(String name) {
         return hostSeries.computeIfAbsent(name, h -> new HostSeries(hostRequests.labelValues(h),
                 hostFailures.labelValues(h), upstreamSeconds.labelValues(h), timeToFirstByte.labelValues(h)));
+    }
+
+    /** Counts one request Jetty refused as malformed (a reason from a fixed set, see the help text). */
+    public void badRequest(String reason) {
+        badRequestSeries.computeIfAbsent(reason, badRequests::labelValues).inc();
     }
 
     /** Counts one host choice or refusal (a fixed set of reasons, see the help text). */

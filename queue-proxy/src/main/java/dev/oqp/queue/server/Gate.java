@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.function.Supplier;
 
 import dev.oqp.common.config.InetLiterals;
+import dev.oqp.common.proxy.RequestTargets;
 import dev.oqp.queue.admin.AdminEndpoints;
 import dev.oqp.queue.admin.Reply;
 import dev.oqp.queue.auth.Authenticator;
@@ -15,7 +16,6 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.URIUtil;
 
 /**
  * Pipeline steps 1 to 4 for one listen port, then the hand-off by route: request id, own endpoints,
@@ -62,14 +62,19 @@ final class Gate extends Handler.Abstract.NonBlocking {
             call.answer(400, "request target must be a path", "bad_target");
             return true;
         }
-        String raw = request.getHttpURI().getPath();
-        if (!path.equals(raw) && !path.equals(URIUtil.decodePath(raw))) {
-            // Classified by the canonical path, forwarded as written: the two must name the same thing (no "/./"
-            // or "/../" for something between here and Ollama to read otherwise; Jetty drops ";parameters" from both).
-            call.answer(400, "request path must be in canonical form", "bad_path");
+        if (!RequestTargets.canonicalPath(request.getHttpURI().getPath())) {
+            // Classified by the decoded path, forwarded as written: the two must name the same thing (no "/./",
+            // ";parameters" or "%74ags" for the classification and Ollama to read differently).
+            call.answer(400, RequestTargets.NOT_CANONICAL, "bad_path");
             return true;
         }
         Route route = Route.classify(request.getMethod(), path);
+        if (route.kind() != Route.Kind.OWN && !RequestTargets.wellFormedQuery(request.getHttpURI().getQuery())) {
+            // Not forwardable (the upstream request cannot be built from it): refused before it can reach a host and
+            // count as that host's failure. The proxy's own endpoints read their query themselves, if at all.
+            call.answer(400, RequestTargets.MALFORMED_QUERY, "bad_query");
+            return true;
+        }
         if (route.kind() == Route.Kind.OWN && !port.main()) {
             // Injection ports answer /health (before this handler) and proxy everything else; Ollama has no such
             // paths, so they are not found, as they would be there.

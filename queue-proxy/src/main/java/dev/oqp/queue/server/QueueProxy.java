@@ -92,7 +92,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
 
     QueueProxy(OqpConfig config, Ticks ticks) {
         this.boot = config;
-        this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS);
+        this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS,
+                metrics::badRequest);
         List<HostConfig> hosts = config.ollama().hosts();
         this.fleet = new Fleet(hosts);
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));

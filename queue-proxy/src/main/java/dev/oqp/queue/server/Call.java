@@ -80,11 +80,14 @@ final class Call {
     boolean cold;
     /** Upstream requests sent: 1, plus one per failover. */
     int attempts = 1;
-    /** Hosts tried and failed (failover); null until the first failure. */
+    /** Hosts tried and failed (failover), the last one included; null until the first failure. */
     Set<String> tried;
     /** A host already closed the connection before answering once: such a failure is not retried again. */
     boolean resetRetried;
-    /** Every host able to serve the request failed to connect. */
+    /**
+     * The failover ended without an answer: no host able to serve the request was left, or a host closed the
+     * connection before answering after a reset had already had its one more host. The 502 is final.
+     */
     boolean failoverExhausted;
     Ticket<SlotPool.HostLease> ticket;
     /**

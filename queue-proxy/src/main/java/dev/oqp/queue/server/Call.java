@@ -80,11 +80,14 @@ final class Call {
     boolean cold;
     /** Upstream requests sent: 1, plus one per failover. */
     int attempts = 1;
-    /** Hosts tried and failed (failover); null until the first failure. */
+    /** Hosts tried and failed (failover), the last one included; null until the first failure. */
     Set<String> tried;
     /** A host already closed the connection before answering once: such a failure is not retried again. */
     boolean resetRetried;
-    /** Every host able to serve the request failed to connect. */
+    /**
+     * The failover ended without an answer: no host able to serve the request was left, or a host closed the
+     * connection before answering after a reset had already had its one more host. The 502 is final.
+     */
     boolean failoverExhausted;
     Ticket<SlotPool.HostLease> ticket;
     /**
@@ -158,6 +161,31 @@ final class Call {
                     () -> answer(status, message, error));
             return;
         }
+        errorHeaders();
+        ErrorResponses.write(request, response, callback, status, message);
+        complete(status, -1, error, -1);
+    }
+
+    /**
+     * Like {@link #answer}, for a request whose body failed to arrive, recorded as the write ends: a client that
+     * closed only its sending side still reads the answer ({@code status}); one that reset the connection cannot,
+     * and the write failing is how that shows (499, as {@link #leave}). Both look alike while the body is read:
+     * Jetty reads a reset as the end of the input. The connection closes after the answer.
+     */
+    void answerUnlessGone(int status, String message, String error) {
+        bodyRead = true;
+        errorHeaders();
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        ErrorResponses.write(request, response, Callback.from(callback.getInvocationType(), () -> {
+            complete(status, -1, error, -1);
+            callback.succeeded();
+        }, failure -> {
+            complete(Exchange.CLIENT_CLOSED_REQUEST, 0, "client_closed", -1);
+            callback.failed(failure);
+        }), status, message);
+    }
+
+    private void errorHeaders() {
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(Headers.X_REQUEST_ID, requestId);
         if (tier != null) {
@@ -166,8 +194,6 @@ final class Call {
         if (cache != null) {
             headers.put(Headers.X_CACHE, cache.status().name());
         }
-        ErrorResponses.write(request, response, callback, status, message);
-        complete(status, -1, error, -1);
     }
 
     /** Like {@link #answer}, with {@code Retry-After} (seconds). */

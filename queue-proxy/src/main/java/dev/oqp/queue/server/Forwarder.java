@@ -34,8 +34,10 @@ import org.slf4j.LoggerFactory;
  * answer, and the proxy base may send the request again (nothing reached the client, the body is buffered
  * or empty), the host is marked unhealthy (connect failures only) and the request goes to the best other
  * host able to serve it that was not tried yet, each at most once; the response then carries
- * {@code X-Failover-Attempts}. When none is left: 502 with {@code X-Failover-Exhausted: true}. A host named
- * by {@code X-Ollama-Host} is never replaced. The answer of a host also teaches the inventory: 200 on an
+ * {@code X-Failover-Attempts}. A connect failure tries every host able to serve the request; a connection
+ * closed before answering tries one more host only. When the failover ends (no host left, or a reset already
+ * had its one more host): 502 with {@code X-Failover-Exhausted: true}, and the access line names every host
+ * tried. A host named by {@code X-Ollama-Host} is never replaced. The answer of a host also teaches the inventory: 200 on an
  * inference route means the model is now loaded there, 404 that the host does not have it.
  *
  * <p>Upstream requests never carry the client's {@code Authorization} (the key is the proxy's business, not
@@ -138,26 +140,21 @@ final class Forwarder extends ProxyBase implements Sender {
         if (call.named) {
             return null;
         }
-        if (!unreachable) {
-            // The host took the request and closed the connection before answering: most often a pooled
-            // connection it had just closed, sometimes a request that crashes it. One more host, not every one.
-            if (call.resetRetried) {
-                return null;
-            }
-            call.resetRetried = true;
-        }
         if (call.tried == null) {
             call.tried = new HashSet<>();
         }
+        // Every host the request went to and failed on, the last one included: the access line names them all.
         call.tried.add(failed.name());
-        Host next;
-        if (call.grant != null) {
-            next = call.grant.lease().failover(call.tried);
-        } else {
-            SlotPool.Choice choice = pool.pick(call.model, call.tried);
-            next = choice == null ? null : choice.host();
+        // The host took the request and closed the connection before answering: most often a pooled connection
+        // it had just closed, sometimes a request that crashes it. One more host, not every one.
+        boolean mayRetry = unreachable || !call.resetRetried;
+        if (!unreachable) {
+            call.resetRetried = true;
         }
+        Host next = mayRetry ? nextHost(call) : null;
         if (next == null) {
+            // The failover ends here, whether no host is left or a reset already had its one more host: either
+            // way the 502 is final, and says so.
             call.failoverExhausted = true;
             return null;
         }
@@ -170,6 +167,15 @@ final class Forwarder extends ProxyBase implements Sender {
         }
         call.cold = next.level(call.model) != Host.Level.LOADED;
         return call.settings.upstream(call.port, next);
+    }
+
+    /** The best host not tried yet (a queued request's host slot moves to it), or null. */
+    private Host nextHost(Call call) {
+        if (call.grant != null) {
+            return call.grant.lease().failover(call.tried);
+        }
+        SlotPool.Choice choice = pool.pick(call.model, call.tried);
+        return choice == null ? null : choice.host();
     }
 
     /**

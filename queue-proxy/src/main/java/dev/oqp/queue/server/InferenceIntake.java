@@ -20,8 +20,10 @@ import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
+import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EofException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -226,7 +228,11 @@ final class InferenceIntake {
         call.answer(status, message, error);
     }
 
-    /** Answers a request whose body could not be read: 503 (budget), 413, 408, or nothing (the client left). */
+    /**
+     * Answers a request whose body could not be read: 503 (budget), 413, 408, 400 for a body Jetty found malformed
+     * or cut short (the status Jetty itself would send, so the client and the record agree), or nothing (the
+     * client left).
+     */
     static void bodyFailed(Call call, Throwable failure) {
         if (failure instanceof BodyReader.BudgetExceeded) {
             call.response.getHeaders().put(HttpHeader.CONNECTION, "close");
@@ -237,6 +243,15 @@ final class InferenceIntake {
             // The client stalled mid-body past the connection's idle timeout.
             call.response.getHeaders().put(HttpHeader.CONNECTION, "close");
             call.answer(408, "request body not received in time", "client_timeout");
+        } else if (failure instanceof HttpException bad) {
+            // Bad framing (BadMessageException), or the input ended before the body did (Jetty's "Early EOF", an
+            // EofException): half-closed, the client still reads its answer; reset, it does not, and the write says.
+            int status = bad.getCode() >= 400 && bad.getCode() < 500 ? bad.getCode() : 400;
+            if (failure instanceof EofException) {
+                call.answerUnlessGone(status, "request body ended before it was complete", "body_incomplete");
+            } else {
+                call.answerUnlessGone(status, "malformed request body", "bad_framing");
+            }
         } else {
             call.leave(failure);
         }

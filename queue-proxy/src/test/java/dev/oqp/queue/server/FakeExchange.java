@@ -16,6 +16,7 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Components;
 import org.eclipse.jetty.server.ConnectionMetaData;
 import org.eclipse.jetty.server.Context;
@@ -39,6 +40,10 @@ final class FakeExchange {
     private final Map<String, Object> attributes = new HashMap<>();
     private final List<Consumer<Throwable>> failureListeners = new ArrayList<>();
     private boolean bodyRead;
+    /** When set, reading the body fails with it (after no bytes): see {@link #failBody}. */
+    private volatile Throwable bodyFailure;
+    /** When set, every write fails with it and nothing is written: see {@link #clientReset}. */
+    private volatile Throwable writeFailure;
     volatile int status = 200;
     volatile byte[] written;
     final AtomicInteger completions = new AtomicInteger();
@@ -99,6 +104,10 @@ final class FakeExchange {
             case "getStatus" -> status;
             case "isCommitted" -> written != null;
             case "write" -> {
+                if (writeFailure != null) {
+                    ((Callback) args[2]).failed(writeFailure);
+                    yield null;
+                }
                 ByteBuffer buffer = (ByteBuffer) args[1];
                 byte[] bytes = new byte[buffer == null ? 0 : buffer.remaining()];
                 if (buffer != null) {
@@ -133,11 +142,26 @@ final class FakeExchange {
     }
 
     private Content.Chunk read() {
+        if (bodyFailure != null) {
+            return Content.Chunk.from(bodyFailure);
+        }
         if (bodyRead) {
             return Content.Chunk.EOF;
         }
         bodyRead = true;
         return Content.Chunk.from(ByteBuffer.wrap(body), true);
+    }
+
+    /** Reading the body fails with {@code failure}: what Jetty's connection hands the reader. */
+    FakeExchange failBody(Throwable failure) {
+        bodyFailure = failure;
+        return this;
+    }
+
+    /** The client's connection was reset: writes to it fail, as the socket's do after a reset. */
+    FakeExchange clientReset() {
+        writeFailure = new EofException("Connection reset by peer");
+        return this;
     }
 
     /** The client goes away: what Jetty tells a request's failure listeners. */

@@ -22,6 +22,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
+import dev.oqp.common.testing.LogCapture;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
 import dev.oqp.queue.routing.Host;
@@ -42,6 +43,8 @@ class FleetEndToEndTest {
     private static final String KEY_APP = "app-key-0123456789abcdef";
     private static final String KEY_READER = "reader-key-0123456789abcdef";
     private static final String KEY_ADMIN = "admin-key-0123456789abcdef";
+
+    private static final String ACCESS_LOG = "logging: {level: info, access_log: true}\n";
 
     private final QueueFixture fixture = new QueueFixture();
 
@@ -290,6 +293,98 @@ class FleetEndToEndTest {
             assertThat(response.headers().firstValue("X-Failover-Attempts")).hasValue("2");
             assertThat(inference(a).size() + inference(b).size() + inference(c).size()).isEqualTo(2);
             await().atMost(WAIT).until(() -> proxy.pool().inFlight() == 0);
+        }
+    }
+
+    /**
+     * Hosts that all close the connection before answering: every 502 says the failover ended
+     * ({@code X-Failover-Exhausted}) and its access line names every host the request was sent to. Repeated, since
+     * a fault run saw it only on some answers.
+     */
+    @Nested
+    class ResetsBeforeAnswering {
+        private static final int REPEATS = 8;
+
+        @Test
+        void twoHostsBothResettingEndExhaustedWithBothInTheAccessLineEveryTime() throws Exception {
+            FakeOllama a = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+            FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+
+            QueueProxy proxy = repeatedOnResettingHosts("two", a, b);
+
+            assertThat(inference(a)).hasSize(REPEATS);
+            assertThat(inference(b)).hasSize(REPEATS);
+            assertThat(proxy.fleet().host("a").usable()).as("a reset is not a connect failure").isTrue();
+            await().atMost(WAIT).until(() -> proxy.pool().inFlight() == 0);
+        }
+
+        @Test
+        void threeHostsAllResettingStopAfterOneMoreHostAndSayExhaustedNamingTheTwoTried() throws Exception {
+            FakeOllama a = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+            FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+            FakeOllama c = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+
+            QueueProxy proxy = repeatedOnResettingHosts("three", a, b, c);
+
+            assertThat(inference(a).size() + inference(b).size() + inference(c).size()).isEqualTo(2 * REPEATS);
+            await().atMost(WAIT).until(() -> proxy.pool().inFlight() == 0);
+        }
+
+        @Test
+        void aConnectFailureThenResetsTryOneMoreHostAfterTheResetAndNameAllThreeTried() throws Exception {
+            FakeOllama a = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+            FakeOllama b = fixture.ollama(FakeOllama.builder().loaded("llama3:latest"));
+            FakeOllama c = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
+            QueueProxy proxy = startSynced(ACCESS_LOG, a, b, c);
+            a.fault(Fault.refuseConnections());
+            b.fault(Fault.resetAfterLines(0));
+            c.fault(Fault.resetAfterLines(0));
+
+            try (LogCapture capture = LogCapture.start()) {
+                // A connect failure tries every host; the reset on b earns one more (c), and c's reset ends it.
+                assertExhausted(proxy, capture, "mixed", 3);
+            }
+            assertThat(inference(b)).hasSize(1);
+            assertThat(inference(c)).hasSize(1);
+        }
+
+        /**
+         * Sends {@link #REPEATS} requests to {@code hosts}, all closing the connection before answering: each is
+         * 502 exhausted after two hosts (a reset earns one more host), both named in its access line.
+         */
+        private QueueProxy repeatedOnResettingHosts(String name, FakeOllama... hosts) throws Exception {
+            QueueProxy proxy = startSynced(ACCESS_LOG, hosts);
+            for (FakeOllama host : hosts) {
+                host.fault(Fault.resetAfterLines(0));
+            }
+            try (LogCapture capture = LogCapture.start()) {
+                for (int i = 0; i < REPEATS; i++) {
+                    assertExhausted(proxy, capture, name + "-" + i, 2);
+                }
+            }
+            return proxy;
+        }
+
+        /** One request: 502 exhausted after {@code attempts} hosts, each of them named in its access line. */
+        private void assertExhausted(QueueProxy proxy, LogCapture capture, String id, int attempts) throws Exception {
+            HttpResponse<String> response = fixture.send(post(generate(proxy), gen("llama3", id), "X-Request-ID", id));
+
+            assertThat(response.statusCode()).as(id).isEqualTo(502);
+            assertThat(response.headers().firstValue("X-Failover-Exhausted")).as(id).hasValue("true");
+            assertThat(response.headers().firstValue("X-Failover-Attempts")).as(id).hasValue(Integer.toString(attempts));
+            await().atMost(WAIT).untilAsserted(() -> assertThat(accessLine(capture, id)).as(id).isNotNull());
+            String line = accessLine(capture, id);
+            String host = JSON.readTree(line).get("host").asText();
+            List<String> failed = List.of(JSON.readTree(line).get("failed_hosts").asText().split(","));
+            assertThat(failed).as(id + ": " + line).hasSize(attempts).contains(host);
+            assertThat(JSON.readTree(line).get("attempts").asInt()).as(id).isEqualTo(attempts);
+        }
+
+        /** The JSON access line of request {@code id}, or null. */
+        private String accessLine(LogCapture capture, String id) {
+            return capture.lines().stream()
+                    .filter(l -> l.startsWith("{") && l.contains("\"request_id\":\"" + id + "\"") && l.contains("\"status\""))
+                    .findFirst().orElse(null);
         }
     }
 

@@ -9,6 +9,9 @@ import dev.oqp.common.config.RateLimits;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.auth.Client;
+import org.eclipse.jetty.http.BadMessageException;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.io.EofException;
 import org.junit.jupiter.api.Test;
 
 /** Pipeline steps 5 to 7 with no server: what the intake refuses, and what it hands to the queue. */
@@ -24,7 +27,10 @@ class InferenceIntakeTest {
     private static final String GENERATE = "{\"model\":\"llama3\",\"prompt\":\"hi\"}";
 
     private static FakeExchange admit(IntakeBench bench, Client client, String path, String body, String... headers) {
-        FakeExchange exchange = new FakeExchange("POST", path, body, headers);
+        return admit(bench, client, new FakeExchange("POST", path, body, headers));
+    }
+
+    private static FakeExchange admit(IntakeBench bench, Client client, FakeExchange exchange) {
         bench.intake.admit(bench.call(exchange, client));
         return exchange;
     }
@@ -127,5 +133,74 @@ class InferenceIntakeTest {
         assertThat(exchange.responseHeaders.get("Retry-After")).isNotNull();
         assertThat(exchange.writtenText()).contains("no healthy Ollama host");
         assertThat(bench.sent).isEmpty();
+    }
+
+    @Test
+    void aBodyWithBadFramingGets400WithConnectionCloseAndIsRecordedAs400() throws Exception {
+        IntakeBench bench = new IntakeBench(CONFIG);
+        FakeExchange exchange = admit(bench, NORMAL_CEILING, new FakeExchange("POST", "/api/generate", GENERATE)
+                .failBody(new BadMessageException("Bad chunking")));
+
+        assertThat(exchange.status).isEqualTo(400);
+        assertThat(exchange.writtenText()).startsWith("{\"error\":").contains("malformed request body");
+        assertThat(exchange.responseHeaders.get("Connection")).isEqualTo("close");
+        assertThat(exchange.failure).as("answered, not aborted").isNull();
+        assertThat(bench.recorded("app", 400)).as("what the client was sent").isEqualTo(1.0);
+        assertThat(bench.recorded("app", 499)).isZero();
+        assertThat(bench.sent).isEmpty();
+    }
+
+    @Test
+    void aBodyCutShortWhileTheClientStillListensGets400InItsApiShapeAndIsRecordedAs400() throws Exception {
+        IntakeBench bench = new IntakeBench(CONFIG);
+        FakeExchange exchange = admit(bench, NORMAL_CEILING,
+                new FakeExchange("POST", "/v1/chat/completions", GENERATE).failBody(new EarlyEof()));
+
+        assertThat(exchange.status).isEqualTo(400);
+        assertThat(exchange.writtenText()).startsWith("{\"error\":{\"message\":");
+        assertThat(exchange.responseHeaders.get("Connection")).isEqualTo("close");
+        assertThat(bench.recorded("app", 400)).isEqualTo(1.0);
+        assertThat(bench.recorded("app", 499)).isZero();
+    }
+
+    @Test
+    void aClientThatResetMidBodyIsRecordedAs499AndSentNothing() throws Exception {
+        IntakeBench bench = new IntakeBench(CONFIG);
+        // Jetty reads a reset as the end of the input: the same failure as a half-close; the write tells them apart.
+        FakeExchange exchange = admit(bench, NORMAL_CEILING,
+                new FakeExchange("POST", "/api/generate", GENERATE).failBody(new EarlyEof()).clientReset());
+
+        assertThat(exchange.written).isNull();
+        assertThat(exchange.failure).isNotNull();
+        assertThat(exchange.completions).hasValue(1);
+        assertThat(bench.recorded("app", 499)).isEqualTo(1.0);
+        assertThat(bench.recorded("app", 400)).isZero();
+    }
+
+    @Test
+    void aBodyReadThatFailsWithoutAnHttpStatusIsTheClientLeaving() throws Exception {
+        IntakeBench bench = new IntakeBench(CONFIG);
+        FakeExchange exchange = admit(bench, NORMAL_CEILING, new FakeExchange("POST", "/api/generate", GENERATE)
+                .failBody(new EofException("client gone")));
+
+        assertThat(exchange.written).isNull();
+        assertThat(bench.recorded("app", 499)).isEqualTo(1.0);
+    }
+
+    /** What Jetty's HTTP/1.1 connection hands a body reader when the input ends before the body (its own is private). */
+    static final class EarlyEof extends EofException implements HttpException {
+        EarlyEof() {
+            super("Early EOF");
+        }
+
+        @Override
+        public int getCode() {
+            return 400;
+        }
+
+        @Override
+        public String getReason() {
+            return getMessage();
+        }
     }
 }

@@ -133,7 +133,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 tier = Request.extractQueryParameters(call.request).getValue("tier");
             } catch (RuntimeException e) {
                 // A malformed percent-escape: the query cannot be read.
-                call.answer(400, "the query string is malformed", "bad_query");
+                call.answer(400, RequestTargets.MALFORMED_QUERY, "bad_query");
                 return;
             }
         }

@@ -19,6 +19,8 @@ public final class Exchange {
         NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED,
         /** The client did not send its request body in time. */
         CLIENT_TIMEOUT,
+        /** The client's request body ended before its declared length or broke its chunked framing. */
+        CLIENT_BODY_INVALID,
         /** Refused before anything was sent upstream (a method or request target the proxy never forwards). */
         REJECTED,
         /** The server stopped and its drain timeout cut the exchange. */

@@ -36,9 +36,10 @@ import org.slf4j.LoggerFactory;
  *   <li>an idle (never total) timeout per exchange and the connect timeout of its client;</li>
  *   <li>one error mapping ({@link ProxyErrors}): 502 when the upstream cannot be reached, 504 when it stays
  *       silent past the idle timeout before the response started, 413 for a body over the limit, 408 for a
- *       client that stalls its body; once the response has started no error page is ever written: an NDJSON
- *       stream gets a final {@code {"error":"…"}} line and a clean end, any other response is aborted so the
- *       client sees a truncated body rather than a false success;</li>
+ *       client that stalls its body, 400 for a body cut short or with broken chunked framing (the connection
+ *       closes after it); once the response has started no error page is ever written: an NDJSON stream gets a
+ *       final {@code {"error":"…"}} line and a clean end, any other response is aborted so the client sees a
+ *       truncated body rather than a false success;</li>
  *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe;</li>
  *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
  *       silent (a model load), so Ollama stops generating;</li>

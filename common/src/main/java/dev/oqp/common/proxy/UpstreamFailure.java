@@ -53,18 +53,25 @@ final class UpstreamFailure {
         if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
             exchange.clientGone(true);
         }
-        exchange.failed(failure, outcome);
         boolean committed = proxyToClientResponse.isCommitted();
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} S2P failed ({}), P2C committed={}: {}", ProxyBase.idOf(clientToProxyRequest), outcome,
                     committed, failure.toString());
         }
+        if (outcome == Exchange.Outcome.CLIENT_BODY_INVALID && !committed) {
+            // Recorded once the answer is written or not: a client that reset its connection reads as one whose
+            // body ended early, and only the failed write tells that it left.
+            answerInvalidBody(proxy, clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange,
+                    failure);
+            return;
+        }
+        exchange.failed(failure, outcome);
         if (outcome == Exchange.Outcome.CLIENT_CLOSED) {
             if (!committed) {
                 // Nobody to answer: close rather than let Jetty write its HTML error page.
                 clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close(failure);
             }
-            proxyToClientCallback.failed(failure);
+            proxyToClientCallback.failed(withoutErrorPage(failure));
         } else if (outcome == Exchange.Outcome.SHUTDOWN && committed) {
             proxyToClientCallback.failed(failure);
         } else if (!committed) {
@@ -92,5 +99,44 @@ final class UpstreamFailure {
             // No error page after the first byte: abort, so the client sees a truncated response.
             proxyToClientCallback.failed(failure);
         }
+    }
+
+    /**
+     * The client's body ended early or broke its framing before any answer: 400, and the connection closes after it
+     * (the rest of the body cannot be told from a next request). When that cannot be written the client is gone.
+     */
+    private static void answerInvalidBody(ProxyBase proxy, Request clientToProxyRequest, Response proxyToClientResponse,
+                                          Callback proxyToClientCallback, Exchange exchange, Throwable failure) {
+        proxyToClientResponse.reset();
+        proxyToClientResponse.getHeaders().put(HttpHeader.CONNECTION, "close");
+        proxy.addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
+        ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, new Callback() {
+            @Override
+            public void succeeded() {
+                exchange.failed(failure, Exchange.Outcome.CLIENT_BODY_INVALID);
+                proxyToClientCallback.succeeded();
+            }
+
+            @Override
+            public void failed(Throwable notWritten) {
+                exchange.clientGone(true);
+                exchange.failed(failure, Exchange.Outcome.CLIENT_CLOSED);
+                proxyToClientCallback.failed(withoutErrorPage(failure));
+            }
+
+            @Override
+            public InvocationType getInvocationType() {
+                return InvocationType.NON_BLOCKING;
+            }
+        }, 400, ProxyErrors.messageFor(Exchange.Outcome.CLIENT_BODY_INVALID, failure));
+    }
+
+    /**
+     * {@code failure} marked so that Jetty ends the response without its error page: failing an uncommitted
+     * response otherwise makes Jetty try a 500 page and log it at WARN with a stack trace and the full request URI,
+     * query string included, for a client that is not there to read it.
+     */
+    static Throwable withoutErrorPage(Throwable failure) {
+        return new Request.Handler.AbortException("client gone", failure);
     }
 }

@@ -3,6 +3,7 @@ package dev.oqp.common.proxy;
 import java.nio.ByteBuffer;
 
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -43,7 +44,8 @@ final class UpstreamFailure {
     /**
      * Ends the client's response for a failure no other upstream will be tried for: nothing for a client that
      * left, an error in the client's API shape while the response has not started, a final {@code {"error":"…"}}
-     * line for an NDJSON stream, and an abort (a truncated body) for any other started response.
+     * line for an NDJSON stream, a final {@code event: error} for an SSE stream whose end is the connection's close,
+     * and an abort (a truncated body, or a missing final chunk) for any other started response.
      */
     static void answer(ProxyBase proxy, Request clientToProxyRequest, Response proxyToClientResponse,
                        Callback proxyToClientCallback, Exchange exchange, Throwable failure) {
@@ -95,6 +97,18 @@ final class UpstreamFailure {
                 tail = ByteBuffer.allocate(line.length + 1).put((byte) '\n').put(line).flip();
             }
             proxyToClientResponse.write(true, tail, proxyToClientCallback);
+        } else if (exchange.eventStream() && closeDelimited(clientToProxyRequest, proxyToClientResponse)) {
+            // Without chunked framing an abort is a close, and a close ends such a stream as if complete (its
+            // clients treat [DONE] as optional): an error event says it was cut.
+            byte[] event = ErrorResponses.sseErrorEvent(ProxyErrors.statusFor(failure),
+                    ProxyErrors.messageFor(outcome, failure));
+            // The upstream broke mid-line or mid-event: end those, so the error is an event of its own.
+            int missing = exchange.endsWithBlankLine() ? 0 : exchange.endsWithNewline() ? 1 : 2;
+            ByteBuffer tail = ByteBuffer.allocate(missing + event.length);
+            for (int i = 0; i < missing; i++) {
+                tail.put((byte) '\n');
+            }
+            proxyToClientResponse.write(true, tail.put(event).flip(), proxyToClientCallback);
         } else {
             // No error page after the first byte: abort, so the client sees a truncated response.
             proxyToClientCallback.failed(failure);
@@ -129,6 +143,20 @@ final class UpstreamFailure {
                 return InvocationType.NON_BLOCKING;
             }
         }, 400, ProxyErrors.messageFor(Exchange.Outcome.CLIENT_BODY_INVALID, failure));
+    }
+
+    /**
+     * True when the response's end is the connection's close: no {@code Content-Length} and a client that cannot be
+     * sent chunked framing (HTTP/1.0) or a connection that closes after this response.
+     */
+    private static boolean closeDelimited(Request clientToProxyRequest, Response proxyToClientResponse) {
+        if (proxyToClientResponse.getHeaders().contains(HttpHeader.CONTENT_LENGTH)) {
+            return false;
+        }
+        HttpVersion version = clientToProxyRequest.getConnectionMetaData().getHttpVersion();
+        return version == HttpVersion.HTTP_1_0 || version == HttpVersion.HTTP_1_1
+                && (clientToProxyRequest.getHeaders().contains(HttpHeader.CONNECTION, "close")
+                || proxyToClientResponse.getHeaders().contains(HttpHeader.CONNECTION, "close"));
     }
 
     /**

@@ -54,7 +54,7 @@ public abstract class ProxyBaseContractTest {
         DISCONNECT_DURING_MODEL_LOAD_CLOSES_UPSTREAM, MODEL_LOAD_OUTLIVES_CLIENT_IDLE_TIMEOUT,
         CLIENT_THAT_LEFT_GETS_NO_ERROR_PAGE, CLIENT_RESET_MID_BODY_LEAVES_PROXY_SERVING, BODY_CUT_SHORT_IS_400,
         MALFORMED_CHUNKED_BODY_IS_400, STREAMED_BODY_STALLING_IS_408, SLOW_UPSTREAM_HEADERS_WAITED_FOR,
-        CLOSE_DELIMITED_NDJSON_BREAKING_ENDS_WITH_ERROR_LINE
+        CLOSE_DELIMITED_NDJSON_BREAKING_ENDS_WITH_ERROR_LINE, CLOSE_DELIMITED_SSE_BREAKING_ENDS_WITH_ERROR_EVENT
     }
 
     /** A binary started by {@link #start}; closed after each case. */
@@ -614,6 +614,28 @@ public abstract class ProxyBaseContractTest {
             assertThat(lines).as(client).hasSize(3);
             assertThat(JSON.readTree(lines[1]).has("message")).as(client).isTrue();
             assertThat(lines[2]).as(client).isEqualTo("{\"error\":\"upstream connection failed\"}");
+        }
+    }
+
+    @Test
+    void sseStreamBreakingEndsWithAnErrorEventWithoutChunkedFraming() throws Exception {
+        supported(Case.CLOSE_DELIMITED_SSE_BREAKING_ENDS_WITH_ERROR_EVENT);
+        ollama(FakeOllama.builder().installed("llama3:latest").tokenDelay(Duration.ofMillis(10)));
+        ProxyUnderTest proxy = proxy();
+        ollama.fault(Fault.resetAfterLines(2));
+        String chat = "{\"model\":\"llama3\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+        for (String client : List.of("HTTP/1.0", "HTTP/1.1 with Connection: close")) {
+            String body = closeDelimitedBody(proxy, client, "/v1/chat/completions", chat);
+
+            String[] events = body.split("\n\n");
+            assertThat(events).as(client).hasSize(3);
+            assertThat(events[1]).as(client).startsWith("data: {");
+            assertThat(events[2]).as(client).startsWith("event: error\ndata: ");
+            JsonNode error = JSON.readTree(events[2].substring("event: error\ndata: ".length())).get("error");
+            assertThat(error.get("message").asText()).as(client).isEqualTo("upstream connection failed");
+            assertThat(error.get("type").asText()).as(client).isEqualTo("api_error");
+            assertThat(body).as(client).endsWith("\n\n").doesNotContain("[DONE]");
         }
     }
 

@@ -41,6 +41,15 @@ public final class ErrorResponses {
         return ("{\"error\":" + quote(message) + "}\n").getBytes(StandardCharsets.UTF_8);
     }
 
+    /**
+     * One SSE event {@code event: error} whose data is OpenAI's error object for {@code status}, ended by its blank
+     * line: the in-stream error of an OpenAI-style stream that cannot end with a truncated frame.
+     */
+    static byte[] sseErrorEvent(int status, String message) {
+        return ("event: error\ndata: " + new String(body("/v1", status, message), StandardCharsets.UTF_8) + "\n\n")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
     static String openAiType(int status) {
         if (status == 400 || status == 413 || status == 422) {
             return "invalid_request_error";

@@ -1,5 +1,6 @@
 package dev.oqp.common.proxy;
 
+import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,6 +20,8 @@ public final class Exchange {
         NONE, BODY_TOO_LARGE, UPSTREAM_CONNECT, UPSTREAM_TIMEOUT, UPSTREAM_BROKEN, CLIENT_CLOSED,
         /** The client did not send its request body in time. */
         CLIENT_TIMEOUT,
+        /** The client's request body ended before its declared length or broke its chunked framing. */
+        CLIENT_BODY_INVALID,
         /** Refused before anything was sent upstream (a method or request target the proxy never forwards). */
         REJECTED,
         /** The server stopped and its drain timeout cut the exchange. */
@@ -38,7 +41,9 @@ public final class Exchange {
     private volatile Outcome outcome = Outcome.NONE;
     private volatile boolean clientGone;
     private volatile boolean ndjson;
-    private volatile boolean endsWithNewline = true;
+    private volatile boolean eventStream;
+    /** Line feeds ending the body so far, at most 2 (carriage returns aside); 2 before any byte: a boundary. */
+    private volatile int trailingLineFeeds = 2;
     private volatile long endNanos;
     private volatile ClientCloseWatcher clientCloseWatcher;
     private volatile Runnable abortOnAnswer;
@@ -190,12 +195,40 @@ public final class Exchange {
         return ndjson;
     }
 
-    void endsWithNewline(boolean endsWithNewline) {
-        this.endsWithNewline = endsWithNewline;
+    void eventStream(boolean eventStream) {
+        this.eventStream = eventStream;
     }
 
+    boolean eventStream() {
+        return eventStream;
+    }
+
+    /** Follows how the body sent so far ends: {@code content} is the next non-empty chunk of it (not consumed). */
+    void contentEnds(ByteBuffer content) {
+        int lineFeeds = 0;
+        for (int i = content.limit() - 1; i >= content.position(); i--) {
+            byte b = content.get(i);
+            if (b == '\n') {
+                if (++lineFeeds == 2) {
+                    break;
+                }
+            } else if (b != '\r') {
+                trailingLineFeeds = lineFeeds;
+                return;
+            }
+        }
+        // Line ends only: they continue the previous chunk's.
+        trailingLineFeeds = Math.min(2, lineFeeds == 2 ? 2 : trailingLineFeeds + lineFeeds);
+    }
+
+    /** True when the body sent so far ends a line (or nothing was sent). */
     boolean endsWithNewline() {
-        return endsWithNewline;
+        return trailingLineFeeds >= 1;
+    }
+
+    /** True when the body sent so far ends with a blank line, as a complete SSE event does (or nothing was sent). */
+    boolean endsWithBlankLine() {
+        return trailingLineFeeds >= 2;
     }
 
     void clientGone(boolean gone) {

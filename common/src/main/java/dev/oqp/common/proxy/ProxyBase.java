@@ -36,9 +36,11 @@ import org.slf4j.LoggerFactory;
  *   <li>an idle (never total) timeout per exchange and the connect timeout of its client;</li>
  *   <li>one error mapping ({@link ProxyErrors}): 502 when the upstream cannot be reached, 504 when it stays
  *       silent past the idle timeout before the response started, 413 for a body over the limit, 408 for a
- *       client that stalls its body; once the response has started no error page is ever written: an NDJSON
- *       stream gets a final {@code {"error":"…"}} line and a clean end, any other response is aborted so the
- *       client sees a truncated body rather than a false success;</li>
+ *       client that stalls its body, 400 for a body cut short or with broken chunked framing (the connection
+ *       closes after it); once the response has started no error page is ever written: an NDJSON stream gets a
+ *       final {@code {"error":"…"}} line and a clean end, an SSE stream whose client cannot be sent chunked framing
+ *       (HTTP/1.0, {@code Connection: close}) a final {@code event: error}, and any other response is aborted so
+ *       the client sees a truncated body rather than a false success;</li>
  *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe;</li>
  *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
  *       silent (a model load), so Ollama stops generating;</li>
@@ -448,6 +450,7 @@ public abstract class ProxyBase extends ProxyHandler {
             }
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
+            exchange.eventStream(contentType != null && contentType.regionMatches(true, 0, "text/event-stream", 0, 17));
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             tap = tap(clientToProxyRequest);
             if (tap != null) {
@@ -471,7 +474,7 @@ public abstract class ProxyBase extends ProxyHandler {
                               Runnable serverToProxyDemander) {
             ByteBuffer content = serverToProxyChunk.getByteBuffer();
             if (content.hasRemaining()) {
-                exchange.endsWithNewline(content.get(content.limit() - 1) == '\n');
+                exchange.contentEnds(content);
                 if (tap != null) {
                     tap.onContent(content.asReadOnlyBuffer());
                 }

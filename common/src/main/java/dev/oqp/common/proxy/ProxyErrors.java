@@ -5,8 +5,9 @@ import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.concurrent.TimeoutException;
-
 import javax.net.ssl.SSLException;
+
+import org.eclipse.jetty.http.HttpException;
 
 /**
  * The one error mapping of the proxies: which {@link Exchange.Outcome} a failure is, the status a client gets for
@@ -14,7 +15,8 @@ import javax.net.ssl.SSLException;
  *
  * <p>Upstream unreachable (connect refused or timed out, name not resolved, TLS refused): 502; upstream silent past
  * its idle timeout: 504; upstream broke the connection: 502; a request body over the limit: 413; a client that
- * stalled its body: 408; a client that left: 499 (logged, never sent). Once a response has started no status is
+ * stalled its body: 408; a body cut short of its declared length or with broken chunked framing: 400; a client that
+ * left: 499 (logged, never sent). Once a response has started no status is
  * sent at all: {@link ProxyBase} ends the stream instead.
  */
 public final class ProxyErrors {
@@ -26,6 +28,7 @@ public final class ProxyErrors {
         return switch (outcomeOf(failure)) {
             case BODY_TOO_LARGE -> 413;
             case CLIENT_TIMEOUT -> 408;
+            case CLIENT_BODY_INVALID -> 400;
             case CLIENT_CLOSED -> Exchange.CLIENT_CLOSED_REQUEST;
             case UPSTREAM_TIMEOUT -> 504;
             default -> 502;
@@ -38,7 +41,12 @@ public final class ProxyErrors {
                 return Exchange.Outcome.BODY_TOO_LARGE;
             }
             if (t instanceof ClientBodyException) {
-                return hasCause(t, TimeoutException.class) ? Exchange.Outcome.CLIENT_TIMEOUT : Exchange.Outcome.CLIENT_CLOSED;
+                if (hasCause(t, TimeoutException.class)) {
+                    return Exchange.Outcome.CLIENT_TIMEOUT;
+                }
+                // Jetty's parser names a body that ended early or broke its framing with an HttpException (400);
+                // whether the client still waits for the answer only a write can tell (a reset reads the same).
+                return isHttpException(t) ? Exchange.Outcome.CLIENT_BODY_INVALID : Exchange.Outcome.CLIENT_CLOSED;
             }
             if (t instanceof TimeoutException) {
                 return Exchange.Outcome.UPSTREAM_TIMEOUT;
@@ -58,6 +66,7 @@ public final class ProxyErrors {
                     + ((BodyTooLargeException) rootOf(failure, BodyTooLargeException.class)).limit() + " bytes)";
             case UPSTREAM_TIMEOUT -> "upstream timed out";
             case CLIENT_TIMEOUT -> "request body not received in time";
+            case CLIENT_BODY_INVALID -> "request body incomplete or malformed";
             case CLIENT_CLOSED -> "client closed the connection";
             case UPSTREAM_CONNECT -> "upstream unreachable";
             default -> "upstream connection failed";
@@ -67,6 +76,15 @@ public final class ProxyErrors {
     /** True when {@code failure} or one of its causes is a {@code type}. */
     public static boolean hasCause(Throwable failure, Class<? extends Throwable> type) {
         return rootOf(failure, type) != null;
+    }
+
+    private static boolean isHttpException(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof HttpException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The first of {@code failure} and its causes that is a {@code type}, or null. */

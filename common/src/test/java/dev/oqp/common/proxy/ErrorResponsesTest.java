@@ -37,4 +37,11 @@ class ErrorResponsesTest {
         assertThat(new String(ErrorResponses.ndjsonErrorLine("upstream timed out"), StandardCharsets.UTF_8))
                 .isEqualTo("{\"error\":\"upstream timed out\"}\n");
     }
+
+    @Test
+    void sseErrorEventIsOneEventCarryingOpenAisErrorObject() {
+        assertThat(new String(ErrorResponses.sseErrorEvent(502, "upstream connection failed"), StandardCharsets.UTF_8))
+                .isEqualTo("event: error\ndata: {\"error\":{\"message\":\"upstream connection failed\","
+                        + "\"type\":\"api_error\",\"param\":null,\"code\":null}}\n\n");
+    }
 }

@@ -52,7 +52,9 @@ public abstract class ProxyBaseContractTest {
         CHUNKED_BODY_OVER_LIMIT_413, REFUSED_UPSTREAM_502, SILENT_UPSTREAM_504, STREAM_BREAKING_ENDS_WITH_ERROR_LINE,
         STREAM_STALLING_ENDS_WITH_TIMEOUT_LINE, DISCONNECT_MID_STREAM_CLOSES_UPSTREAM,
         DISCONNECT_DURING_MODEL_LOAD_CLOSES_UPSTREAM, MODEL_LOAD_OUTLIVES_CLIENT_IDLE_TIMEOUT,
-        CLIENT_THAT_LEFT_GETS_NO_ERROR_PAGE
+        CLIENT_THAT_LEFT_GETS_NO_ERROR_PAGE, CLIENT_RESET_MID_BODY_LEAVES_PROXY_SERVING, BODY_CUT_SHORT_IS_400,
+        MALFORMED_CHUNKED_BODY_IS_400, STREAMED_BODY_STALLING_IS_408, SLOW_UPSTREAM_HEADERS_WAITED_FOR,
+        CLOSE_DELIMITED_NDJSON_BREAKING_ENDS_WITH_ERROR_LINE, CLOSE_DELIMITED_SSE_BREAKING_ENDS_WITH_ERROR_EVENT
     }
 
     /** A binary started by {@link #start}; closed after each case. */
@@ -74,6 +76,14 @@ public abstract class ProxyBaseContractTest {
     /** Null when {@code contractCase} holds for the binary under test, else why it cannot by design. */
     protected String optOut(Case contractCase) {
         return null;
+    }
+
+    /**
+     * The method and path of a request whose body the proxy base streams upstream as it arrives (rather than a
+     * subclass reading it first), for the cases of a body that breaks. Default {@code POST /api/generate}.
+     */
+    protected String streamedBodyRequest() {
+        return "POST /api/generate";
     }
 
     /** A {@code Host} name a client sends that is not the upstream's and that the binary accepts. */
@@ -511,5 +521,157 @@ public abstract class ProxyBaseContractTest {
             assertThat(response).as("a client that is gone gets no HTML error page").isEmpty();
         }
         ollama.requests().get(0).awaitCancelled(Duration.ofSeconds(2));
+    }
+
+    @Test
+    void clientResettingMidBodyLeavesTheProxyServing() throws Exception {
+        supported(Case.CLIENT_RESET_MID_BODY_LEAVES_PROXY_SERVING);
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        ProxyUnderTest proxy = proxy();
+
+        try (Socket socket = streamedBodyHead(proxy, "Content-Length: 1000", "{\"model\":\"llama3\"")) {
+            // The proxy must have taken the request and be streaming its body when the reset comes.
+            Thread.sleep(200);
+            socket.setSoLinger(true, 0);
+        }
+
+        assertThat(get(uri(proxy, "/api/version")).statusCode()).isEqualTo(200);
+        assertThat(ollama.requests()).as("the upstream never gets a whole request from the client that left")
+                .extracting(RecordedRequest::path).containsExactly("/api/version");
+    }
+
+    @Test
+    void bodyCutShortOfItsLengthIs400AndTheConnectionCloses() throws Exception {
+        supported(Case.BODY_CUT_SHORT_IS_400);
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        ProxyUnderTest proxy = proxy();
+
+        try (Socket socket = streamedBodyHead(proxy, "Content-Length: 1000", "{\"model\":\"llama3\"")) {
+            socket.shutdownOutput();
+
+            assertInvalidBodyAnswer(socket);
+        }
+    }
+
+    @Test
+    void malformedChunkedBodyIs400AndTheConnectionCloses() throws Exception {
+        supported(Case.MALFORMED_CHUNKED_BODY_IS_400);
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        ProxyUnderTest proxy = proxy();
+
+        try (Socket socket = streamedBodyHead(proxy, "Transfer-Encoding: chunked", "5\r\n{\"mod\r\nzz\r\n")) {
+            assertInvalidBodyAnswer(socket);
+        }
+    }
+
+    /** The client whose body broke gets 400, and the connection ends (what is left of the body cannot be parsed). */
+    private static void assertInvalidBodyAnswer(Socket socket) throws Exception {
+        String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(response).startsWith("HTTP/1.1 400 ").containsIgnoringCase("\r\nConnection: close\r\n")
+                .endsWith("{\"error\":\"request body incomplete or malformed\"}");
+    }
+
+    @Test
+    void clientStallingAStreamedBodyGets408() throws Exception {
+        supported(Case.STREAMED_BODY_STALLING_IS_408);
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        ProxyUnderTest proxy = proxy();
+        proxy.clientIdleTimeout(Duration.ofMillis(300));
+
+        try (Socket socket = streamedBodyHead(proxy, "Content-Length: 500", "{\"model\"")) {
+            String response = TestSockets.readUntil(socket.getInputStream(), "}");
+
+            assertThat(response).startsWith("HTTP/1.1 408").contains("{\"error\":\"request body not received in time\"}");
+        }
+    }
+
+    @Test
+    void upstreamHeadersSlowerThanTheClientIdleTimeoutAreWaitedFor() throws Exception {
+        supported(Case.SLOW_UPSTREAM_HEADERS_WAITED_FOR);
+        ollama(FakeOllama.builder());
+        ProxyUnderTest proxy = proxy();
+        proxy.clientIdleTimeout(Duration.ofMillis(300));
+        ollama.fault(Fault.slowHeaders(Duration.ofMillis(1200)));
+
+        HttpResponse<String> response = get(uri(proxy, "/api/version"));
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(response.body()).has("version")).isTrue();
+    }
+
+    @Test
+    void ndjsonStreamBreakingEndsWithAnErrorLineWithoutChunkedFraming() throws Exception {
+        supported(Case.CLOSE_DELIMITED_NDJSON_BREAKING_ENDS_WITH_ERROR_LINE);
+        ollama(FakeOllama.builder().installed("llama3:latest").tokenDelay(Duration.ofMillis(10)));
+        ProxyUnderTest proxy = proxy();
+        ollama.fault(Fault.resetAfterLines(2));
+        String chat = "{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+        for (String client : List.of("HTTP/1.0", "HTTP/1.1 with Connection: close")) {
+            String body = closeDelimitedBody(proxy, client, "/api/chat", chat);
+
+            String[] lines = body.split("\n");
+            assertThat(lines).as(client).hasSize(3);
+            assertThat(JSON.readTree(lines[1]).has("message")).as(client).isTrue();
+            assertThat(lines[2]).as(client).isEqualTo("{\"error\":\"upstream connection failed\"}");
+        }
+    }
+
+    @Test
+    void sseStreamBreakingEndsWithAnErrorEventWithoutChunkedFraming() throws Exception {
+        supported(Case.CLOSE_DELIMITED_SSE_BREAKING_ENDS_WITH_ERROR_EVENT);
+        ollama(FakeOllama.builder().installed("llama3:latest").tokenDelay(Duration.ofMillis(10)));
+        ProxyUnderTest proxy = proxy();
+        ollama.fault(Fault.resetAfterLines(2));
+        String chat = "{\"model\":\"llama3\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+        for (String client : List.of("HTTP/1.0", "HTTP/1.1 with Connection: close")) {
+            String body = closeDelimitedBody(proxy, client, "/v1/chat/completions", chat);
+
+            String[] events = body.split("\n\n");
+            assertThat(events).as(client).hasSize(3);
+            assertThat(events[1]).as(client).startsWith("data: {");
+            assertThat(events[2]).as(client).startsWith("event: error\ndata: ");
+            JsonNode error = JSON.readTree(events[2].substring("event: error\ndata: ".length())).get("error");
+            assertThat(error.get("message").asText()).as(client).isEqualTo("upstream connection failed");
+            assertThat(error.get("type").asText()).as(client).isEqualTo("api_error");
+            assertThat(body).as(client).endsWith("\n\n").doesNotContain("[DONE]");
+        }
+    }
+
+    /**
+     * Opens a raw connection and sends the head of {@link #streamedBodyRequest()} with {@code framing} (a
+     * {@code Content-Length} or {@code Transfer-Encoding} line) and then {@code bodyBytes}, nothing more.
+     */
+    private Socket streamedBodyHead(ProxyUnderTest proxy, String framing, String bodyBytes) throws Exception {
+        Socket socket = new Socket(InetAddress.getLoopbackAddress(), proxy.port());
+        socket.setSoTimeout(10_000);
+        socket.getOutputStream().write((streamedBodyRequest() + " HTTP/1.1\r\nHost: " + clientHostName() + "\r\n"
+                + "Content-Type: application/json\r\n" + framing + "\r\n\r\n" + bodyBytes)
+                .getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        return socket;
+    }
+
+    /**
+     * POSTs {@code json} as an HTTP/1.0 client or an HTTP/1.1 one that sends {@code Connection: close}, neither of
+     * which gets chunked framing, and returns the body read until the proxy closed the connection.
+     */
+    private String closeDelimitedBody(ProxyUnderTest proxy, String client, String path, String json) throws Exception {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        boolean http10 = client.startsWith("HTTP/1.0");
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), proxy.port())) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST " + path + (http10 ? " HTTP/1.0" : " HTTP/1.1\r\nConnection: close") + "\r\nHost: "
+                    + clientHostName() + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String head = response.substring(0, response.indexOf("\r\n\r\n") + 2);
+            assertThat(head).as(client).matches("(?s)HTTP/1\\.[01] 200 .*").doesNotContainIgnoringCase("chunked");
+            return response.substring(head.length() + 2);
+        }
     }
 }

@@ -10,35 +10,40 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * Reads and drops the body of a request that is answered without it (a refusal), before the answer, as nginx's
- * lingering close does: answering and closing while the client's bytes still arrive makes the kernel reset the
- * connection, and the client may lose the answer with it. Nothing is held (each chunk is released as read); a
- * body is drained only when it is declared, at most {@code limit} bytes, and not behind {@code Expect:
- * 100-continue} (such a client sends nothing until told to, so it is answered at once); and the answer goes out
- * after {@link #DEADLINE_MILLIS} at the latest, read or not.
+ * A lingering close, as nginx does it, for a request answered without its body (a refusal): the answer is
+ * written at once, then what the client still sends of its declared body is read and dropped (nothing held,
+ * each chunk released as read) for at most {@link #DEADLINE_MILLIS}, and only then is the exchange completed.
+ * Closing while the client's bytes still arrive makes the kernel reset the connection, and the client may lose
+ * the answer with it. A request without a declared body, or behind {@code Expect: 100-continue} (that client
+ * sends nothing until told to), completes as soon as the answer is written.
  */
 public final class BodyDrain {
-    /** A client slower than this to send what it declared is answered anyway. */
+    /** The longest a refused client's remaining body is read for after its answer. */
     public static final long DEADLINE_MILLIS = 3000;
 
     private BodyDrain() {
     }
 
-    /** Runs {@code answer} once, after {@code request}'s body was drained or at once (see the class comment). */
-    public static void thenAnswer(Request request, long limit, Runnable answer) {
-        long declared = request.getLength();
-        if (declared <= 0 || declared > limit
+    /**
+     * The callback to write the answer to {@code request} with: once the answer is written, it lingers (see the
+     * class comment), then completes {@code done}; a failed write fails {@code done} at once.
+     */
+    public static Callback lingering(Request request, Callback done) {
+        if (request.getLength() == 0
                 || request.getHeaders().contains(HttpHeader.EXPECT, HttpHeaderValue.CONTINUE.asString())) {
-            answer.run();
-            return;
+            return done;
         }
+        return Callback.from(done.getInvocationType(), () -> linger(request, done), done::failed);
+    }
+
+    private static void linger(Request request, Callback done) {
         AtomicBoolean once = new AtomicBoolean();
-        Runnable first = () -> {
+        Runnable finish = () -> {
             if (once.compareAndSet(false, true)) {
-                answer.run();
+                done.succeeded();
             }
         };
-        request.getComponents().getScheduler().schedule(first, DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
-        Content.Source.consumeAll(request, Callback.from(first, failure -> first.run()));
+        request.getComponents().getScheduler().schedule(finish, DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+        Content.Source.consumeAll(request, Callback.from(finish, failure -> finish.run()));
     }
 }

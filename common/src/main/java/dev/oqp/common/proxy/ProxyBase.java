@@ -53,8 +53,6 @@ import org.slf4j.LoggerFactory;
  * <p>Subclasses override the hooks and nothing else: every Jetty override here is final.
  */
 public abstract class ProxyBase extends ProxyHandler {
-    /** A refused request's declared body up to this size is read and dropped before the answer ({@link BodyDrain}). */
-    private static final long DISCARD_LIMIT = 1024 * 1024;
     private static final Logger LOG = LoggerFactory.getLogger(ProxyBase.class);
     private static final String EXCHANGE_ATTRIBUTE = ProxyBase.class.getName() + ".exchange";
     private static final String X_FORWARDED_FOR = "X-Forwarded-For";
@@ -233,8 +231,8 @@ public abstract class ProxyBase extends ProxyHandler {
                            Exchange exchange, Throwable reason, Exchange.Outcome outcome, int status, String message) {
         exchange.failed(reason, outcome);
         addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
-        BodyDrain.thenAnswer(clientToProxyRequest, DISCARD_LIMIT, () -> ErrorResponses.write(clientToProxyRequest,
-                proxyToClientResponse, completion, status, message));
+        ErrorResponses.write(clientToProxyRequest, proxyToClientResponse,
+                BodyDrain.lingering(clientToProxyRequest, completion), status, message);
         return true;
     }
 

@@ -40,10 +40,6 @@ import org.eclipse.jetty.util.Callback;
  */
 final class Call {
     private static final String ATTRIBUTE = Call.class.getName();
-    /** Declared bodies up to this size are read and dropped (never held) before an early answer ({@link #answer}). */
-    private static final long DISCARD_LIMIT = 1024 * 1024;
-    /** The same for a request refused before it was authenticated (401, 429, a bad target). */
-    private static final long UNAUTHENTICATED_DISCARD_LIMIT = 64 * 1024;
 
     final String requestId;
     final Port port;
@@ -149,20 +145,16 @@ final class Call {
     }
 
     /**
-     * Ends the request with an error in the client's API shape, then records it. A small request body not read
-     * yet is read and dropped first: answering and closing with the client's bytes still arriving makes the
-     * kernel reset the connection, and the client may lose the answer with it.
+     * Ends the request with an error in the client's API shape, then records it. A request body not read yet is
+     * read and dropped after the answer for a few seconds ({@link BodyDrain}): answering and closing with the
+     * client's bytes still arriving makes the kernel reset the connection, and the client may lose the answer.
      */
     void answer(int status, String message, String error) {
-        if (!bodyRead) {
-            bodyRead = true;
-            // Read and dropped first, so that the client reads the answer (before authentication, a smaller body).
-            BodyDrain.thenAnswer(request, client == null ? UNAUTHENTICATED_DISCARD_LIMIT : DISCARD_LIMIT,
-                    () -> answer(status, message, error));
-            return;
-        }
+        // A body not read is read and dropped after the answer, briefly, so that the client reads the answer.
+        Callback written = bodyRead ? callback : BodyDrain.lingering(request, callback);
+        bodyRead = true;
         errorHeaders();
-        ErrorResponses.write(request, response, callback, status, message);
+        ErrorResponses.write(request, response, written, status, message);
         complete(status, -1, error, -1);
     }
 

@@ -20,9 +20,14 @@ FROM eclipse-temurin:17-jre AS runtime
 RUN groupadd --system --gid 10001 oqp && useradd --system --uid 10001 --gid oqp --no-create-home --shell /usr/sbin/nologin oqp
 COPY --from=build /ollama-queue-proxy.jar /app/ollama-queue-proxy.jar
 COPY docker/queue-proxy.yaml /etc/oqp/config.yaml
+# Heap: a fixed cap, not a share of RAM: without a container memory limit a percentage is one of the host's RAM.
+# 2 GiB holds the defaults (queue.max_queued_bytes 512 MiB, a 256 MiB memory cache; docs/operations.md, Memory
+# sizing); the proxy cuts its body budget to what the heap holds. G1: large bodies are humongous objects it frees
+# at a young collection without copying them, and it returns unused heap to the OS. Override the whole variable
+# (e.g. -XX:MaxRAMPercentage=75 under a memory limit); the health probe's JVM reads it too (it only caps).
 ENV OQP_CONFIG=/etc/oqp/config.yaml \
     OLLAMA_HOST=http://ollama:11434 \
-    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError -XX:-UsePerfData"
+    JAVA_TOOL_OPTIONS="-Xmx2g -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -XX:-UsePerfData"
 USER 10001:10001
 EXPOSE 11435
 STOPSIGNAL SIGTERM

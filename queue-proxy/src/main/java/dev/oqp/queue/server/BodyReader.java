@@ -40,7 +40,7 @@ final class BodyReader implements Runnable {
             this.limit = limit;
         }
 
-        /** A reload's new {@code queue.max_queued_bytes}: bodies already held stay; new reservations see it. */
+        /** A reload's new budget ({@link MemoryBudget#bodies}): bodies already held stay; new reservations see it. */
         void limit(long limit) {
             this.limit = limit;
         }

@@ -81,27 +81,29 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final SlotPool pool;
     private final Fleet fleet;
     private final BodyReader.Budget bodies;
+    private final MemoryBudget memory;
     private final QueueMetrics metrics = new QueueMetrics();
     private final Reloader reloader;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
 
     public QueueProxy(OqpConfig config) {
-        this(config, Ticks.SYSTEM);
+        this(config, Ticks.SYSTEM, MemoryBudget.ofThisJvm());
     }
 
-    QueueProxy(OqpConfig config, Ticks ticks) {
+    QueueProxy(OqpConfig config, Ticks ticks, MemoryBudget memory) {
         this.boot = config;
+        this.memory = memory;
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS,
                 metrics::badRequest);
         List<HostConfig> hosts = config.ollama().hosts();
         this.fleet = new Fleet(hosts);
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
-        this.scheduler = new Scheduler<>(config.queue(), ticks, pool, timer);
+        this.scheduler = new Scheduler<>(memory.queue(config), ticks, pool, timer);
         timer.attach(scheduler);
         fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
-        this.bodies = new BodyReader.Budget(config.queue().maxQueuedBytes());
+        this.bodies = new BodyReader.Budget(memory.bodies(config));
         this.reloader = new Reloader(this, metrics);
 
         this.tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
@@ -189,8 +191,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         Settings old = settings;
         Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
         pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
-        scheduler.reconfigure(next.queue());
-        bodies.limit(next.queue().maxQueuedBytes());
+        scheduler.reconfigure(memory.queue(next));
+        bodies.limit(memory.bodies(next));
         server.setStopTimeout(next.proxy().drainTimeout().toMillis());
         if (!next.logging().equals(old.config().logging())) {
             Logging.configure(next.logging().level(), next.logging().format() == LoggingConfig.Format.JSON);
@@ -229,6 +231,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     /** Logs the start-up warnings, binds every port and serves; an {@code IOException} names a port in use. */
     public void start() throws Exception {
         StartupWarnings.log(boot);
+        memory.log(boot);
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());
         started = true;
     }

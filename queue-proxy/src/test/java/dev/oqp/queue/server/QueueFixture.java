@@ -17,6 +17,7 @@ import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.TestSockets;
+import dev.oqp.queue.scheduler.Ticks;
 
 /**
  * Starts queue proxies from YAML on free loopback ports in front of fake Ollamas, and talks to them; closes
@@ -53,16 +54,21 @@ final class QueueFixture implements AutoCloseable {
     }
 
     QueueProxy start(FakeOllama ollama, int slots, String yaml, Map<String, String> env) throws Exception {
-        return start(ollama, slots, yaml, env, true);
+        return start(ollama, slots, yaml, env, true, MemoryBudget.ofThisJvm());
+    }
+
+    /** As {@link #start(FakeOllama, int, String)}, with the body budget derived from a max heap the test gives. */
+    QueueProxy start(FakeOllama ollama, int slots, String yaml, MemoryBudget memory) throws Exception {
+        return start(ollama, slots, yaml, Map.of(), true, memory);
     }
 
     /** As {@link #start(FakeOllama, int, String)}, on the ports the YAML names, for a test about those very ports. */
     QueueProxy startOnConfiguredPorts(FakeOllama ollama, int slots, String yaml) throws Exception {
-        return start(ollama, slots, yaml, Map.of(), false);
+        return start(ollama, slots, yaml, Map.of(), false, MemoryBudget.ofThisJvm());
     }
 
-    private QueueProxy start(FakeOllama ollama, int slots, String yaml, Map<String, String> env, boolean anyPort)
-            throws Exception {
+    private QueueProxy start(FakeOllama ollama, int slots, String yaml, Map<String, String> env, boolean anyPort,
+            MemoryBudget memory) throws Exception {
         StringBuilder full = new StringBuilder(yaml);
         if (!yaml.contains("proxy:")) {
             // A stream a test leaves stalled must not hold the fixture's stop for the default 30 s.
@@ -81,7 +87,7 @@ final class QueueFixture implements AutoCloseable {
         } catch (ConfigException e) {
             throw new AssertionError("test config invalid:\n" + e.getMessage() + "\n" + full, e);
         }
-        QueueProxy proxy = new QueueProxy(config);
+        QueueProxy proxy = new QueueProxy(config, Ticks.SYSTEM, memory);
         if (anyPort) {
             TestSockets.bindAnyPorts(proxy.mainConnector().getServer());
         }

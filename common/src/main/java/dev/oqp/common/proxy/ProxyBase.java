@@ -232,7 +232,7 @@ public abstract class ProxyBase extends ProxyHandler {
         exchange.failed(reason, outcome);
         addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
         ErrorResponses.write(clientToProxyRequest, proxyToClientResponse,
-                BodyDrain.lingering(clientToProxyRequest, completion), status, message);
+                BodyDrain.lingering(clientToProxyRequest, BodyDrain.MAX_BYTES, completion), status, message);
         return true;
     }
 

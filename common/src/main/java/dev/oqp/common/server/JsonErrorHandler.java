@@ -68,7 +68,7 @@ public final class JsonErrorHandler extends ErrorHandler {
         if (LOG.isDebugEnabled()) {
             LOG.atDebug().addKeyValue("status", status).addKeyValue("reason", reason)
                     .addKeyValue("detail", BadRequests.excerpt(text))
-                    .addKeyValue("target", BadRequests.excerpt(request.getMethod() + " " + request.getHttpURI()))
+                    .addKeyValue("target", BadRequests.excerpt(request.getMethod() + " " + request.getHttpURI().getPath()))
                     .addKeyValue("client", Request.getRemoteAddr(request))
                     .log("malformed request refused");
         }

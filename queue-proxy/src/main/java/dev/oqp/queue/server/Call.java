@@ -151,7 +151,8 @@ final class Call {
      */
     void answer(int status, String message, String error) {
         // A body not read is read and dropped after the answer, briefly, so that the client reads the answer.
-        Callback written = bodyRead ? callback : BodyDrain.lingering(request, callback);
+        Callback written = bodyRead ? callback : BodyDrain.lingering(request,
+                client == null ? BodyDrain.UNAUTHENTICATED_BYTES : BodyDrain.MAX_BYTES, callback);
         bodyRead = true;
         errorHeaders();
         ErrorResponses.write(request, response, written, status, message);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -88,5 +89,27 @@ class EarlyAnswersTest {
                 "Authorization: Bearer " + QueueProxyTest.KEY_READ, "Connection: close"), "");
 
         assertThat(answer[0]).startsWith("HTTP/1.1 200");
+    }
+
+    @Test
+    void anUnauthenticatedClientStreamingABodyIsCutOffAfterABoundedRead() throws Exception {
+        QueueProxy proxy = start();
+        try (Socket socket = new Socket("127.0.0.1", proxy.port())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 1000000000000\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] junk = new byte[64 * 1024];
+            long start = System.nanoTime();
+            long stopped = -1;
+            try {
+                while (System.nanoTime() - start < BodyDrain.DEADLINE_MILLIS * 2_000_000L) {
+                    out.write(junk);
+                }
+            } catch (IOException e) {
+                stopped = (System.nanoTime() - start) / 1_000_000;
+            }
+            assertThat(stopped).as("the proxy stopped reading and closed (ms), long before its deadline")
+                    .isBetween(0L, BodyDrain.DEADLINE_MILLIS / 2);
+        }
     }
 }

@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code java -jar ollama-queue-proxy.jar [--config FILE] [--check-config]}. The file comes from
- * {@code --config}, else {@code $OQP_CONFIG}; with neither, the proxy runs on its embedded defaults
+ * {@code --config}, else {@code $OQP_CONFIG}, else {@code $CONFIG_PATH} (the Python tool's); with none, the proxy runs on its embedded defaults
  * ({@code 127.0.0.1:11435}, one host from {@code OLLAMA_HOST} or {@code http://127.0.0.1:11434}, auth off).
  * Exit status: 0 after a clean stop or a valid check, 1 on a run-time failure such as a port in use, 2 on an
  * invalid configuration.
@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 public final class QueueProxyMain {
     static final String BINARY = "ollama-queue-proxy";
     private static final Launcher.Binary QUEUE_PROXY = new Launcher.Binary(BINARY, Target.QUEUE_PROXY,
-            List.of("OQP_CONFIG"), null, QueueProxyMain.class);
+            List.of("OQP_CONFIG", "CONFIG_PATH"), null, QueueProxyMain.class);
 
     /** The proxy this process runs, for SIGHUP. */
     private static volatile QueueProxy running;

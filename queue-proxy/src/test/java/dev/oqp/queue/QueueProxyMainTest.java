@@ -70,6 +70,15 @@ class QueueProxyMainTest {
     }
 
     @Test
+    void configFileComesFromConfigPathAsForThePythonTool(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("q.yaml");
+        Files.writeString(file, "proxy:\n  port: 12346\n");
+
+        assertThat(run(Map.of("CONFIG_PATH", file.toString()), "--check-config")).isEqualTo(0);
+        assertThat(out()).contains(file.toString()).contains("port: 12346");
+    }
+
+    @Test
     void portInUseExitsOneNamingTheListener(@TempDir Path dir) throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Path file = dir.resolve("q.yaml");

@@ -23,8 +23,8 @@ public record CommandLine(Path config, boolean checkConfig, boolean help, boolea
 
     /**
      * Parses {@code args}. Without {@code --config}, the first set and non-empty variable of
-     * {@code envNames} names the file (the sidecar honours {@code OQP_CONFIG} then {@code CONFIG_PATH};
-     * the queue proxy {@code OQP_CONFIG}).
+     * {@code envNames} names the file (both binaries honour {@code OQP_CONFIG} then
+     * {@code CONFIG_PATH}).
      */
     public static CommandLine parse(String[] args, Map<String, String> env, List<String> envNames)
             throws UsageException {

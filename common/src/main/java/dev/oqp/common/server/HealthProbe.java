@@ -17,8 +17,8 @@ import dev.oqp.common.config.Target;
 
 /**
  * The container images' {@code HEALTHCHECK}: {@code java -cp <jar> dev.oqp.common.server.HealthProbe
- * --queue-proxy|--sidecar}. Reads the same configuration file the binary does ({@code OQP_CONFIG}, the sidecar
- * also {@code CONFIG_PATH}; the queue proxy's embedded defaults without one), asks {@code GET /health} on the
+ * --queue-proxy|--sidecar}. Reads the same configuration file the binary does ({@code OQP_CONFIG}, else
+ * {@code CONFIG_PATH}; the queue proxy's embedded defaults without one), asks {@code GET /health} on the
  * queue proxy's main port or the sidecar's first service port over loopback, and exits 0 on a 200, else 1. No
  * curl or wget is needed in the image. An optional last argument {@code http://host:port} overrides the target.
  */
@@ -67,7 +67,7 @@ public final class HealthProbe {
     }
 
     private static int port(boolean sidecar, Map<String, String> env) throws Exception {
-        List<String> names = sidecar ? List.of("OQP_CONFIG", "CONFIG_PATH") : List.of("OQP_CONFIG");
+        List<String> names = List.of("OQP_CONFIG", "CONFIG_PATH");
         Path file = null;
         for (String name : names) {
             String value = env.get(name);

@@ -22,8 +22,6 @@ import dev.oqp.queue.scheduler.Grant;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Pipeline steps 10 and 11 on the proxy base: sends a request the gate has admitted to the host it chose,
@@ -45,7 +43,6 @@ import org.slf4j.LoggerFactory;
  * headers, {@code X-Client-ID} and {@code X-Request-ID}.
  */
 final class Forwarder extends ProxyBase implements Sender {
-    private static final Logger LOG = LoggerFactory.getLogger(Forwarder.class);
     private final QueueMetrics metrics;
     private final Fleet fleet;
     private final SlotPool pool;

@@ -156,7 +156,8 @@ final class InferenceIntake {
             afterLookup(call, parsed, body, answered);
         } catch (Throwable t) {
             // Never leave the client without an answer (this may run on a pool thread, where nobody else would).
-            LOG.warn("{} embedding cache step failed: {}", call.requestId, t.toString());
+            // The type only: a parser's message may quote the body, and the body is the client's text.
+            LOG.warn("{} embedding cache step failed: {}", call.requestId, t.getClass().getName());
             if (!call.response.isCommitted()) {
                 refuse(call, 500, "internal error", "internal");
             } else {

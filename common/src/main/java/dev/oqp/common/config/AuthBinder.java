@@ -15,7 +15,7 @@ import java.util.Map;
 final class AuthBinder {
 
     /** The keys of {@code auth:}. */
-    enum Key { ENABLED, KEYS, RATE_LIMIT }
+    enum Key { ENABLED, KEYS, RATE_LIMIT, MAX_HEADER_CLIENTS }
 
     /** The keys of {@code auth.rate_limit}. */
     enum RateLimitKey { MAX_FAILURES, WINDOW }
@@ -44,9 +44,10 @@ final class AuthBinder {
             enabled = false;
         }
         RateLimitConfig rateLimit = rateLimit(m.get(Key.RATE_LIMIT), b);
+        int headerClients = or(m.get(Key.MAX_HEADER_CLIENTS).integer(0, 10_000), AuthConfig.DEFAULT_MAX_HEADER_CLIENTS);
         boolean on = enabled;
         b.checks.auth(new CrossChecks.AuthFacts(on, clientIds.keySet(), digests.keySet(), unresolved.isEmpty()));
-        return b.build(node.path, () -> new AuthConfig(on, keys, rateLimit));
+        return b.build(node.path, () -> new AuthConfig(on, keys, rateLimit, headerClients));
     }
 
     private static RateLimitConfig rateLimit(Node node, Binding b) {

@@ -27,7 +27,7 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 public final class ConfigLoader {
 
     /** The sections of the file; bound in this order, so their problems come in this order. */
-    enum Key { SERVICES, PROXY, OLLAMA, QUEUE, AUTH, ROUTING, EMBEDDING_CACHE, KEEP_ALIVE, ADMIN, LOGGING, SIDECAR }
+    enum Key { SERVICES, PROXY, OLLAMA, QUEUE, AUTH, ROUTING, EMBEDDING_CACHE, KEEP_ALIVE, ADMIN, LOGGING, SIDECAR, WEBHOOKS }
 
     private ConfigLoader() {
     }
@@ -87,12 +87,14 @@ public final class ConfigLoader {
         AdminConfig admin = AdminBinder.bind(m.get(Key.ADMIN));
         LoggingConfig logging = LoggingBinder.bind(m.get(Key.LOGGING));
         SidecarConfig sidecar = SidecarBinder.bind(m.get(Key.SIDECAR), b);
+        WebhooksConfig webhooks = WebhooksBinder.bind(m.get(Key.WEBHOOKS), b);
         b.checks.serviceIdentities();
         b.ctx.requireEveryKeyBound();
         if (!b.ctx.problems.isEmpty()) {
             throw new ConfigException(b.ctx.problems);
         }
-        return new OqpConfig(services, proxy, ollama, queue, auth, routing, cache, keepAlive, admin, logging, sidecar);
+        return new OqpConfig(services, proxy, ollama, queue, auth, routing, cache, keepAlive, admin, logging, sidecar,
+                webhooks);
     }
 
     /** The parser's problem on one line, with its line and column (its message goes on to quote the file). */

@@ -1,5 +1,6 @@
 package dev.oqp.common.config;
 
+import java.net.URI;
 import java.util.Locale;
 import java.util.Map;
 
@@ -9,7 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * Renders the effective configuration as YAML in the file's own keys, for {@code --check-config} and
- * the start-up log. Secrets are shown as {@code ***}: every header value, every {@code key} and
+ * the start-up log. Secrets are shown as {@code ***}: every header value, every {@code key}, webhook secret and webhook URL path, and
  * {@code key_sha256}, and the password of a Redis URL. The output parses back to the same config when
  * it held no secrets.
  */
@@ -72,6 +73,7 @@ public final class ConfigPrinter {
         proxy.put("drain_timeout", Durations.format(p.drainTimeout()));
         ArrayNode trusted = proxy.putArray("trusted_proxies");
         p.trustedProxies().forEach(c -> trusted.add(c.toString()));
+        proxy.put("allow_model_management", p.allowModelManagement());
 
         OllamaConfig o = config.ollama();
         ObjectNode ollama = root.putObject("ollama");
@@ -95,6 +97,7 @@ public final class ConfigPrinter {
             ObjectNode n = queue.putObject(t.yamlName());
             n.put("max_depth", q.tier(t).maxDepth());
             n.put("max_wait", Durations.format(q.tier(t).maxWait()));
+            n.put("high_watermark_pct", q.tier(t).highWatermarkPct());
         }
         queue.put("overflow_status_code", q.overflowStatusCode());
         queue.put("aging", Durations.format(q.aging()));
@@ -129,7 +132,11 @@ public final class ConfigPrinter {
             n.put("requests_per_minute", k.limits().requestsPerMinute());
             n.put("tokens_per_minute", k.limits().tokensPerMinute());
             n.put("tokens_per_day", k.limits().tokensPerDay());
+            if (k.description() != null) {
+                n.put("description", literal(k.description()));
+            }
         }
+        auth.put("max_header_clients", a.maxHeaderClients());
         ObjectNode rate = auth.putObject("rate_limit");
         rate.put("max_failures", a.rateLimit().maxFailures());
         rate.put("window", Durations.format(a.rateLimit().window()));
@@ -165,6 +172,27 @@ public final class ConfigPrinter {
         logging.put("format", lower(config.logging().format()));
         logging.put("access_log", config.logging().accessLog());
 
+        WebhooksConfig w = config.webhooks();
+        ObjectNode webhooks = root.putObject("webhooks");
+        ArrayNode endpoints = webhooks.putArray("endpoints");
+        for (WebhooksConfig.Endpoint e : w.endpoints()) {
+            ObjectNode n = endpoints.addObject();
+            n.put("url", literal(webhookUrl(e.url())));
+            ArrayNode events = n.putArray("events");
+            e.events().forEach(events::add);
+            if (e.secret() != null) {
+                n.put("secret", REDACTED);
+            }
+        }
+        if (w.secret() != null) {
+            webhooks.put("secret", REDACTED);
+        }
+        ArrayNode allowed = webhooks.putArray("allowed_hosts");
+        w.allowedHosts().forEach(allowed::add);
+        webhooks.put("queue_size", w.queueSize());
+        webhooks.put("timeout", Durations.format(w.timeout()));
+        webhooks.put("retries", w.retries());
+
         SidecarConfig sc = config.sidecar();
         ObjectNode sidecar = root.putObject("sidecar");
         sidecar.put("metrics_port", sc.metricsPort());
@@ -178,6 +206,18 @@ public final class ConfigPrinter {
     private static void headers(ObjectNode parent, Map<String, String> headers) {
         ObjectNode n = parent.putObject("headers");
         headers.keySet().forEach(name -> n.put(name, REDACTED));
+    }
+
+    /**
+     * A webhook URL up to its authority: receivers often carry their token in the path or query (Slack, Discord,
+     * ntfy), so the rest is shown as {@code ***}.
+     */
+    static String webhookUrl(String url) {
+        URI uri = URI.create(url);
+        String shown = uri.getScheme() + "://" + uri.getRawAuthority();
+        boolean more = (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/"))
+                || uri.getRawQuery() != null;
+        return more ? shown + "/" + REDACTED : shown + "/";
     }
 
     /** Escapes {@code $} so that the printed value reads back unchanged through interpolation. */

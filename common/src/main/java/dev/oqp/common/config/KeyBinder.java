@@ -15,7 +15,7 @@ final class KeyBinder {
     /** The keys of an entry; {@code key} to {@code key_sha256} are the names of {@link KeyConfig.Source}. */
     enum Key {
         CLIENT_ID, KEY, KEY_ENV, KEY_FILE, KEY_SHA256, MAX_PRIORITY, SCOPE, MAX_CONCURRENT, MODELS,
-        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY
+        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, DESCRIPTION
     }
 
     private KeyBinder() {
@@ -50,12 +50,26 @@ final class KeyBinder {
         int tokensPerMinute = limit(m.get(Key.TOKENS_PER_MINUTE));
         int tokensPerDay = limit(m.get(Key.TOKENS_PER_DAY));
         List<String> models = models(m.get(Key.MODELS));
+        String description = description(m.get(Key.DESCRIPTION));
         if (clientId == null || secret == null) {
             return null;
         }
         return b.build(secret.path(), () -> new KeyConfig(clientId, secret.source(), secret.key(), secret.digest(),
                 secret.keyEnv(), secret.keyFile(), maxPriority, scope, maxConcurrent, models,
-                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay)));
+                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay), description));
+    }
+
+    /** Free text of at most 200 characters without control characters; blank is the same as absent. */
+    private static String description(Node node) {
+        String text = node.string();
+        if (text == null || text.isBlank()) {
+            return null;
+        }
+        if (text.length() > 200 || text.chars().anyMatch(Character::isISOControl)) {
+            node.problem("expected at most 200 characters of text on one line");
+            return null;
+        }
+        return text.trim();
     }
 
     private static int limit(Node node) {

@@ -24,9 +24,10 @@ import java.util.Objects;
  * @param maxConcurrent this client's requests in flight upstream; default 0 = no cap
  * @param models        allowed model name globs ({@code *}, {@code ?}); default empty = all models
  * @param limits        requests and tokens per minute, tokens per day; default none
+ * @param description   free text shown in {@code /queue/status} and the dashboard; default {@code null}
  */
 public record KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
-        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits) {
+        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description) {
 
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
@@ -62,6 +63,12 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         Objects.requireNonNull(limits, "limits");
     }
 
+    /** A key without a description. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits, null);
+    }
+
     /** A key without rate limits. */
     public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
                      Tier maxPriority, Scope scope, int maxConcurrent, List<String> models) {
@@ -83,6 +90,7 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
     public String toString() {
         return "KeyConfig[clientId=" + clientId + ", source=" + source + ", key=***, keySha256=***, keyEnv=" + keyEnv
                 + ", keyFile=" + keyFile + ", maxPriority=" + maxPriority + ", scope=" + scope
-                + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits + "]";
+                + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits
+                + ", description=" + description + "]";
     }
 }

@@ -18,10 +18,11 @@ import java.util.Objects;
  * @param admin          metrics and dashboard exposure
  * @param logging        log level and format, used by both binaries
  * @param sidecar        sidecar-only settings (metrics port, drain)
+ * @param webhooks       event notifications of the queue proxy (default: none)
  */
 public record OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaConfig ollama, QueueConfig queue,
         AuthConfig auth, RoutingConfig routing, EmbeddingCacheConfig embeddingCache, KeepAliveConfig keepAlive,
-        AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar) {
+        AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar, WebhooksConfig webhooks) {
 
     public OqpConfig {
         services = List.copyOf(services);
@@ -35,5 +36,14 @@ public record OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaC
         Objects.requireNonNull(admin, "admin");
         Objects.requireNonNull(logging, "logging");
         Objects.requireNonNull(sidecar, "sidecar");
+        Objects.requireNonNull(webhooks, "webhooks");
+    }
+
+    /** A configuration without webhooks. */
+    public OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaConfig ollama, QueueConfig queue,
+            AuthConfig auth, RoutingConfig routing, EmbeddingCacheConfig embeddingCache, KeepAliveConfig keepAlive,
+            AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar) {
+        this(services, proxy, ollama, queue, auth, routing, embeddingCache, keepAlive, admin, logging, sidecar,
+                WebhooksConfig.NONE);
     }
 }

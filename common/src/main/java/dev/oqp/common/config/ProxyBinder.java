@@ -10,7 +10,7 @@ import java.util.List;
 final class ProxyBinder {
 
     /** The keys of {@code proxy:}. */
-    enum Key { HOST, PORT, ALLOW_PUBLIC, MAX_CONCURRENT, MAX_BODY, DRAIN_TIMEOUT, TRUSTED_PROXIES }
+    enum Key { HOST, PORT, ALLOW_PUBLIC, MAX_CONCURRENT, MAX_BODY, DRAIN_TIMEOUT, TRUSTED_PROXIES, ALLOW_MODEL_MANAGEMENT }
 
     private ProxyBinder() {
     }
@@ -30,8 +30,9 @@ final class ProxyBinder {
         long maxBody = or(m.get(Key.MAX_BODY).size(), ProxyConfig.DEFAULT_MAX_BODY);
         Duration drain = or(m.get(Key.DRAIN_TIMEOUT).duration(false), ProxyConfig.DEFAULT_DRAIN_TIMEOUT);
         List<Cidr> trusted = trustedProxies(m.get(Key.TRUSTED_PROXIES));
+        boolean management = or(m.get(Key.ALLOW_MODEL_MANAGEMENT).bool(), ProxyConfig.DEFAULT_ALLOW_MODEL_MANAGEMENT);
         return b.build(node.path, () -> new ProxyConfig(host, or(port, ProxyConfig.DEFAULT_PORT), allowPublic,
-                maxConcurrent, maxBody, drain, trusted));
+                maxConcurrent, maxBody, drain, trusted, management));
     }
 
     /** The valid CIDRs of the list; each invalid one is a problem. */

@@ -14,9 +14,12 @@ import java.util.Objects;
  * @param maxBody        largest request body in bytes (larger gets 413); default 50 MiB; always positive
  * @param drainTimeout   on SIGTERM, how long in-flight work may finish; default 30s; always positive
  * @param trustedProxies networks whose {@code X-Forwarded-For} names the real client; default empty = trust none
+ * @param allowModelManagement false: the model management routes ({@code /api/pull}, {@code /api/push},
+ *                       {@code /api/create}, {@code /api/copy}, {@code /api/delete}, blob uploads) get 403 for every
+ *                       caller, a management key included, auth on or off; default true (decided by scope)
  */
 public record ProxyConfig(String host, int port, boolean allowPublic, int maxConcurrent, long maxBody,
-        Duration drainTimeout, List<Cidr> trustedProxies) {
+        Duration drainTimeout, List<Cidr> trustedProxies, boolean allowModelManagement) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 11435;
@@ -25,6 +28,7 @@ public record ProxyConfig(String host, int port, boolean allowPublic, int maxCon
     public static final int DEFAULT_MAX_CONCURRENT = 0;
     public static final long DEFAULT_MAX_BODY = 50L << 20;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    public static final boolean DEFAULT_ALLOW_MODEL_MANAGEMENT = true;
 
     public ProxyConfig {
         Objects.requireNonNull(host, "host");
@@ -33,5 +37,12 @@ public record ProxyConfig(String host, int port, boolean allowPublic, int maxCon
         Checks.positive("maxBody", maxBody);
         Checks.positive("drainTimeout", drainTimeout);
         trustedProxies = List.copyOf(trustedProxies);
+    }
+
+    /** A listener that leaves model management to the keys' scopes. */
+    public ProxyConfig(String host, int port, boolean allowPublic, int maxConcurrent, long maxBody,
+            Duration drainTimeout, List<Cidr> trustedProxies) {
+        this(host, port, allowPublic, maxConcurrent, maxBody, drainTimeout, trustedProxies,
+                DEFAULT_ALLOW_MODEL_MANAGEMENT);
     }
 }

@@ -11,7 +11,7 @@ final class QueueBinder {
     enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES }
 
     /** The keys of one tier ({@code queue.high}, {@code queue.normal}, {@code queue.low}). */
-    enum TierKey { MAX_DEPTH, MAX_WAIT }
+    enum TierKey { MAX_DEPTH, MAX_WAIT, HIGH_WATERMARK_PCT }
 
     private QueueBinder() {
     }
@@ -41,6 +41,7 @@ final class QueueBinder {
         Node.Mapping<TierKey> m = node.mapping(TierKey.class);
         int maxDepth = or(m.get(TierKey.MAX_DEPTH).integer(0, Integer.MAX_VALUE), defaults.maxDepth());
         Duration maxWait = or(m.get(TierKey.MAX_WAIT).duration(false), defaults.maxWait());
-        return b.build(node.path, () -> new TierConfig(maxDepth, maxWait));
+        int watermark = or(m.get(TierKey.HIGH_WATERMARK_PCT).integer(1, 100), defaults.highWatermarkPct());
+        return b.build(node.path, () -> new TierConfig(maxDepth, maxWait, watermark));
     }
 }

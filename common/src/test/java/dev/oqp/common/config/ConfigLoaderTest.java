@@ -126,7 +126,7 @@ class ConfigLoaderTest {
                 "services[0].headers.Authorization: environment variable LIBRECHAT_KEY is not set",
                 "services[1].name: duplicate service name \"librechat\" (also services[0].name)",
                 "services[1].bind: 0.0.0.0 is not a loopback address (expected: allow_public: true to accept connections from other machines)",
-                "proxy.prot: unknown key (expected one of: host, port, allow_public, max_concurrent, max_body, drain_timeout, trusted_proxies)",
+                "proxy.prot: unknown key (expected one of: host, port, allow_public, max_concurrent, max_body, drain_timeout, trusted_proxies, allow_model_management)",
                 "queue.high.max_depth: -1 (expected: >= 0)",
                 "logging.level: loud (expected one of: trace, debug, info, warn, error)");
     }

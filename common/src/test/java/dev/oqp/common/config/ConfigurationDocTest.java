@@ -37,7 +37,9 @@ class ConfigurationDocTest {
             Map.entry("KeepAliveBinder.Key", new String[] {"keep_alive", ""}),
             Map.entry("AdminBinder.Key", new String[] {"admin", ""}),
             Map.entry("LoggingBinder.Key", new String[] {"logging", ""}),
-            Map.entry("SidecarBinder.Key", new String[] {"sidecar", ""}));
+            Map.entry("SidecarBinder.Key", new String[] {"sidecar", ""}),
+            Map.entry("WebhooksBinder.Key", new String[] {"webhooks", ""}),
+            Map.entry("WebhooksBinder.EndpointKey", new String[] {"webhooks", "endpoints[]."}));
 
     @Test
     void everyConfigKeyHasARowInConfigurationMd() throws Exception {

@@ -100,7 +100,7 @@ class InterpolationTest {
     void keysAreNotInterpolated() {
         assertThat(proxyProblems("proxy:\n  ${X}: 1\n"))
                 .containsExactly("proxy.${X}: unknown key (expected one of: host, port, allow_public, max_concurrent, "
-                        + "max_body, drain_timeout, trusted_proxies)");
+                        + "max_body, drain_timeout, trusted_proxies, allow_model_management)");
     }
 
     @Test

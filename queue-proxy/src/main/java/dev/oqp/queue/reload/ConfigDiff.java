@@ -21,8 +21,8 @@ import dev.oqp.common.config.OqpConfig;
 public final class ConfigDiff {
     /** Options (or whole sections) a reload applies to requests from then on. */
     static final List<String> LIVE = List.of("auth", "ollama.hosts", "ollama.request_timeout", "queue", "routing",
-            "proxy.max_concurrent", "proxy.trusted_proxies", "proxy.drain_timeout", "embedding_cache", "keep_alive",
-            "admin", "logging");
+            "proxy.max_concurrent", "proxy.trusted_proxies", "proxy.drain_timeout", "proxy.allow_model_management",
+            "embedding_cache", "keep_alive", "admin", "logging", "webhooks");
     /** Options that keep their running values until a restart (listeners and what the start built once). */
     static final List<String> RESTART_ONLY = List.of("proxy.host", "proxy.port", "proxy.allow_public",
             "proxy.max_body", "services", "ollama.connect_timeout", "ollama.health_check_interval",

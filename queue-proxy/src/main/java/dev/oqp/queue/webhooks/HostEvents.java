@@ -32,7 +32,8 @@ public final class HostEvents implements Fleet.Listener {
 
     /**
      * A short kind for the fleet's reason, never its text (which may quote an exception's message):
-     * {@code connection_refused}, {@code timeout}, {@code connect_failed}, {@code http_503}, or an exception's
+     * {@code connection_refused}, {@code connection_closed}, {@code timeout}, {@code connect_failed}, {@code http_503},
+     * or an exception's
      * simple class name.
      */
     static String errorKind(String reason) {
@@ -44,6 +45,9 @@ public final class HostEvents implements Fleet.Listener {
         }
         if (reason.contains("timed out")) {
             return "timeout";
+        }
+        if (reason.contains("EOFException") || reason.contains("ClosedChannelException")) {
+            return "connection_closed";
         }
         if (reason.contains("could not connect")) {
             return "connect_failed";

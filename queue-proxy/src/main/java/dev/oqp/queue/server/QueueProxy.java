@@ -40,8 +40,6 @@ import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticks;
-import dev.oqp.queue.webhooks.HostEvents;
-import dev.oqp.queue.webhooks.QueueSignals;
 import dev.oqp.queue.webhooks.Webhooks;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -110,8 +108,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         timer.attach(scheduler);
         fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
         this.webhooks = new Webhooks(config.webhooks(), metrics, CommandLine.version(QueueProxy.class));
-        scheduler.signals(new QueueSignals(webhooks));
-        fleet.addListener(new HostEvents(webhooks));
+        webhooks.listenTo(scheduler, fleet);
         // Started before the ports and the fleet monitor, so that their first events are sent.
         server.addBean(webhooks, true);
         this.bodies = new BodyReader.Budget(memory.bodies(config));

@@ -11,13 +11,13 @@ import dev.oqp.queue.routing.Host;
  * health check, or a request that could not connect), {@code host.recovered} when an unhealthy host answers its
  * health check again. A host healthy at its first check is not "recovered".
  */
-public final class HostEvents implements Fleet.Listener {
+final class HostEvents implements Fleet.Listener {
     private static final Pattern STATUS = Pattern.compile("answered (\\d{3})");
     private static final Pattern EXCEPTION = Pattern.compile("health check failed: (\\w+)");
 
     private final Webhooks webhooks;
 
-    public HostEvents(Webhooks webhooks) {
+    HostEvents(Webhooks webhooks) {
         this.webhooks = webhooks;
     }
 

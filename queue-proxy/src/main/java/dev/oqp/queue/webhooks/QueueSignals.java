@@ -4,10 +4,10 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.queue.scheduler.Scheduler;
 
 /** The queue's transitions as webhook events: {@code queue.high_watermark} and {@code queue.drained}. */
-public final class QueueSignals implements Scheduler.Signals {
+final class QueueSignals implements Scheduler.Signals {
     private final Webhooks webhooks;
 
-    public QueueSignals(Webhooks webhooks) {
+    QueueSignals(Webhooks webhooks) {
         this.webhooks = webhooks;
     }
 

@@ -18,6 +18,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.config.WebhooksConfig;
 import dev.oqp.queue.metrics.QueueMetrics;
+import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.scheduler.Scheduler;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Result;
@@ -84,7 +86,8 @@ public final class Webhooks extends ContainerLifeCycle {
         final byte[] body;
         final long timeoutMillis;
         final int retries;
-        int attempts;
+        /** Written by one attempt at a time, read by its answer's callback. */
+        volatile int attempts;
 
         Delivery(Target target, String event, byte[] body, WebhooksConfig config) {
             this.target = target;
@@ -132,6 +135,12 @@ public final class Webhooks extends ContainerLifeCycle {
         AddressGuard.Check check = AddressGuard.check(config);
         check.warnings().forEach(warn);
         return check.problems();
+    }
+
+    /** Publishes the queue's transitions ({@code queue.high_watermark}, {@code queue.drained}) and the hosts'. */
+    public void listenTo(Scheduler<?> scheduler, Fleet fleet) {
+        scheduler.signals(new QueueSignals(this));
+        fleet.addListener(new HostEvents(this));
     }
 
     /** Sends to {@code config}'s endpoints from now on; deliveries already under way finish as they were. */

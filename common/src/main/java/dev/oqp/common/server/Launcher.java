@@ -36,7 +36,8 @@ public final class Launcher {
     }
 
     /**
-     * Builds and starts the server for a valid configuration; throws naming what could not start. {@code file}
+     * Builds and starts the server for a valid configuration; throws naming what could not start (a
+     * {@link ConfigException} for a configuration problem found only at start: exit 2 as for the file's). {@code file}
      * is the file it was read from (null on embedded defaults) and {@code env} the environment its
      * {@code ${VAR}} were read from, for a binary that reloads it.
      */
@@ -91,12 +92,7 @@ public final class Launcher {
             config = commandLine.config() == null ? ConfigLoader.defaults(binary.target(), env)
                     : ConfigLoader.load(commandLine.config(), binary.target(), env);
         } catch (ConfigException e) {
-            err.println(name + ": invalid configuration " + source + " (" + e.problems().size()
-                    + (e.problems().size() == 1 ? " problem):" : " problems):"));
-            for (String problem : e.problems()) {
-                err.println("  " + problem);
-            }
-            return 2;
+            return invalid(err, name, source, e);
         }
         if (commandLine.checkConfig()) {
             out.println("# " + source + ": valid (secrets shown as ***)");
@@ -109,6 +105,9 @@ public final class Launcher {
         App app;
         try {
             app = starter.start(config, commandLine.config(), env, log);
+        } catch (ConfigException e) {
+            // Found only at start (e.g. an address DNS gives): a configuration problem all the same.
+            return invalid(err, name, source, e);
         } catch (Exception e) {
             err.println(name + ": cannot start: " + describe(e));
             return 1;
@@ -124,6 +123,16 @@ public final class Launcher {
         // On SIGTERM Jetty stops the server from its shutdown hook; the last lines must reach stdout.
         app.whenStopped(Logging::drainAndStop);
         return 0;
+    }
+
+    /** Prints every problem of an invalid configuration; returns exit status 2. */
+    private static int invalid(PrintStream err, String name, String source, ConfigException e) {
+        err.println(name + ": invalid configuration " + source + " (" + e.problems().size()
+                + (e.problems().size() == 1 ? " problem):" : " problems):"));
+        for (String problem : e.problems()) {
+            err.println("  " + problem);
+        }
+        return 2;
     }
 
     /** Stops a half-started app, ignoring what that throws: the start error is what the operator needs. */

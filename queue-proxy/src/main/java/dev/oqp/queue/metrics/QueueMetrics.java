@@ -146,6 +146,13 @@ public final class QueueMetrics {
             .help("Inference requests answered 200 by a host or from the embedding cache, by client and model (GET /usage)")
             .labelNames("client", "model")
             .register(registry);
+    public final Counter webhookDeliveries = Counter.builder()
+            .name("oqp_webhook_deliveries_total")
+            .help("Webhook deliveries by event and result: delivered, retried (an attempt to be repeated), failed"
+                    + " (4xx, or 5xx, timeout or connect failure after the retries), dropped_queue_full,"
+                    + " dropped_blocked_address (the host now resolves to a refused address)")
+            .labelNames("event", "result")
+            .register(registry);
     public final Counter clientCacheHits = Counter.builder()
             .name("oqp_client_cache_hits_total")
             .help("Embedding input items answered from the cache, by client")

@@ -19,6 +19,8 @@ import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.webhooks.Event;
+import dev.oqp.queue.webhooks.Webhooks;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * Reloads the queue proxy's configuration: on SIGHUP, when its file (or a {@code key_file}) changes, or from
  * a test. A new configuration is validated whole and refused, with nothing changed and each problem logged
  * without its value, when it has problems, is empty, turns authentication off, needs TLS the proxy started
- * without, or names a cache that cannot be started; otherwise the {@link Applier} applies it as one step.
+ * without, names a cache that cannot be started, or a webhook endpoint the SSRF guard refuses; otherwise the
+ * {@link Applier} applies it as one step. Each outcome is published as a webhook event
+ * ({@code config.reloaded} with the changed sections, {@code config.reload_failed} with the number of problems).
  * Reloads run one at a time, each reading and applying its file under one lock, so two at once apply in the
  * order they read the file.
  */
@@ -58,14 +62,16 @@ public final class Reloader {
 
     private final Applier target;
     private final QueueMetrics metrics;
+    private final Webhooks webhooks;
     private final Object lock = new Object();
     /** The file a reload reads, and the environment its {@code ${VAR}} read; null on embedded defaults. */
     private volatile Path file;
     private volatile Map<String, String> env = Map.of();
 
-    public Reloader(Applier target, QueueMetrics metrics) {
+    public Reloader(Applier target, QueueMetrics metrics, Webhooks webhooks) {
         this.target = target;
         this.metrics = metrics;
+        this.webhooks = webhooks;
     }
 
     /**
@@ -139,6 +145,10 @@ public final class Reloader {
             if (refusal != null) {
                 return refused(List.of(refusal + "; nothing was changed"));
             }
+            List<String> unsafe = Webhooks.check(next.webhooks(), warning -> LOG.warn("configuration reload: " + warning));
+            if (!unsafe.isEmpty()) {
+                return refused(unsafe);
+            }
             List<String> restart = ConfigDiff.restartNeeded(target.boot(), next);
             List<String> changed = ConfigDiff.changedSections(old, next);
             // What can fail is built first, before anything is swapped: a failure leaves everything as it was.
@@ -170,6 +180,7 @@ public final class Reloader {
                         .log("configuration reload: these settings differ from what runs and need a restart; they keep"
                                 + " their running values");
             }
+            webhooks.publish(Event.configReloaded(changed));
             return new Reload(true, List.of(), restart, changed);
         }
     }
@@ -185,6 +196,7 @@ public final class Reloader {
         }
         LOG.atError().addKeyValue("problems", problems.size()).log("configuration reload refused: the proxy keeps"
                 + " running on its current configuration (--check-config shows the values)");
+        webhooks.publish(Event.configReloadFailed(problems.size()));
         return new Reload(false, problems, List.of(), List.of());
     }
 

@@ -12,8 +12,11 @@ import dev.oqp.common.config.Tier;
  * @param statusCode        {@code queue.overflow_status_code} (503 or 429) when the queue is full; 503 when draining
  * @param retryAfterSeconds value for the {@code Retry-After} header; at least 1
  *                          (see {@link Scheduler} for the estimate)
+ * @param announce          true for the first refusal of its reason (full tier, or byte budget) in its tier since
+ *                          the tier last admitted a ticket: the one a webhook reports, so a full queue is reported
+ *                          once, not once per refused request
  */
-public record Rejection(Reason reason, Tier tier, int statusCode, long retryAfterSeconds) {
+public record Rejection(Reason reason, Tier tier, int statusCode, long retryAfterSeconds, boolean announce) {
 
     /** The cause of a rejection. */
     public enum Reason {

@@ -91,6 +91,13 @@ import org.slf4j.LoggerFactory;
  *   retryAfter  = clamp(ceil(ahead × avg / concurrency), 1 s, 3600 s)
  * </pre>
  *
+ * <h2>Signals (webhooks)</h2>
+ * After every operation the scheduler compares each tier's waiting tickets with its high watermark
+ * ({@code high_watermark_pct} % of {@code max_depth}) and the whole queue with empty, and tells its
+ * {@link Signals} of each crossing once: a tier reaching its mark (again only after it fell below), the queue
+ * going from some waiting to none. A rejection for a full tier or for the byte budget carries
+ * {@link Rejection#announce()} only for the first such refusal in its tier since the tier last admitted a ticket.
+ *
  * <h2>Operator controls</h2>
  * Each applies to one tier, or to all three when the tier is null ({@code POST /queue/pause|resume|drain|flush},
  * optional {@code ?tier=}). Pause and drain are state per tier; {@link #snapshot()} reports both sets.
@@ -114,6 +121,27 @@ public final class Scheduler<L extends Lease> {
     @FunctionalInterface
     public interface Alarm {
         void wakeUpIn(long nanos);
+    }
+
+    /**
+     * Told of the queue's transitions, after the lock is released and in decision order, like the outcomes; each
+     * fires once per transition. Must not block.
+     */
+    public interface Signals {
+        /** Nothing to tell. */
+        Signals NONE = new Signals() {
+        };
+
+        /**
+         * The tier's waiting tickets reached {@code high_watermark_pct} % of its {@code max_depth}; told again only
+         * after the depth fell below that mark (by any dispatch, expiry, cancel or flush).
+         */
+        default void highWatermark(Tier tier, int depth, int maxDepth) {
+        }
+
+        /** The queue went from holding waiting tickets (any tier) to holding none. */
+        default void drained() {
+        }
     }
 
     static final double EWMA_WEIGHT = 0.2;
@@ -143,6 +171,13 @@ public final class Scheduler<L extends Lease> {
     private double avgServiceNanos = Double.NaN;
     private final EnumSet<Tier> paused = EnumSet.noneOf(Tier.class);
     private final EnumSet<Tier> draining = EnumSet.noneOf(Tier.class);
+    /** Tiers at or above their high watermark, told so; cleared when their depth falls below it. */
+    private final EnumSet<Tier> aboveWatermark = EnumSet.noneOf(Tier.class);
+    /** Tiers whose refusal for a full tier / for max_queued_bytes was announced; cleared when the tier admits. */
+    private final EnumSet<Tier> announcedFull = EnumSet.noneOf(Tier.class);
+    private final EnumSet<Tier> announcedBytes = EnumSet.noneOf(Tier.class);
+    private boolean anyWaiting;
+    private volatile Signals signals = Signals.NONE;
 
     /** A scheduler whose expiry timer polls {@link #expireDue()} on its own (no alarm). */
     public Scheduler(QueueConfig config, Ticks ticks, Capacity<L> capacity) {
@@ -154,6 +189,11 @@ public final class Scheduler<L extends Lease> {
         this.ticks = Objects.requireNonNull(ticks, "ticks");
         this.capacity = Objects.requireNonNull(capacity, "capacity");
         this.alarm = Objects.requireNonNull(alarm, "alarm");
+    }
+
+    /** Tells {@code signals} of the queue's transitions from now on (replacing any before). */
+    public void signals(Signals signals) {
+        this.signals = Objects.requireNonNull(signals, "signals");
     }
 
     /**
@@ -172,28 +212,32 @@ public final class Scheduler<L extends Lease> {
             long now = ticks.nanos();
             if (draining.contains(ticket.requested())) {
                 ticket.state = Ticket.State.DONE;
-                reject(ticket, Rejection.Reason.DRAINING, 503);
+                reject(ticket, Rejection.Reason.DRAINING, 503, false);
                 admission = Admission.REJECTED;
             } else {
                 enqueue(ticket, now);
                 dispatch(now);
                 if (ticket.state == Ticket.State.DONE) {
                     admission = Admission.DISPATCHED;
+                    admitted(ticket.requested());
                 } else {
                     Rejection.Reason overLimit = overLimit(ticket);
                     if (overLimit != null) {
                         remove(ticket);
                         ticket.state = Ticket.State.DONE;
-                        reject(ticket, overLimit, config.overflowStatusCode());
+                        EnumSet<Tier> announced = overLimit == Rejection.Reason.TIER_FULL ? announcedFull : announcedBytes;
+                        reject(ticket, overLimit, config.overflowStatusCode(), announced.add(ticket.requested()));
                         admission = Admission.REJECTED;
                     } else {
                         admission = Admission.QUEUED;
+                        admitted(ticket.requested());
                         if (byDeadline.first() == ticket) {
                             wakeUpIn = Math.max(0, ticket.deadline - now);
                         }
                     }
                 }
             }
+            observe();
         } finally {
             lock.unlock();
         }
@@ -212,6 +256,7 @@ public final class Scheduler<L extends Lease> {
         lock.lock();
         try {
             dispatch(ticks.nanos());
+            observe();
         } finally {
             lock.unlock();
         }
@@ -235,6 +280,7 @@ public final class Scheduler<L extends Lease> {
             ticket.state = Ticket.State.DONE;
             long waited = now - ticket.submittedAt;
             post(() -> ticket.listener().cancelled(waited));
+            observe();
         } finally {
             lock.unlock();
         }
@@ -254,6 +300,7 @@ public final class Scheduler<L extends Lease> {
             long now = ticks.nanos();
             expire(now);
             next = byDeadline.isEmpty() ? -1 : Math.max(0, byDeadline.first().deadline - now);
+            observe();
         } finally {
             lock.unlock();
         }
@@ -292,6 +339,7 @@ public final class Scheduler<L extends Lease> {
             paused.removeAll(affected);
             draining.removeAll(affected);
             dispatch(ticks.nanos());
+            observe();
         } finally {
             lock.unlock();
         }
@@ -313,6 +361,7 @@ public final class Scheduler<L extends Lease> {
             draining.addAll(affected);
             paused.removeAll(affected);
             dispatch(ticks.nanos());
+            observe();
         } finally {
             lock.unlock();
         }
@@ -346,6 +395,7 @@ public final class Scheduler<L extends Lease> {
                 post(() -> t.listener().flushed(waited));
                 flushed++;
             }
+            observe();
         } finally {
             lock.unlock();
         }
@@ -382,9 +432,11 @@ public final class Scheduler<L extends Lease> {
         lock.lock();
         try {
             config = newConfig;
+            observe();
         } finally {
             lock.unlock();
         }
+        deliver();
     }
 
     // ---- internals, all called with the lock held unless said otherwise ----
@@ -416,6 +468,36 @@ public final class Scheduler<L extends Lease> {
         queuedBytes += t.bodyBytes();
     }
 
+    /** A ticket of {@code tier} was admitted: its next refusal is announced again. */
+    private void admitted(Tier tier) {
+        announcedFull.remove(tier);
+        announcedBytes.remove(tier);
+    }
+
+    /** Posts the transitions since the last call: watermarks crossed, the queue drained. */
+    private void observe() {
+        int total = 0;
+        for (Tier t : Tier.values()) {
+            int d = depth[t.ordinal()];
+            total += d;
+            int maxDepth = config.tier(t).maxDepth();
+            boolean above = maxDepth > 0 && (long) d * 100 >= (long) config.tier(t).highWatermarkPct() * maxDepth;
+            if (above && aboveWatermark.add(t)) {
+                Signals s = signals;
+                post(() -> s.highWatermark(t, d, maxDepth));
+            } else if (!above) {
+                aboveWatermark.remove(t);
+            }
+        }
+        if (total > 0) {
+            anyWaiting = true;
+        } else if (anyWaiting) {
+            anyWaiting = false;
+            Signals s = signals;
+            post(s::drained);
+        }
+    }
+
     private void remove(Ticket<L> t) {
         ClientState c = clients.get(t.clientId());
         c.tickets.remove(t);
@@ -442,8 +524,8 @@ public final class Scheduler<L extends Lease> {
         return null;
     }
 
-    private void reject(Ticket<L> t, Rejection.Reason reason, int status) {
-        Rejection rejection = new Rejection(reason, t.requested(), status, retryAfterSeconds(t.requested()));
+    private void reject(Ticket<L> t, Rejection.Reason reason, int status, boolean announce) {
+        Rejection rejection = new Rejection(reason, t.requested(), status, retryAfterSeconds(t.requested()), announce);
         post(() -> t.listener().rejected(rejection));
     }
 
@@ -565,6 +647,7 @@ public final class Scheduler<L extends Lease> {
             avgServiceNanos = Double.isNaN(avgServiceNanos) ? sample
                     : avgServiceNanos + EWMA_WEIGHT * (sample - avgServiceNanos);
             dispatch(now);
+            observe();
         } finally {
             lock.unlock();
         }

@@ -20,6 +20,7 @@ import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.webhooks.Webhooks;
 import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -49,10 +50,12 @@ final class InferenceIntake {
     private final Scheduler<SlotPool.HostLease> scheduler;
     private final Sender sender;
     private final BooleanSupplier stopping;
+    private final Webhooks webhooks;
 
     /** @param stopping true once the server is shutting down */
     InferenceIntake(RateLimiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
-                    Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping) {
+                    Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
+                    Webhooks webhooks) {
         this.rates = rates;
         this.metrics = metrics;
         this.usage = usage;
@@ -62,6 +65,7 @@ final class InferenceIntake {
         this.scheduler = scheduler;
         this.sender = sender;
         this.stopping = stopping;
+        this.webhooks = webhooks;
     }
 
     void admit(Call call) {
@@ -70,10 +74,12 @@ final class InferenceIntake {
         call.reservedTokens.set(limit.reserved());
         if (!limit.allowed()) {
             metrics.rateLimited.labelValues(call.client.clientId(), limit.limit()).inc();
+            webhooks.rateLimited(call.client.clientId(), limit.limit(), limit.retryAfterSeconds());
             call.answer(429, "rate limit " + limit.limit() + " of client " + call.client.clientId() + " reached; retry in "
                     + limit.retryAfterSeconds() + "s", "rate_limited_" + limit.limit(), limit.retryAfterSeconds());
             return;
         }
+        webhooks.admitted(call.client.clientId());
         Tier requested;
         String priority = call.request.getHeaders().get(Headers.X_QUEUE_PRIORITY);
         if (priority == null || priority.isBlank()) {
@@ -220,7 +226,7 @@ final class InferenceIntake {
             return;
         }
         call.body = parsed.withKeepAlive(call.path(), body, settings.config().keepAlive());
-        new QueuedCall(call, scheduler, executor, sender, metrics, fleet, stopping).submit();
+        new QueuedCall(call, scheduler, executor, sender, metrics, fleet, stopping, webhooks).submit();
     }
 
     /** Refused before queueing: the answer carries no tier. */

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 
+import dev.oqp.common.config.ConfigException;
 import dev.oqp.common.config.HostConfig;
 import dev.oqp.common.config.LoggingConfig;
 import dev.oqp.common.config.OqpConfig;
@@ -18,6 +19,7 @@ import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.log.Logging;
 import dev.oqp.common.proxy.ClientSettings;
 import dev.oqp.common.proxy.UpstreamClients;
+import dev.oqp.common.server.CommandLine;
 import dev.oqp.common.server.ConnectorRouter;
 import dev.oqp.common.server.HealthHandler;
 import dev.oqp.common.server.Launcher;
@@ -38,6 +40,7 @@ import dev.oqp.queue.routing.FleetMonitor;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticks;
+import dev.oqp.queue.webhooks.Webhooks;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -83,6 +86,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final BodyReader.Budget bodies;
     private final MemoryBudget memory;
     private final QueueMetrics metrics = new QueueMetrics();
+    private final Webhooks webhooks;
     private final Reloader reloader;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
@@ -103,8 +107,12 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.scheduler = new Scheduler<>(memory.queue(config), ticks, pool, timer);
         timer.attach(scheduler);
         fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
+        this.webhooks = new Webhooks(config.webhooks(), metrics, CommandLine.version(QueueProxy.class));
+        webhooks.listenTo(scheduler, fleet);
+        // Started before the ports and the fleet monitor, so that their first events are sent.
+        server.addBean(webhooks, true);
         this.bodies = new BodyReader.Budget(memory.bodies(config));
-        this.reloader = new Reloader(this, metrics);
+        this.reloader = new Reloader(this, metrics, webhooks);
 
         this.tls = hosts.stream().anyMatch(h -> "https".equals(h.url().getScheme()));
         ClientSettings clientSettings = new ClientSettings(config.ollama().connectTimeout(), MAX_UPSTREAM_CONNECTIONS,
@@ -139,7 +147,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         Authenticator authenticator = new Authenticator(metrics);
         AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping);
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
-                scheduler, forwarder, stopping);
+                scheduler, forwarder, stopping, webhooks);
         DirectRoute direct = new DirectRoute(fleet, pool, metrics, new MergedLists(fleet, monitor, metrics), bodies,
                 forwarder);
 
@@ -193,6 +201,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
         scheduler.reconfigure(memory.queue(next));
         bodies.limit(memory.bodies(next));
+        webhooks.reconfigure(next.webhooks());
         server.setStopTimeout(next.proxy().drainTimeout().toMillis());
         if (!next.logging().equals(old.config().logging())) {
             Logging.configure(next.logging().level(), next.logging().format() == LoggingConfig.Format.JSON);
@@ -228,8 +237,15 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         reloader.watch(file, env, server);
     }
 
-    /** Logs the start-up warnings, binds every port and serves; an {@code IOException} names a port in use. */
+    /**
+     * Checks the webhook endpoints' addresses (a {@link ConfigException} lists each one the SSRF guard refuses),
+     * logs the start-up warnings, binds every port and serves; an {@code IOException} names a port in use.
+     */
     public void start() throws Exception {
+        List<String> unsafe = Webhooks.check(boot.webhooks(), LOG::warn);
+        if (!unsafe.isEmpty()) {
+            throw new ConfigException(unsafe);
+        }
         StartupWarnings.log(boot);
         memory.log(boot);
         Servers.start(server, c -> c == mainConnector ? "proxy" : "service " + c.getName());

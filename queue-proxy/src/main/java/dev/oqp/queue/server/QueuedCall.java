@@ -15,6 +15,8 @@ import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Rejection;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticket;
+import dev.oqp.queue.webhooks.Event;
+import dev.oqp.queue.webhooks.Webhooks;
 import org.eclipse.jetty.http.HttpHeader;
 
 /**
@@ -37,6 +39,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
     private final QueueMetrics metrics;
     private final Fleet fleet;
     private final BooleanSupplier stopping;
+    private final Webhooks webhooks;
     /** The thread inside submit: a dispatch it delivers may be sent at once, without a hand-off. */
     private volatile Thread submitter;
     // Guarded by this.
@@ -45,9 +48,10 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
 
     /**
      * @param stopping true once the server is shutting down (a flushed request is told so)
+     * @param webhooks  told of the first refusal of a full tier ({@code queue.full}, {@code queue.over_capacity})
      */
     QueuedCall(Call call, Scheduler<SlotPool.HostLease> scheduler, Executor executor, Sender sender, QueueMetrics metrics, Fleet fleet,
-               BooleanSupplier stopping) {
+               BooleanSupplier stopping, Webhooks webhooks) {
         this.call = call;
         this.scheduler = scheduler;
         this.executor = executor;
@@ -55,6 +59,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         this.metrics = metrics;
         this.fleet = fleet;
         this.stopping = stopping;
+        this.webhooks = webhooks;
     }
 
     /** Submits the call's ticket; its outcome arrives on this listener, perhaps before this returns. */
@@ -143,6 +148,12 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         settle();
         String tier = rejection.tier().yamlName();
         metrics.queueRejected.labelValues(tier, rejection.reason().label()).inc();
+        if (rejection.announce()) {
+            String clientId = call.client.clientId();
+            webhooks.publish(rejection.reason() == Rejection.Reason.BYTES_FULL
+                    ? Event.overCapacity(rejection.tier(), clientId, call.requestId)
+                    : Event.queueFull(rejection.tier(), clientId, call.requestId));
+        }
         String message = switch (rejection.reason()) {
             case TIER_FULL -> "queue full for priority " + tier + "; retry after " + rejection.retryAfterSeconds() + "s";
             case BYTES_FULL -> "queue full (max_queued_bytes reached); retry after " + rejection.retryAfterSeconds() + "s";

@@ -9,6 +9,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
+import dev.oqp.common.config.WebhooksConfig;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.limits.RateLimiter;
@@ -18,6 +19,7 @@ import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticks;
+import dev.oqp.queue.webhooks.Webhooks;
 
 /**
  * The request path from the intake on, without a server: a configuration, its settings, one port, the fleet and
@@ -36,6 +38,8 @@ final class IntakeBench {
     final Scheduler<SlotPool.HostLease> scheduler;
     final RateLimiter rates = new RateLimiter(() -> nanos, Clock.systemUTC());
     final Ledger ledger = new Ledger(metrics, rates);
+    /** No endpoints: events are built and dropped. */
+    final Webhooks webhooks = new Webhooks(WebhooksConfig.NONE, metrics, "test");
     final List<Call> sent = new CopyOnWriteArrayList<>();
     final Sender recorder = sent::add;
     final InferenceIntake intake;
@@ -51,7 +55,7 @@ final class IntakeBench {
         scheduler = new Scheduler<>(config.queue(), ticks, pool);
         intake = new InferenceIntake(rates, metrics, new UsageRecorder(metrics, new UsageLedger(Clock.systemUTC())),
                 fleet, new BodyReader.Budget(config.queue().maxQueuedBytes()), Runnable::run, scheduler, recorder,
-                () -> false);
+                () -> false, webhooks);
     }
 
     /** A call for {@code exchange} as the gate would hand it on: authenticated as {@code client}, route classified. */

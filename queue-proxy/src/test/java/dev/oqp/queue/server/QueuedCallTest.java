@@ -35,8 +35,8 @@ class QueuedCallTest {
         call.model = "llama3:latest";
         call.body = "{\"model\":\"llama3\"}".getBytes(StandardCharsets.UTF_8);
         call.bodyRead = true;
-        new QueuedCall(call, bench.scheduler, Runnable::run, bench.recorder, bench.metrics, bench.fleet, () -> false)
-                .submit();
+        new QueuedCall(call, bench.scheduler, Runnable::run, bench.recorder, bench.metrics, bench.fleet, () -> false,
+                bench.webhooks).submit();
         return new Queued(call, exchange);
     }
 

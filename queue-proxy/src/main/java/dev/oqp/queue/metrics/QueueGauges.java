@@ -24,6 +24,8 @@ public final class QueueGauges {
      */
     public static void register(QueueMetrics metrics, Scheduler<?> scheduler, SlotPool pool, Fleet fleet,
                                 Supplier<Set<String>> configuredClients) {
+        // The host counters exist from the start at 0 (as the Python tool's did), not from a host's first request.
+        fleet.hosts().forEach(host -> metrics.host(host.name()));
         metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",
                 new String[] {"tier"}, cb -> {
                     Snapshot s = scheduler.snapshot();

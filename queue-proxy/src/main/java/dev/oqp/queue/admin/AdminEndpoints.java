@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -201,7 +202,12 @@ public final class AdminEndpoints {
             then.run();
             return;
         }
-        timer.schedule(() -> whenEmpty(tier, then), DRAIN_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        try {
+            timer.schedule(() -> whenEmpty(tier, then), DRAIN_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The server is stopping: answer now rather than never.
+            then.run();
+        }
     }
 
     @FunctionalInterface

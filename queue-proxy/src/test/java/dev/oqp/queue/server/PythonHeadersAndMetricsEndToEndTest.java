@@ -173,7 +173,9 @@ class PythonHeadersAndMetricsEndToEndTest {
         String embedding = "{\"model\":\"all-minilm\",\"input\":[\"alpha\"]}";
         assertThat(fixture.send(post(embed, embedding, auth("capped"))).statusCode()).isEqualTo(200);
         await().atMost(WAIT).until(() -> proxy.cache().storesEnded() == 1);
-        assertThat(fixture.send(post(embed, embedding, auth("capped"))).headers().firstValue("X-Cache")).hasValue("HIT");
+        HttpResponse<String> hit = fixture.send(post(embed, embedding, auth("capped")));
+        assertThat(hit.headers().firstValue("X-Cache")).hasValue("HIT");
+        assertThat(hit.headers().firstValue("X-Failover-Host")).as("no host answered a cache hit").isEmpty();
 
         var first = fixture.sendAsync(post(generate(base(proxy)), gen("first", 60), auth("capped")));
         ollama.awaitRequests(2, WAIT);

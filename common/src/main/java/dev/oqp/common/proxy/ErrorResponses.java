@@ -69,7 +69,12 @@ public final class ErrorResponses {
         return "api_error";
     }
 
-    /** A JSON string literal, escaped as Go's encoder does for the characters that matter. */
+    /**
+     * A JSON string literal: quotes, backslashes and control characters escaped, everything else as written.
+     * {@code <}, {@code >}, {@code &} and {@code '} stay literal: these are JSON bodies and log lines, not HTML, and
+     * a model name in angle brackets must read as such in an error or a log line, not as six-character escapes
+     * (Go's encoder escapes them for HTML embedding, which nothing here does).
+     */
     public static String quote(String s) {
         StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
@@ -80,9 +85,6 @@ public final class ErrorResponses {
                 case '\n' -> sb.append("\\n");
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
-                case '<' -> sb.append("\\u003c");
-                case '>' -> sb.append("\\u003e");
-                case '&' -> sb.append("\\u0026");
                 default -> {
                     if (c < 0x20) {
                         sb.append(String.format("\\u%04x", (int) c));

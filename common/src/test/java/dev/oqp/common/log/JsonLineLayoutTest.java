@@ -33,4 +33,19 @@ class JsonLineLayoutTest {
         assertThat(json.get("ok").isBoolean()).isTrue();
         assertThat(json.get("path").asText()).isEqualTo("/api/chat");
     }
+
+    @Test
+    void angleBracketsAndAmpersandsAreWrittenLiterally() throws Exception {
+        LoggerContext context = new LoggerContext();
+        LoggingEvent event = new LoggingEvent("x", context.getLogger("dev.oqp.access"), Level.WARN,
+                "model <llama3> & 'friends' not found\u0007", null, null);
+        event.setKeyValuePairs(List.of(new KeyValuePair("error", "<not_found>")));
+
+        String line = new JsonLineLayout().doLayout(event);
+
+        assertThat(line).contains("model <llama3> & 'friends' not found\\u0007", "\"error\":\"<not_found>\"")
+                .doesNotContain("\\u003c", "\\u003e", "\\u0026");
+        assertThat(new ObjectMapper().readTree(line).get("msg").asText())
+                .isEqualTo("model <llama3> & 'friends' not found\u0007");
+    }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 
 class ErrorResponsesTest {
@@ -28,8 +29,19 @@ class ErrorResponsesTest {
     }
 
     @Test
-    void messagesAreEscapedLikeGoEncodingJson() {
-        assertThat(ErrorResponses.quote("a\"b\\c\n<&>\u0001")).isEqualTo("\"a\\\"b\\\\c\\n\\u003c\\u0026\\u003e\\u0001\"");
+    void messagesKeepAngleBracketsAmpersandsAndApostrophesLiteral() {
+        assertThat(ErrorResponses.quote("model <name> & 'tag'")).isEqualTo("\"model <name> & 'tag'\"");
+        assertThat(body("/api/generate", 404, "model \"<x>\" not found"))
+                .isEqualTo("{\"error\":\"model \\\"<x>\\\" not found\"}");
+    }
+
+    @Test
+    void quotesBackslashesAndControlCharactersAreStillEscaped() throws Exception {
+        String message = "a\"b\\c\n\r\t\u0001\u001f<&>'";
+        String quoted = ErrorResponses.quote(message);
+        assertThat(quoted).isEqualTo("\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f<&>'\"");
+        // Whatever the message, the literal parses back to it.
+        assertThat(new ObjectMapper().readValue(quoted, String.class)).isEqualTo(message);
     }
 
     @Test

@@ -3,14 +3,18 @@ package dev.oqp.queue.admin;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.oqp.common.config.AdminConfig;
+import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Scope;
 import dev.oqp.common.config.Tier;
 import dev.oqp.common.server.MetricsHandler;
@@ -21,18 +25,24 @@ import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Snapshot;
 
 /**
  * The queue proxy's own endpoints on the main port (pipeline step 2). Without a key: {@code /health} (also
  * answered before the gate), {@code /ready}, and {@code /metrics} when {@code admin.metrics_public}. Scope read:
  * {@code /metrics}, {@code /queue/status}, {@code /queue/summary}, {@code /dashboard}, {@code /usage}. Scope
  * management: {@code POST /queue/pause|resume|drain|flush[?tier=high|normal|low]} (no tier: all tiers); a bad
- * tier is 400, decided after authorisation so that it tells an unauthorised caller nothing.
+ * tier is 400, decided after authorisation so that it tells an unauthorised caller nothing. A control answers the
+ * Python ollama-queue-proxy's body ({@code {"status":"paused","tier":"low"}}, {@code "resumed"}, {@code "drained"},
+ * {@code {"status":"flushed","tier":…,"dropped":n}}) with oqp's fields beside; {@code drain} answers once the
+ * drained tiers hold no waiting request, as there (no thread waits meanwhile).
  *
  * <p>Each endpoint returns a {@link Reply}; the caller writes it and records the request.
  */
 public final class AdminEndpoints {
     private static final JsonFactory JSON = new JsonFactory();
+    /** How often a drain looks whether the drained tiers are empty yet. */
+    static final long DRAIN_POLL_MILLIS = 100;
     private static final Map<String, String> NO_STORE = Map.of("Cache-Control", "no-store");
     /** Browsers may fetch JSON with the dashboard's credentials: never sniffed, never embedded elsewhere. */
     private static final Map<String, String> JSON_HEADERS = Map.of("Cache-Control", "no-store",
@@ -44,10 +54,15 @@ public final class AdminEndpoints {
     private final UsageLedger usage;
     private final BooleanSupplier stopping;
     private final StatusJson status;
+    private final org.eclipse.jetty.util.thread.Scheduler timer;
 
-    /** @param stopping true once the server is shutting down ({@code /ready} answers 503 then) */
+    /**
+     * @param stopping true once the server is shutting down ({@code /ready} answers 503 then)
+     * @param timer    runs a drain's checks for an empty queue
+     */
     public AdminEndpoints(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, UsageLedger usage,
-                          BooleanSupplier stopping) {
+                          BooleanSupplier stopping, org.eclipse.jetty.util.thread.Scheduler timer) {
+        this.timer = timer;
         this.scheduler = scheduler;
         this.fleet = fleet;
         this.metrics = metrics;
@@ -66,22 +81,25 @@ public final class AdminEndpoints {
         return switch (path) {
             case "/ready" -> ready(cache);
             case "/metrics" -> metrics();
-            default -> new Reply.Content(200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.US_ASCII),
-                    NO_STORE);
+            default -> json(200, g -> g.writeStringField("status", "ok"));
         };
     }
 
     /**
      * The endpoints whose scope the caller has checked.
      *
-     * @param tier  the {@code tier} query parameter of a queue control, or null
-     * @param cache the embedding cache of the request's settings, or null when disabled
+     * @param tier              the {@code tier} query parameter of a queue control, or null
+     * @param config            the configuration of the request's settings
+     * @param configuredClients the client ids {@code config} names, in config order
+     * @param cache             the embedding cache of the request's settings, or null when disabled
      */
-    public Reply authorized(String path, Client client, String tier, AdminConfig admin, CacheService cache) {
+    public Reply authorized(String path, Client client, String tier, OqpConfig config, Set<String> configuredClients,
+                            CacheService cache) {
+        AdminConfig admin = config.admin();
         return switch (path) {
             case "/metrics" -> metrics();
-            case "/queue/status" -> json(200, g -> status.status(g, cache));
-            case "/queue/summary" -> json(200, status::summary);
+            case "/queue/status" -> json(200, g -> status.status(g, config, configuredClients, cache));
+            case "/queue/summary" -> json(200, g -> status.summary(g, true));
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
                     control(path.substring("/queue/".length()), tier);
             case "/dashboard" -> admin.dashboard() ? Dashboard.page()
@@ -134,22 +152,62 @@ public final class AdminEndpoints {
                 return new Reply.Error(400, "tier must be high, normal or low (or absent for all)", "bad_tier");
             }
         }
-        int flushed = -1;
-        switch (action) {
-            case "pause" -> scheduler.pause(tier);
-            case "resume" -> scheduler.resume(tier);
-            case "drain" -> scheduler.drain(tier);
-            default -> flushed = scheduler.flush(tier);
-        }
-        int count = flushed;
-        return json(200, g -> {
-            g.writeStringField("action", action);
-            g.writeStringField("tier", tier == null ? "all" : tier.yamlName());
-            if (count >= 0) {
-                g.writeNumberField("flushed", count);
+        return switch (action) {
+            case "pause" -> {
+                scheduler.pause(tier);
+                yield controlled(action, "paused", tier, -1);
             }
-            status.summary(g);
+            case "resume" -> {
+                scheduler.resume(tier);
+                yield controlled(action, "resumed", tier, -1);
+            }
+            case "drain" -> {
+                scheduler.drain(tier);
+                CompletableFuture<Reply> drained = new CompletableFuture<>();
+                whenEmpty(tier, () -> drained.complete(controlled(action, "drained", tier, -1)));
+                yield new Reply.Deferred(drained);
+            }
+            default -> controlled(action, "flushed", tier, scheduler.flush(tier));
+        };
+    }
+
+    /**
+     * A control's answer: the Python tool's {@code status} and {@code tier} ({@code all} for every tier), and
+     * {@code dropped} for a flush; oqp's {@code action}, {@code flushed} and the summary fields.
+     */
+    private Reply controlled(String action, String done, Tier tier, int flushed) {
+        return json(200, g -> {
+            g.writeStringField("status", done);
+            g.writeStringField("tier", tier == null ? "all" : tier.yamlName());
+            if (flushed >= 0) {
+                g.writeNumberField("dropped", flushed);
+            }
+            g.writeStringField("action", action);
+            if (flushed >= 0) {
+                g.writeNumberField("flushed", flushed);
+            }
+            status.summary(g, false);
         });
+    }
+
+    /**
+     * Runs {@code then} once {@code tier} (null: every tier) holds no waiting request, looking every
+     * {@value #DRAIN_POLL_MILLIS} ms. A drained tier admits nothing new, so this ends by the tier's {@code max_wait}
+     * at the latest (expiry), sooner by dispatch or a flush.
+     */
+    private void whenEmpty(Tier tier, Runnable then) {
+        Snapshot s = scheduler.snapshot();
+        int waiting = tier == null ? s.totalDepth() : s.depth().get(tier);
+        if (waiting == 0 || stopping.getAsBoolean()) {
+            then.run();
+            return;
+        }
+        try {
+            timer.schedule(() -> whenEmpty(tier, then), DRAIN_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The server is stopping: answer now rather than never.
+            then.run();
+        }
     }
 
     @FunctionalInterface

@@ -1,6 +1,7 @@
 package dev.oqp.queue.admin;
 
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /** What an own endpoint answers; the request path writes it and records the request. */
 public sealed interface Reply {
@@ -10,6 +11,10 @@ public sealed interface Reply {
         public Content {
             headers = Map.copyOf(headers);
         }
+    }
+
+    /** An answer known later (a drain answers once the queue is empty); no thread waits for it. */
+    record Deferred(CompletableFuture<Reply> reply) implements Reply {
     }
 
     /** An error, written in the client's API shape; {@code error} is the outcome logged. */

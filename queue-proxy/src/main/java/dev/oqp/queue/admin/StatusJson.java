@@ -2,12 +2,19 @@ package dev.oqp.queue.admin;
 
 import java.io.IOException;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.oqp.common.config.KeyConfig;
+import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.metrics.QueueMetrics;
@@ -20,9 +27,17 @@ import dev.oqp.queue.scheduler.Snapshot;
 /**
  * The fields of {@code /queue/status} and {@code /queue/summary}: the queue, the slots, each host with its
  * inventory, the embedding cache and each client's queued and in-flight requests and tokens. Ids, names and
- * counts only: never a key, a header value or a prompt.
+ * counts only: never a key, a URL, a header value or a prompt.
+ *
+ * <p>Each answer carries the Python ollama-queue-proxy's fields (its Homepage widgets, scripts and dashboard read
+ * them) beside oqp's own: where a name is both tools' and the shapes differ ({@code hosts}, {@code clients}), each
+ * element carries both sets of fields. {@code /queue/summary} holds scalars only.
  */
 final class StatusJson {
+    /** The Python tool's timestamps: ISO-8601 in UTC with microseconds and {@code +00:00}. */
+    private static final DateTimeFormatter PYTHON_TIME = DateTimeFormatter
+            .ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSSxxx", Locale.ROOT).withZone(ZoneOffset.UTC);
+
     private final Scheduler<?> scheduler;
     private final SlotPool pool;
     private final Fleet fleet;
@@ -35,19 +50,35 @@ final class StatusJson {
         this.metrics = metrics;
     }
 
-    /** The fields of {@code GET /queue/status}. */
-    void status(JsonGenerator g, CacheService cache) throws IOException {
+    /**
+     * The fields of {@code GET /queue/status}.
+     *
+     * @param config            the configuration in force (tier limits, key descriptions, security)
+     * @param configuredClients the client ids it names, in config order: listed even when idle
+     * @param cache             the embedding cache in force, or null
+     */
+    void status(JsonGenerator g, OqpConfig config, Set<String> configuredClients, CacheService cache)
+            throws IOException {
         Snapshot s = scheduler.snapshot();
-        g.writeArrayFieldStart("paused");
-        for (Tier t : s.paused()) {
-            g.writeString(t.yamlName());
+        g.writeStringField("status", "ok");
+        g.writeNumberField("uptime_seconds", metrics.uptimeSeconds());
+        g.writeObjectFieldStart("queue");
+        for (Tier t : Tier.values()) {
+            g.writeObjectFieldStart(t.yamlName());
+            g.writeNumberField("depth", s.depth().get(t));
+            g.writeNumberField("max_depth", config.queue().tier(t).maxDepth());
+            g.writeNumberField("processed", metrics.tier(t).processed().getLongValue());
+            g.writeNumberField("rejected", metrics.rejected(t));
+            g.writeNumberField("expired", metrics.tier(t).expired().getLongValue());
+            g.writeEndObject();
         }
-        g.writeEndArray();
-        g.writeArrayFieldStart("draining");
-        for (Tier t : s.draining()) {
-            g.writeString(t.yamlName());
-        }
-        g.writeEndArray();
+        g.writeEndObject();
+        g.writeObjectFieldStart("concurrency");
+        g.writeNumberField("active", pool.inFlight());
+        g.writeNumberField("max", pool.globalCap());
+        g.writeEndObject();
+        writeTiers(g, "paused", s.paused());
+        writeTiers(g, "draining", s.draining());
         g.writeObjectFieldStart("queued");
         for (Tier t : Tier.values()) {
             g.writeNumberField(t.yamlName(), s.depth().get(t));
@@ -59,69 +90,126 @@ final class StatusJson {
         g.writeNumberField("max_concurrent", pool.globalCap());
         g.writeArrayFieldStart("hosts");
         for (Host host : fleet.hosts()) {
-            g.writeStartObject();
-            g.writeStringField("name", host.name());
-            g.writeStringField("health", host.health().label());
-            g.writeNumberField("in_flight", pool.inFlight(host.name()));
-            g.writeNumberField("max_concurrent", host.config().maxConcurrent());
-            g.writeNumberField("weight", host.config().weight());
-            Host.Inventory inventory = host.inventory();
-            g.writeArrayFieldStart("installed");
-            for (String model : new TreeSet<>(inventory.installed())) {
-                g.writeString(model);
-            }
-            g.writeEndArray();
-            g.writeArrayFieldStart("loaded");
-            for (Map.Entry<String, Host.Loaded> model : new TreeMap<>(inventory.loaded()).entrySet()) {
-                g.writeStartObject();
-                g.writeStringField("name", model.getKey());
-                if (model.getValue().expiresAt() != null) {
-                    g.writeStringField("expires_at", model.getValue().expiresAt());
-                }
-                g.writeNumberField("size_vram", model.getValue().sizeVram());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            writeTime(g, "last_model_sync", inventory.syncedAt());
-            writeTime(g, "last_health_check", host.lastHealthCheck());
-            g.writeEndObject();
+            writeHost(g, host);
         }
         g.writeEndArray();
         if (cache != null) {
-            g.writeObjectFieldStart("embedding_cache");
-            g.writeStringField("backend", cache.backend().describe());
-            g.writeBooleanField("available", cache.backend().available());
-            g.writeBooleanField("required", cache.required());
-            g.writeStringField("partition", cache.config().partition().name().toLowerCase(Locale.ROOT));
-            g.writeNumberField("hits", (long) metrics.cacheHits.get());
-            g.writeNumberField("misses", (long) metrics.cacheMisses.get());
-            if (cache.backend().entries() >= 0) {
-                g.writeNumberField("entries", cache.backend().entries());
-                g.writeNumberField("bytes", cache.backend().bytes());
-                g.writeNumberField("max_bytes", cache.config().maxMemory());
+            writeCache(g, cache);
+        }
+        writeClients(g, s, config, configuredClients);
+        g.writeObjectFieldStart("security");
+        g.writeBooleanField("auth_enabled", config.auth().enabled());
+        g.writeBooleanField("model_management_allowed", config.proxy().allowModelManagement());
+        g.writeNumberField("active_keys", config.auth().keys().size());
+        g.writeEndObject();
+    }
+
+    private static void writeTiers(JsonGenerator g, String field, Set<Tier> tiers) throws IOException {
+        g.writeArrayFieldStart(field);
+        for (Tier t : tiers) {
+            g.writeString(t.yamlName());
+        }
+        g.writeEndArray();
+    }
+
+    /** A host: the Python tool's fields first ({@code models} = installed names, sorted), then oqp's. */
+    private void writeHost(JsonGenerator g, Host host) throws IOException {
+        Host.Inventory inventory = host.inventory();
+        Set<String> installed = new TreeSet<>(inventory.installed());
+        QueueMetrics.HostSeries series = metrics.host(host.name());
+        g.writeStartObject();
+        g.writeStringField("name", host.name());
+        g.writeBooleanField("healthy", host.health() == Host.Health.HEALTHY);
+        writeNames(g, "models", installed);
+        g.writeNumberField("requests_handled", series.requests().getLongValue());
+        g.writeNumberField("failures", series.failures().getLongValue());
+        Instant checked = host.lastHealthCheck();
+        if (checked == null) {
+            g.writeNullField("last_checked");
+        } else {
+            g.writeStringField("last_checked", PYTHON_TIME.format(checked));
+        }
+        g.writeStringField("health", host.health().label());
+        g.writeNumberField("in_flight", pool.inFlight(host.name()));
+        g.writeNumberField("max_concurrent", host.config().maxConcurrent());
+        g.writeNumberField("weight", host.config().weight());
+        writeNames(g, "installed", installed);
+        g.writeArrayFieldStart("loaded");
+        for (Map.Entry<String, Host.Loaded> model : new TreeMap<>(inventory.loaded()).entrySet()) {
+            g.writeStartObject();
+            g.writeStringField("name", model.getKey());
+            if (model.getValue().expiresAt() != null) {
+                g.writeStringField("expires_at", model.getValue().expiresAt());
             }
+            g.writeNumberField("size_vram", model.getValue().sizeVram());
             g.writeEndObject();
         }
-        Map<String, int[]> clients = new TreeMap<>();
-        s.queuedPerClient().forEach((id, n) -> clients.computeIfAbsent(id, k -> new int[2])[0] = n);
-        for (String id : pool.clientsInFlight()) {
-            clients.computeIfAbsent(id, k -> new int[2])[1] = pool.clientInFlight(id);
+        g.writeEndArray();
+        writeTime(g, "last_model_sync", inventory.syncedAt());
+        writeTime(g, "last_health_check", checked);
+        g.writeEndObject();
+    }
+
+    private static void writeNames(JsonGenerator g, String field, Set<String> names) throws IOException {
+        g.writeArrayFieldStart(field);
+        for (String name : names) {
+            g.writeString(name);
         }
-        for (String id : metrics.clientsWithTokens()) {
-            clients.computeIfAbsent(id, k -> new int[2]);
+        g.writeEndArray();
+    }
+
+    private void writeCache(JsonGenerator g, CacheService cache) throws IOException {
+        g.writeObjectFieldStart("embedding_cache");
+        g.writeStringField("backend", cache.backend().describe());
+        g.writeBooleanField("available", cache.backend().available());
+        g.writeBooleanField("required", cache.required());
+        g.writeStringField("partition", cache.config().partition().name().toLowerCase(Locale.ROOT));
+        g.writeNumberField("hits", metrics.cacheHitTotal());
+        g.writeNumberField("misses", metrics.cacheMissTotal());
+        if (cache.backend().entries() >= 0) {
+            g.writeNumberField("entries", cache.backend().entries());
+            g.writeNumberField("bytes", cache.backend().bytes());
+            g.writeNumberField("max_bytes", cache.config().maxMemory());
         }
-        g.writeArrayFieldStart("clients");
-        for (Map.Entry<String, int[]> c : clients.entrySet()) {
-            long[] tokens = metrics.tokens(c.getKey());
-            g.writeStartObject();
-            g.writeStringField("client_id", c.getKey());
-            g.writeNumberField("queued", c.getValue()[0]);
-            g.writeNumberField("in_flight", c.getValue()[1]);
+        g.writeEndObject();
+    }
+
+    /**
+     * {@code clients}, a map by client id as the Python tool's: every configured client in config order, then
+     * every other client with something queued, in flight, counted or tokens, sorted. Each entry carries the
+     * Python tool's {@code description}, {@code processed}, {@code rejected} and oqp's {@code client_id},
+     * {@code queued}, {@code in_flight}, {@code prompt_tokens}, {@code completion_tokens}.
+     */
+    private void writeClients(JsonGenerator g, Snapshot s, OqpConfig config, Set<String> configuredClients)
+            throws IOException {
+        Map<String, String> descriptions = new HashMap<>();
+        for (KeyConfig key : config.auth().keys()) {
+            if (key.description() != null) {
+                descriptions.putIfAbsent(key.clientId(), key.description());
+            }
+        }
+        Set<String> others = new TreeSet<>(s.queuedPerClient().keySet());
+        others.addAll(pool.clientsInFlight());
+        others.addAll(metrics.clientsWithTokens());
+        others.addAll(metrics.clientsWithOutcomes());
+        Set<String> ids = new LinkedHashSet<>(configuredClients);
+        ids.addAll(others);
+        g.writeObjectFieldStart("clients");
+        for (String id : ids) {
+            long[] outcomes = metrics.queueOutcomes(id);
+            long[] tokens = metrics.tokens(id);
+            g.writeObjectFieldStart(id);
+            g.writeStringField("description", descriptions.get(id));
+            g.writeNumberField("processed", outcomes[0]);
+            g.writeNumberField("rejected", outcomes[1]);
+            g.writeStringField("client_id", id);
+            g.writeNumberField("queued", s.queuedPerClient().getOrDefault(id, 0));
+            g.writeNumberField("in_flight", pool.clientInFlight(id));
             g.writeNumberField("prompt_tokens", tokens[0]);
             g.writeNumberField("completion_tokens", tokens[1]);
             g.writeEndObject();
         }
-        g.writeEndArray();
+        g.writeEndObject();
     }
 
     private static void writeTime(JsonGenerator g, String field, Instant at) throws IOException {
@@ -132,12 +220,36 @@ final class StatusJson {
         }
     }
 
-    /** The fields of {@code GET /queue/summary} (also in every queue control's answer). */
-    void summary(JsonGenerator g) throws IOException {
+    /**
+     * The fields of {@code GET /queue/summary}, scalars only: the Python tool's ten ({@code status, queued, active,
+     * max_concurrent, hosts_healthy, hosts_total, processed, rejected, expired, uptime_seconds}; its Homepage tile
+     * reads them), then oqp's ({@code in_flight}, {@code paused}, {@code draining}). A queue control's answer has
+     * them too, with its own {@code status} ({@code withStatus} false).
+     */
+    void summary(JsonGenerator g, boolean withStatus) throws IOException {
         Snapshot s = scheduler.snapshot();
+        int inFlight = pool.inFlight();
+        long processed = 0;
+        long rejected = 0;
+        long expired = 0;
+        for (Tier t : Tier.values()) {
+            processed += metrics.tier(t).processed().getLongValue();
+            rejected += metrics.rejected(t);
+            expired += metrics.tier(t).expired().getLongValue();
+        }
+        if (withStatus) {
+            g.writeStringField("status", "ok");
+        }
         g.writeNumberField("queued", s.totalDepth());
-        g.writeNumberField("in_flight", pool.inFlight());
+        g.writeNumberField("active", inFlight);
         g.writeNumberField("max_concurrent", pool.globalCap());
+        g.writeNumberField("hosts_healthy", fleet.healthyCount());
+        g.writeNumberField("hosts_total", fleet.hosts().size());
+        g.writeNumberField("processed", processed);
+        g.writeNumberField("rejected", rejected);
+        g.writeNumberField("expired", expired);
+        g.writeNumberField("uptime_seconds", metrics.uptimeSeconds());
+        g.writeNumberField("in_flight", inFlight);
         g.writeBooleanField("paused", !s.paused().isEmpty());
         g.writeBooleanField("draining", !s.draining().isEmpty());
     }

@@ -39,9 +39,10 @@ public final class CacheService implements AutoCloseable {
 
     /**
      * Looks the plan's keys up and applies what was found. Completes with true when the backend answered,
-     * false when it failed (every item then a miss); never exceptionally.
+     * false when it failed (every item then a miss); never exceptionally. Hits and misses are counted under
+     * {@code client}, {@code model} (a bounded label) and {@code endpoint} (the path asked).
      */
-    public CompletableFuture<Boolean> lookup(CachePlan plan) {
+    public CompletableFuture<Boolean> lookup(CachePlan plan, String client, String model, String endpoint) {
         CompletableFuture<byte[][]> values;
         try {
             values = backend.getAll(plan.lookupKeys());
@@ -51,7 +52,7 @@ public final class CacheService implements AutoCloseable {
         return values.handle((found, failure) -> {
             if (failure != null) {
                 error(failure, "lookup");
-                metrics.cacheMisses.inc(plan.keys().size());
+                metrics.cacheLookup(client, model, endpoint, 0, plan.keys().size());
                 return false;
             }
             int corrupt = plan.found(found);
@@ -59,12 +60,7 @@ public final class CacheService implements AutoCloseable {
                 metrics.cacheErrors.labelValues("corrupt").inc(corrupt);
             }
             int hits = plan.hits();
-            if (hits > 0) {
-                metrics.cacheHits.inc(hits);
-            }
-            if (hits < plan.keys().size()) {
-                metrics.cacheMisses.inc(plan.keys().size() - hits);
-            }
+            metrics.cacheLookup(client, model, endpoint, hits, plan.keys().size() - hits);
             return true;
         });
     }

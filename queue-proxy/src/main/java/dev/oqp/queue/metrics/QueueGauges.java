@@ -1,5 +1,6 @@
 package dev.oqp.queue.metrics;
 
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -17,13 +18,14 @@ public final class QueueGauges {
 
     /**
      * Registers the gauges read at scrape time on {@code metrics}: queue depth, slots in use, each host's health,
-     * in-flight requests and inventory, each configured client's in-flight requests, uptime.
+     * in-flight requests and inventory, each configured client's in-flight requests and requests waiting at its cap, uptime.
      *
      * @param configuredClients the client ids the configuration in force names (a reload may change them)
      */
     public static void register(QueueMetrics metrics, Scheduler<?> scheduler, SlotPool pool, Fleet fleet,
                                 Supplier<Set<String>> configuredClients) {
-        long startNanos = System.nanoTime();
+        // The host counters exist from the start at 0 (as the Python tool's did), not from a host's first request.
+        fleet.hosts().forEach(host -> metrics.host(host.name()));
         metrics.gauge("oqp_queue_depth", "Requests waiting in the queue, by the tier they were admitted into",
                 new String[] {"tier"}, cb -> {
                     Snapshot s = scheduler.snapshot();
@@ -38,10 +40,10 @@ public final class QueueGauges {
                 cb.call(pool.inFlight(host), host.name());
             }
         });
-        metrics.gauge("oqp_host_healthy", "1 when the host's last health check answered, else 0", new String[] {"host"},
-                cb -> {
+        metrics.gauge("oqp_host_healthy", "1 when the host's last health check answered, else 0 (labels name and"
+                + " host: both the host's name)", QueueMetrics.HOST_LABELS, cb -> {
                     for (Host host : fleet.hosts()) {
-                        cb.call(host.health() == Host.Health.HEALTHY ? 1 : 0, host.name());
+                        cb.call(host.health() == Host.Health.HEALTHY ? 1 : 0, host.name(), host.name());
                     }
                 });
         metrics.gauge("oqp_host_models_installed", "Models the host's /api/tags listed at the last poll",
@@ -56,14 +58,24 @@ public final class QueueGauges {
                         cb.call(host.inventory().loaded().size(), host.name());
                     }
                 });
-        metrics.gauge("oqp_client_inflight", "Requests in flight upstream for each client", new String[] {"client"},
-                cb -> {
-                    Set<String> clients = configuredClients.get();
-                    for (String client : clients) {
-                        cb.call(pool.clientInFlight(client), client);
+        metrics.gauge("oqp_client_inflight", "Requests in flight upstream for each configured client (labels"
+                + " client_id and client: both the client id)", QueueMetrics.CLIENT_LABELS, cb -> {
+                    for (String client : configuredClients.get()) {
+                        cb.call(pool.clientInFlight(client), client, client);
+                    }
+                });
+        metrics.gauge("oqp_client_cap_waiting", "Requests waiting in the queue while their client is at its"
+                + " max_concurrent, for each configured client with a cap", new String[] {"client_id"}, cb -> {
+                    Map<String, Integer> queued = scheduler.snapshot().queuedPerClient();
+                    for (String client : configuredClients.get()) {
+                        int cap = pool.clientCap(client);
+                        if (cap > 0) {
+                            boolean atCap = pool.clientInFlight(client) >= cap;
+                            cb.call(atCap ? queued.getOrDefault(client, 0) : 0, client);
+                        }
                     }
                 });
         metrics.gauge("oqp_uptime_seconds", "Seconds since the proxy started", new String[0],
-                cb -> cb.call((System.nanoTime() - startNanos) / 1e9));
+                cb -> cb.call(metrics.uptime()));
     }
 }

@@ -4,6 +4,7 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import dev.oqp.common.config.Tier;
@@ -14,6 +15,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 
 /**
  * Every metric of the queue proxy that is counted as requests pass, declared once. Gauges that read live
@@ -29,7 +31,18 @@ public final class QueueMetrics {
     private static final double[] LATENCY_BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
             120, 300, 600};
 
+    /**
+     * The labels of the host metrics the Python ollama-queue-proxy also has ({@code oqp_host_healthy},
+     * {@code oqp_host_requests_total}, {@code oqp_host_failures_total}): its {@code name}, and oqp's {@code host}
+     * (the label of every other host metric), both the host's configured name.
+     */
+    public static final String[] HOST_LABELS = {"name", "host"};
+    /** The labels of {@code oqp_client_inflight}: the Python tool's {@code client_id}, and oqp's {@code client}. */
+    public static final String[] CLIENT_LABELS = {"client_id", "client"};
+
     public final PrometheusRegistry registry = new PrometheusRegistry();
+    /** When this process's proxy started ({@code oqp_uptime_seconds}, {@code uptime_seconds} of the status API). */
+    private final long startNanos = System.nanoTime();
 
     public final Counter queueProcessed = Counter.builder()
             .name("oqp_queue_processed_total")
@@ -59,13 +72,14 @@ public final class QueueMetrics {
             .register(registry);
     public final Counter hostRequests = Counter.builder()
             .name("oqp_host_requests_total")
-            .help("Requests sent to each Ollama host")
-            .labelNames("host")
+            .help("Requests sent to each Ollama host (labels name and host: both the host's name)")
+            .labelNames(HOST_LABELS)
             .register(registry);
     public final Counter hostFailures = Counter.builder()
             .name("oqp_host_failures_total")
-            .help("Requests to each host that failed upstream: connect failure, timeout or broken connection")
-            .labelNames("host")
+            .help("Requests to each host that failed upstream: connect failure, timeout or broken connection"
+                    + " (labels name and host: both the host's name)")
+            .labelNames(HOST_LABELS)
             .register(registry);
     public final Counter clientRequests = Counter.builder()
             .name("oqp_client_requests_total")
@@ -116,11 +130,15 @@ public final class QueueMetrics {
 
     public final Counter cacheHits = Counter.builder()
             .name("oqp_embedding_cache_hits_total")
-            .help("Embedding input items answered from the cache")
+            .help("Embedding input items answered from the cache, by client, model (a model installed on a host,"
+                    + " else other) and endpoint")
+            .labelNames("client", "model", "endpoint")
             .register(registry);
     public final Counter cacheMisses = Counter.builder()
             .name("oqp_embedding_cache_misses_total")
-            .help("Embedding input items looked up and not found (or not looked up: the backend failed)")
+            .help("Embedding input items looked up and not found (or not looked up: the backend failed), by client,"
+                    + " model and endpoint")
+            .labelNames("client", "model", "endpoint")
             .register(registry);
     public final Counter cacheErrors = Counter.builder()
             .name("oqp_embedding_cache_errors_total")
@@ -159,6 +177,14 @@ public final class QueueMetrics {
             .labelNames("client")
             .register(registry);
 
+    /** Cache items looked up since start, hits and misses (the status API's totals). */
+    private final LongAdder cacheHitTotal = new LongAdder();
+    private final LongAdder cacheMissTotal = new LongAdder();
+    /**
+     * Per client: queued requests that completed and cache hits answered ({@code processed}), and requests the
+     * queue refused at admission ({@code rejected}), as the status API's {@code clients} reports them.
+     */
+    private final Map<String, LongAdder[]> queueOutcomes = new ConcurrentHashMap<>();
     /** Per client (labels from configuration): prompt and completion tokens, each array guarded by itself. */
     private final Map<String, long[]> tokensByClient = new ConcurrentHashMap<>();
     private final Map<String, CounterDataPoint> decisionSeries = new ConcurrentHashMap<>();
@@ -188,8 +214,84 @@ public final class QueueMetrics {
 
     /** The series of the host named {@code name} (a name from configuration). */
     public HostSeries host(String name) {
-        return hostSeries.computeIfAbsent(name, h -> new HostSeries(hostRequests.labelValues(h),
-                hostFailures.labelValues(h), upstreamSeconds.labelValues(h), timeToFirstByte.labelValues(h)));
+        return hostSeries.computeIfAbsent(name, h -> new HostSeries(hostRequests.labelValues(h, h),
+                hostFailures.labelValues(h, h), upstreamSeconds.labelValues(h), timeToFirstByte.labelValues(h)));
+    }
+
+    /** Whole seconds since the proxy started. */
+    public long uptimeSeconds() {
+        return (System.nanoTime() - startNanos) / 1_000_000_000L;
+    }
+
+    /** Seconds since the proxy started, with a fraction ({@code oqp_uptime_seconds}). */
+    public double uptime() {
+        return (System.nanoTime() - startNanos) / 1e9;
+    }
+
+    /**
+     * Counts one embedding cache lookup of {@code client} on {@code endpoint}: {@code hits} items found and
+     * {@code misses} not. Both series are created, so a label set seen only missing shows 0 hits (as the Python
+     * tool's did).
+     *
+     * @param model a bounded label: a model installed on some host, else {@value #OTHER}
+     */
+    public void cacheLookup(String client, String model, String endpoint, int hits, int misses) {
+        CounterDataPoint hit = cacheHits.labelValues(client, model, endpoint);
+        CounterDataPoint miss = cacheMisses.labelValues(client, model, endpoint);
+        if (hits > 0) {
+            hit.inc(hits);
+            cacheHitTotal.add(hits);
+        }
+        if (misses > 0) {
+            miss.inc(misses);
+            cacheMissTotal.add(misses);
+        }
+    }
+
+    /** Embedding items answered from the cache since start, all labels. */
+    public long cacheHitTotal() {
+        return cacheHitTotal.sum();
+    }
+
+    /** Embedding items looked up and missed since start, all labels. */
+    public long cacheMissTotal() {
+        return cacheMissTotal.sum();
+    }
+
+    /** A queued request of {@code client} completed, or a cache hit answered it. */
+    public void clientProcessed(String client) {
+        outcomes(client)[0].increment();
+    }
+
+    /** The queue refused a request of {@code client} at admission (tier full, bytes full, draining). */
+    public void clientRejected(String client) {
+        outcomes(client)[1].increment();
+    }
+
+    /** {@code [processed, rejected]} of {@code client} since start. */
+    public long[] queueOutcomes(String client) {
+        LongAdder[] counts = queueOutcomes.get(client);
+        return counts == null ? new long[2] : new long[] {counts[0].sum(), counts[1].sum()};
+    }
+
+    /** The clients that had a request processed or rejected. */
+    public Set<String> clientsWithOutcomes() {
+        return Set.copyOf(queueOutcomes.keySet());
+    }
+
+    private LongAdder[] outcomes(String client) {
+        return queueOutcomes.computeIfAbsent(client, c -> new LongAdder[] {new LongAdder(), new LongAdder()});
+    }
+
+    /** Requests of {@code tier} the queue refused, every reason. */
+    public long rejected(Tier tier) {
+        long n = 0;
+        for (CounterSnapshot.CounterDataPointSnapshot point : queueRejected.collect().getDataPoints()) {
+            if (tier.yamlName().equals(point.getLabels().get("tier"))) {
+                n += (long) point.getValue();
+            }
+        }
+        return n;
     }
 
     /** Counts one request Jetty refused as malformed (a reason from a fixed set, see the help text). */

@@ -135,6 +135,16 @@ public final class Fleet {
         return null;
     }
 
+    /** True when some host's last model poll listed {@code canonicalModel} as installed. */
+    public boolean installedAnywhere(String canonicalModel) {
+        for (Host host : hosts) {
+            if (canonicalModel != null && host.inventory().installed().contains(canonicalModel)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * True when the model is known to be on no usable host: every usable host has a synced inventory without
      * it (so {@code fallback: reject} may answer 404 before queueing). False while any usable host is unsynced.

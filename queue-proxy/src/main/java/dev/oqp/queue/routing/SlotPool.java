@@ -233,6 +233,11 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return clientInFlight.getOrDefault(clientId, 0);
     }
 
+    /** The {@code max_concurrent} of {@code clientId} in force; 0 = no cap. */
+    public synchronized int clientCap(String clientId) {
+        return clientCap.applyAsInt(clientId);
+    }
+
     /** The ids of the clients with requests in flight now. */
     public synchronized Set<String> clientsInFlight() {
         return Set.copyOf(clientInFlight.keySet());

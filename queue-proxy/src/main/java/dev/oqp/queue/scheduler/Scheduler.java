@@ -74,6 +74,15 @@ import org.slf4j.LoggerFactory;
  * costs one {@code tryAcquire} per waiting unpaused (client, model) pair plus a scan of the waiting tickets
  * per dispatch: cheap for queues bounded by {@code max_depth}.
  *
+ * <h2>Position</h2>
+ * A ticket queued at admission gets its 1-based place in the dispatch order as it stands then
+ * ({@link Ticket#position()}, the {@code X-Queue-Position} header): 1 + the waiting tickets of a higher effective
+ * tier + within its own, its client's older tickets and, of every other client, as many as round-robin serves
+ * before it (one per turn its client waits, plus one when that client's turn comes first). Tickets of a paused
+ * tier count only for a ticket of a paused tier. Capacity is left aside (any slot may take any ticket), and a
+ * later arrival of higher priority or of a client served less recently, aging, and the turns that higher-tier
+ * dispatches take may move the ticket afterwards: it is a place at admission, not a promise.
+ *
  * <h2>Expiry</h2>
  * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
  * it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
@@ -230,6 +239,7 @@ public final class Scheduler<L extends Lease> {
                         admission = Admission.REJECTED;
                     } else {
                         admission = Admission.QUEUED;
+                        ticket.position = position(ticket, now);
                         admitted(ticket.requested());
                         if (byDeadline.first() == ticket) {
                             wakeUpIn = Math.max(0, ticket.deadline - now);
@@ -549,6 +559,46 @@ public final class Scheduler<L extends Lease> {
         }
     }
 
+    /** The place of the just-queued ticket {@code t} in the dispatch order (see "Position" above). */
+    private int position(Ticket<L> t, long now) {
+        long agingNanos = config.aging().toNanos();
+        Tier tier = effectiveTier(t, now, agingNanos);
+        boolean pausedToo = paused.contains(t.requested());
+        ClientState own = clients.get(t.clientId());
+        Comparator<ClientState> rotation = rotation();
+        int ownOlder = 0;
+        for (Ticket<L> o : own.tickets) {
+            if (o != t && effectiveTier(o, now, agingNanos) == tier && (pausedToo || !paused.contains(o.requested()))) {
+                ownOlder++;
+            }
+        }
+        int ahead = 0;
+        for (ClientState c : clients.values()) {
+            int sameTier = 0;
+            for (Ticket<L> o : c.tickets) {
+                if (o == t || !pausedToo && paused.contains(o.requested())) {
+                    continue;
+                }
+                Tier e = effectiveTier(o, now, agingNanos);
+                if (e.ordinal() < tier.ordinal()) {
+                    ahead++;
+                } else if (e == tier && c != own) {
+                    sameTier++;
+                }
+            }
+            if (sameTier > 0) {
+                ahead += Math.min(sameTier, ownOlder + (rotation.compare(c, own) < 0 ? 1 : 0));
+            }
+        }
+        return 1 + ahead + ownOlder;
+    }
+
+    /** Turns between clients: the one served least recently first, then the one whose oldest waiting ticket is older. */
+    private Comparator<ClientState> rotation() {
+        return Comparator.<ClientState>comparingLong(c -> c.lastServed)
+                .thenComparingLong(c -> c.tickets.iterator().next().seq);
+    }
+
     private Tier effectiveTier(Ticket<L> t, long now, long agingNanos) {
         if (agingNanos <= 0) {
             return t.requested();
@@ -567,8 +617,7 @@ public final class Scheduler<L extends Lease> {
         // (client, model) pairs refused during this pass: capacity only shrinks while we hold the lock, and a
         // concurrent release runs another pass after ours, so a refusal stays valid for the whole pass.
         Map<ClientState, Set<String>> refused = new HashMap<>();
-        Comparator<ClientState> rotation = Comparator.<ClientState>comparingLong(c -> c.lastServed)
-                .thenComparingLong(c -> c.tickets.iterator().next().seq);
+        Comparator<ClientState> rotation = rotation();
         boolean progress = true;
         while (progress && dispatchableDepth() > 0) {
             progress = false;

@@ -53,6 +53,8 @@ public final class Ticket<L extends Lease> {
     long seq;
     long submittedAt;
     long deadline;
+    /** See {@link #position()}; written under the lock at admission, read after the outcome. */
+    int position;
 
     /**
      * @param clientId  the client the ticket counts against (round-robin, caps); never null
@@ -91,6 +93,15 @@ public final class Ticket<L extends Lease> {
     /** Normalised model name, or null. */
     public String model() {
         return model;
+    }
+
+    /**
+     * The 1-based place the ticket took in the dispatch order when it was queued at admission (see
+     * {@link Scheduler}, "Position"); 0 when it was dispatched at once or rejected. Read it once the ticket has its
+     * outcome (the outcome's delivery publishes it).
+     */
+    public int position() {
+        return position;
     }
 
     Listener<L> listener() {

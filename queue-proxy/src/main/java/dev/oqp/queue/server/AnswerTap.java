@@ -14,7 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the queue proxy learns from one host's answer to one call: a 200 on an inference route means the model
+ * What the queue proxy adds to and learns from one host's answer to one call: the host's name; a 200 on an inference route means the model
  * is now loaded there, Ollama's 404 for a model that it does not have it; the token counts streamed by; and a
  * cacheable embedding answer, collected to be stored (and on a partial hit, completed).
  */
@@ -31,8 +31,13 @@ final class AnswerTap implements ResponseTap {
         this.fleet = fleet;
     }
 
+    /**
+     * Names the host that answered in {@code X-Failover-Host} (the Python tool's header, on every answer a host
+     * gave, not only after a failover; never on the proxy's own errors or a cache hit), then learns from the answer.
+     */
     @Override
     public void onHeaders(Response serverToProxyResponse, org.eclipse.jetty.server.Response proxyToClientResponse) {
+        proxyToClientResponse.getHeaders().put(Headers.X_FAILOVER_HOST, call.host().name());
         if (call.route.kind() != Route.Kind.INFERENCE) {
             return;
         }

@@ -92,6 +92,8 @@ final class Call {
      */
     Grant<SlotPool.HostLease> grant;
     long waitedNanos = -1;
+    /** The 1-based place a request that waited took in the queue at admission; 0 when it did not wait. */
+    int queuePosition;
     /** The client left while its request was queued, looked up or handed to the forwarder. */
     volatile boolean gone;
     /** A byte of the client's next request was read while watching: close the connection after this response. */

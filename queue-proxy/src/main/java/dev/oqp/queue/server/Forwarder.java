@@ -113,6 +113,9 @@ final class Forwarder extends ProxyBase implements Sender {
         if (call.waitedNanos >= 0) {
             proxyToClientHeaders.put(Headers.X_QUEUE_WAIT_TIME, Long.toString(call.waitedNanos / 1_000_000));
         }
+        if (call.queuePosition > 0) {
+            proxyToClientHeaders.put(Headers.X_QUEUE_POSITION, Integer.toString(call.queuePosition));
+        }
         if (call.attempts > 1 || call.failoverExhausted) {
             proxyToClientHeaders.put(Headers.X_FAILOVER_ATTEMPTS, Integer.toString(call.attempts));
         }
@@ -254,6 +257,7 @@ final class Forwarder extends ProxyBase implements Sender {
         }
         if (call.tier != null) {
             metrics.tier(call.tier).processed().inc();
+            metrics.clientProcessed(call.clientLabel());
         }
         // A stream cut before its end (or without a reported count) is charged a token per streamed line.
         long completion = call.usage == null ? 0

@@ -50,7 +50,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
     public boolean handle(Request request, Response response, Callback callback) {
         Settings current = settings.get();
         Request effective = port.main() ? request : ServiceRequest.wrap(request, port.service());
-        Call call = new Call(RequestIds.accept(request.getHeaders().get(Headers.X_REQUEST_ID)), port, current,
+        Call call = new Call(RequestIds.of(request), port, current,
                 effective, response, callback, ledger);
         response.getHeaders().put(Headers.X_REQUEST_ID, call.requestId);
         call.clientAddress = ClientAddress.resolve(Request.getRemoteAddr(request),
@@ -137,7 +137,8 @@ final class Gate extends Handler.Abstract.NonBlocking {
                 return;
             }
         }
-        reply(call, admin.authorized(path, call.client, tier, call.settings.config().admin(), call.settings.cache()));
+        reply(call, admin.authorized(path, call.client, tier, call.settings.config(),
+                call.settings.configuredClients(), call.settings.cache()));
     }
 
     /** Step 3: true when the request has its client; else it was answered (401, 429). */
@@ -166,7 +167,10 @@ final class Gate extends Handler.Abstract.NonBlocking {
     }
 
     private static void reply(Call call, Reply reply) {
-        if (reply instanceof Reply.Content content) {
+        if (reply instanceof Reply.Deferred deferred) {
+            deferred.reply().whenComplete((later, failure) -> reply(call, later != null ? later
+                    : new Reply.Error(500, "internal error", "internal")));
+        } else if (reply instanceof Reply.Content content) {
             content.headers().forEach(call.response.getHeaders()::put);
             call.write(content.status(), content.contentType(), content.body());
         } else {

@@ -9,6 +9,10 @@ final class Headers {
     static final String X_UPSTREAM_HOST = "X-Upstream-Host";
     static final String X_OLLAMA_HOST = "X-Ollama-Host";
     static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";
+    /** The host that answered (the Python tool's name for it): on every answer a host gave, failover or not. */
+    static final String X_FAILOVER_HOST = "X-Failover-Host";
+    /** 1-based place in the dispatch order when the request was queued; only on requests that waited. */
+    static final String X_QUEUE_POSITION = "X-Queue-Position";
     static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
     static final String X_CACHE = "X-Cache";
     static final String X_FORWARDED_FOR = "X-Forwarded-For";

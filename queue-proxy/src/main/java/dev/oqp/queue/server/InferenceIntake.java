@@ -142,7 +142,8 @@ final class InferenceIntake {
         }
         call.cache = plan;
         call.cacheService = cache;
-        CompletableFuture<Boolean> looked = cache.lookup(plan);
+        String modelLabel = fleet.installedAnywhere(call.model) ? metrics.modelLabel(call.model) : QueueMetrics.OTHER;
+        CompletableFuture<Boolean> looked = cache.lookup(plan, call.clientLabel(), modelLabel, path);
         if (looked.isDone()) {
             cached(call, parsed, body, looked.join());
         } else {
@@ -196,6 +197,7 @@ final class InferenceIntake {
             HttpFields.Mutable headers = call.response.getHeaders();
             headers.put(Headers.X_CACHE, CachePlan.Status.HIT.name());
             usage.record(call.clientLabel(), call.model, 0, 0, plan.hits());
+            metrics.clientProcessed(call.clientLabel());
             call.write(200, "application/json; charset=utf-8", out);
             return;
         }

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * to every usable host at once, and the answer is the union of their lists, each model once (by canonical
  * name; the first host in config order that lists it gives its entry), in the endpoint's own shape. A host
  * that fails or does not answer in time is left out; a host that cannot be connected to is marked unhealthy.
- * No host answering: 502. The response names the hosts that answered in {@code X-Upstream-Host}. Requests for a
+ * No host answering: 502. The response names the hosts that answered in {@code X-Upstream-Host} and
+ * {@code X-Failover-Host}. Requests for a
  * list that arrive while the hosts are being asked for it share that answer (nothing is cached beyond it).
  */
 final class MergedLists {
@@ -135,7 +136,9 @@ final class MergedLists {
             return;
         }
         byte[] merged = gathered.body();
-        call.response.getHeaders().put(Headers.X_UPSTREAM_HOST, String.join(", ", gathered.hosts()));
+        String hosts = String.join(", ", gathered.hosts());
+        call.response.getHeaders().put(Headers.X_UPSTREAM_HOST, hosts);
+        call.response.getHeaders().put(Headers.X_FAILOVER_HOST, hosts);
         if ("HEAD".equals(call.request.getMethod())) {
             call.response.getHeaders().put(HttpHeader.CONTENT_LENGTH, merged.length);
         }

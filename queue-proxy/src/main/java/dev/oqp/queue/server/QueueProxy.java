@@ -145,7 +145,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         BooleanSupplier stopping = () -> server.isStopping() || server.isStopped();
         Ledger ledger = new Ledger(metrics, rates);
         Authenticator authenticator = new Authenticator(metrics);
-        AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping);
+        AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping,
+                server.getScheduler());
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
                 scheduler, forwarder, stopping, webhooks);
         DirectRoute direct = new DirectRoute(fleet, pool, metrics, new MergedLists(fleet, monitor, metrics), bodies,
@@ -156,13 +157,13 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         Port mainPort = new Port("proxy", config.proxy().host(), null, config.proxy().maxBody());
         ports.add(mainPort);
         router.route(mainConnector, new HealthHandler(new Gate(mainPort, this::settings, ledger, authenticator,
-                admin, intake, direct)));
+                admin, intake, direct), RequestIds::of));
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
             Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody());
             ports.add(port);
             router.route(connector, new HealthHandler(new Gate(port, this::settings, ledger, authenticator,
-                    admin, intake, direct)));
+                    admin, intake, direct), RequestIds::of));
             serviceConnectors.put(service.name(), connector);
         }
         this.settings = Settings.of(config, new FailureLimiter(config.auth().rateLimit()), cache, ports);

@@ -113,6 +113,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         SlotPool.HostLease hostLease = grant.lease();
         call.grant = grant;
         call.waitedNanos = waitedNanos;
+        call.queuePosition = call.ticket.position();
         Host host = hostLease.host();
         call.cold = host.level(call.model) != Host.Level.LOADED;
         metrics.routingDecision(hostLease.reason());
@@ -154,6 +155,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
                     ? Event.overCapacity(rejection.tier(), clientId, call.requestId)
                     : Event.queueFull(rejection.tier(), clientId, call.requestId));
         }
+        metrics.clientRejected(call.clientLabel());
         String message = switch (rejection.reason()) {
             case TIER_FULL -> "queue full for priority " + tier + "; retry after " + rejection.retryAfterSeconds() + "s";
             case BYTES_FULL -> "queue full (max_queued_bytes reached); retry after " + rejection.retryAfterSeconds() + "s";

@@ -2,6 +2,8 @@ package dev.oqp.queue.server;
 
 import java.util.concurrent.ThreadLocalRandom;
 
+import org.eclipse.jetty.server.Request;
+
 /**
  * Request ids (pipeline step 1): a client's {@code X-Request-ID} is kept when it is sane — 1 to 128
  * characters of {@code [A-Za-z0-9._-]}, so it is safe in a header, a log line and a metric exemplar —
@@ -13,6 +15,11 @@ public final class RequestIds {
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     private RequestIds() {
+    }
+
+    /** The id of {@code request}: its {@code X-Request-ID} when sane, else a new one. */
+    static String of(Request request) {
+        return accept(request.getHeaders().get(Headers.X_REQUEST_ID));
     }
 
     /** The client's id when sane, else a new one. */

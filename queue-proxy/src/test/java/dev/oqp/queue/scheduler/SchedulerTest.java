@@ -807,4 +807,49 @@ class SchedulerTest {
         Recorder.Entry n2 = submit(s, "n2", "a", NORMAL);
         assertThat(n2.rejection.statusCode()).isEqualTo(429);
     }
+
+    @Test
+    void positionsAtAdmissionFollowTheDispatchOrderAcrossTiersAndClients() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s);
+        List<Recorder.Entry> queued = List.of(submit(s, "d-high", "d", HIGH), submit(s, "a1", "a", NORMAL),
+                submit(s, "b1", "b", NORMAL), submit(s, "a2", "a", NORMAL), submit(s, "b2", "b", NORMAL),
+                submit(s, "c-low", "c", LOW));
+
+        assertThat(queued).extracting(e -> e.ticket.position()).containsExactly(1, 2, 3, 4, 5, 6);
+        assertThat(busy.ticket.position()).as("dispatched at once: no place").isZero();
+        List<Recorder.Entry> all = new ArrayList<>(queued);
+        all.add(0, busy);
+        releaseInTurn(all);
+        assertThat(rec.dispatchOrder).containsExactly("busy", "d-high", "a1", "b1", "a2", "b2", "c-low");
+    }
+
+    @Test
+    void aClientServedLessRecentlyTakesAPlaceAheadOfAnotherClientsQueue() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = rec.ticket("busy", "a", NORMAL);
+        s.submit(busy.ticket);
+        Recorder.Entry a1 = submit(s, "a1", "a", NORMAL);
+        Recorder.Entry a2 = submit(s, "a2", "a", NORMAL);
+        Recorder.Entry b1 = submit(s, "b1", "b", NORMAL);
+
+        // a was served last (busy): b's first request goes before a's queue, b's turn coming first.
+        assertThat(List.of(a1, a2, b1)).extracting(e -> e.ticket.position()).containsExactly(1, 2, 1);
+        releaseInTurn(List.of(busy, a1, a2, b1));
+        assertThat(rec.dispatchOrder).containsExactly("busy", "b1", "a1", "a2");
+    }
+
+    @Test
+    void waitingRequestsOfAPausedTierDoNotCountAheadOfOthers() {
+        Scheduler s = new Scheduler(strict(), ticks, new FakeCapacity(1));
+        occupy(s);
+        s.pause(HIGH);
+        Recorder.Entry paused = submit(s, "paused-high", "a", HIGH);
+        Recorder.Entry normal = submit(s, "normal", "b", NORMAL);
+        Recorder.Entry pausedToo = submit(s, "paused-high-2", "c", HIGH);
+
+        assertThat(normal.ticket.position()).isEqualTo(1);
+        assertThat(paused.ticket.position()).isEqualTo(1);
+        assertThat(pausedToo.ticket.position()).as("among paused tickets, the paused ones count").isEqualTo(2);
+    }
 }

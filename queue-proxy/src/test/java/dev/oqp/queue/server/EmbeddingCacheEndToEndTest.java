@@ -98,7 +98,11 @@ class EmbeddingCacheEndToEndTest {
             assertThat(hit.get("model").asText()).as("the model as the client wrote it").isEqualTo("all-minilm");
             assertThat(hit.get("prompt_eval_count").asLong()).isZero();
             String metrics = metrics(proxy);
-            assertThat(metrics).contains("oqp_embedding_cache_hits_total 2.0", "oqp_embedding_cache_misses_total 2.0");
+            // Labelled as the Python tool's: client, model (installed on a host, else other), endpoint.
+            assertThat(metrics).containsPattern(
+                    "oqp_embedding_cache_hits_total\\{client=\"anonymous\",endpoint=\"/api/embed\",model=\"[^\"]+\"} 2.0")
+                    .containsPattern("oqp_embedding_cache_misses_total\\{client=\"anonymous\",endpoint=\"/api/embed\","
+                            + "model=\"[^\"]+\"} 2.0");
             assertThat(metrics).doesNotContain("oqp_embedding_cache_errors_total{");
         }
 

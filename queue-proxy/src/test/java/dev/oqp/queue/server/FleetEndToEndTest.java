@@ -185,7 +185,8 @@ class FleetEndToEndTest {
             assertThat(prompts(b)).containsExactly("back");
             assertThat(inference(a)).isEmpty();
             String metrics = fixture.send(get(base(proxy).resolve("/metrics"))).body();
-            assertThat(metrics).contains("oqp_host_healthy{host=\"a\"} 0.0", "oqp_host_healthy{host=\"b\"} 1.0",
+            assertThat(metrics).contains("oqp_host_healthy{host=\"a\",name=\"a\"} 0.0",
+                    "oqp_host_healthy{host=\"b\",name=\"b\"} 1.0",
                     "oqp_host_health_changes_total{host=\"b\",state=\"unhealthy\"} 1.0",
                     "oqp_routing_decisions_total{reason=\"failover\"} 1.0",
                     "oqp_routing_decisions_total{reason=\"no_healthy_host\"}");

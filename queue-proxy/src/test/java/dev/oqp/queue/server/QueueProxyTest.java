@@ -212,7 +212,7 @@ class QueueProxyTest {
                 .contains("oqp_tokens_total{client=\"chat\",kind=\"completion\",model=\"llama3:latest\"} 5.0")
                 .contains("oqp_queue_depth{tier=\"high\"} 0.0")
                 .contains("oqp_host_inflight{host=\"gpu-1\"} 0.0")
-                .contains("oqp_host_requests_total{host=\"gpu-1\"} 1.0")
+                .contains("oqp_host_requests_total{host=\"gpu-1\",name=\"gpu-1\"} 1.0")
                 .contains("oqp_queue_processed_total{tier=\"normal\"} 1.0")
                 .contains("oqp_client_requests_total{client=\"chat\",status=\"200\"} 1.0");
     }
@@ -297,7 +297,7 @@ class QueueProxyTest {
         assertThat(received.headerValues("X-Client-ID")).containsExactly("chat");
         assertThat(received.header("Authorization")).isNull();
         assertThat(received.header("X-Queue-Priority")).isNull();
-        assertThat(Map.of("health", health.body())).containsEntry("health", "ok");
+        assertThat(Map.of("health", health.body())).containsEntry("health", "{\"status\":\"ok\"}\n");
     }
     @Test
     void aQueuedRequestOutlivesTheConnectionIdleTimeout() throws Exception {

@@ -69,8 +69,9 @@ class RequestRefusalsTest {
         assertThat(first.requests()).isEmpty();
         assertThat(second.requests()).isEmpty();
         String scrape = metrics(proxy);
-        assertThat(scrape).doesNotContainPattern("oqp_host_failures_total\\{host=\"gpu-[12]\"} [1-9]")
-                .contains("oqp_host_healthy{host=\"gpu-1\"} 1.0", "oqp_host_healthy{host=\"gpu-2\"} 1.0");
+        assertThat(scrape).doesNotContainPattern("oqp_host_failures_total\\{host=\"gpu-[12]\",name=\"gpu-[12]\"} [1-9]")
+                .contains("oqp_host_healthy{host=\"gpu-1\",name=\"gpu-1\"} 1.0",
+                        "oqp_host_healthy{host=\"gpu-2\",name=\"gpu-2\"} 1.0");
     }
 
     @Test

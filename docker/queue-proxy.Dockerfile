@@ -2,7 +2,8 @@
 # ollama-queue-proxy. Build from the repository root:
 #   docker build -f docker/queue-proxy.Dockerfile -t ollama-queue-proxy .
 # Config: /etc/oqp/config.yaml (OQP_CONFIG); the image's own listens on 0.0.0.0:11435 with one host from
-# OLLAMA_HOST (default http://ollama:11434). Mount yours over it. Runs as uid 10001, read-only root friendly.
+# OLLAMA_HOST (default http://ollama:11434), read as Ollama and the bare jar read it (host:port, host,
+# http://host:port; 0.0.0.0 = this machine). Mount yours over it. Runs as uid 10001, read-only root friendly.
 
 FROM eclipse-temurin:17-jdk AS build
 WORKDIR /src

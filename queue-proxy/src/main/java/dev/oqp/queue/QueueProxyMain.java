@@ -49,13 +49,19 @@ public final class QueueProxyMain {
     private static volatile boolean hangUpWhileStarting;
 
     /**
+     * True when SIGHUP was ignored when the process started ({@code nohup}, or a parent that ignores it): the JVM
+     * then leaves it ignored and installs no handler, so {@code kill -HUP} cannot reload.
+     */
+    private static volatile boolean hangUpIgnored;
+
+    /**
      * SIGHUP reloads the configuration file (instead of what the JVM does by default: stop the process). On
      * embedded defaults there is nothing to reload, which is logged.
      */
     @SuppressWarnings("removal")
     private static void reloadOnHangUp() {
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+            sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
                 QueueProxy proxy = running;
                 if (proxy == null) {
                     hangUpWhileStarting = true;
@@ -64,9 +70,20 @@ public final class QueueProxyMain {
                 LoggerFactory.getLogger(QueueProxyMain.class).info("SIGHUP received: reloading the configuration");
                 proxy.reloadFile();
             });
+            // The JVM does not take over a signal ignored at start (it answers with the old disposition instead).
+            hangUpIgnored = before == sun.misc.SignalHandler.SIG_IGN;
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             // No SIGHUP on this platform: the file watcher still reloads.
         }
+    }
+
+    /** The start-up warning when SIGHUP is ignored; {@code watched}: the proxy runs on a file it watches. */
+    static String hangUpIgnoredWarning(boolean watched) {
+        return "SIGHUP is ignored by this process (started under nohup, or by a parent that ignores it), so kill -HUP "
+                + "will not reload the configuration; " + (watched
+                ? "the configuration file is watched: saving a change reloads it"
+                : "the proxy runs on its embedded defaults, with no file to reload")
+                + ". Start it without nohup (a service manager, or setsid with output redirected) for SIGHUP to reload";
     }
 
     /** Everything but the JVM exit; returns the exit status (0 once the server is up and running). */
@@ -81,6 +98,9 @@ public final class QueueProxyMain {
             }
             if (file != null) {
                 proxy.watch(file, vars);
+            }
+            if (hangUpIgnored) {
+                log.warn(hangUpIgnoredWarning(file != null));
             }
             running = proxy;
             return proxy;

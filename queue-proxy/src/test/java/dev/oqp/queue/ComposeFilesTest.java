@@ -23,6 +23,7 @@ import dev.oqp.common.config.ServiceConfig;
 import dev.oqp.common.config.Target;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.yaml.snakeyaml.Yaml;
 
@@ -157,10 +158,57 @@ class ComposeFilesTest {
             assertThat(all).contains("dev.oqp.common.server.HealthProbe");
         }
         // The queue proxy image's own configuration: valid, listening where the image says.
-        OqpConfig image = check(ROOT.resolve("docker/queue-proxy.yaml"), Target.QUEUE_PROXY, Map.of(), "image config");
+        OqpConfig image = check(ROOT.resolve("docker/queue-proxy.yaml"), Target.QUEUE_PROXY,
+                imageEnv("docker/queue-proxy.Dockerfile"), "image config");
         assertThat(image.proxy().host()).isEqualTo("0.0.0.0");
         assertThat(image.proxy().port()).isEqualTo(11435);
         assertThat(image.ollama().hosts().get(0).url().toString()).isEqualTo("http://ollama:11434");
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "gpu-box:11434, http://gpu-box:11434",
+        "gpu-box, http://gpu-box:11434",
+        "http://gpu-box:8080, http://gpu-box:8080",
+        "https://ollama.example, https://ollama.example:443",
+        "0.0.0.0:11434, http://127.0.0.1:11434",
+        "0.0.0.0, http://127.0.0.1:11434",
+    })
+    void theImageTakesAnOllamaStyleOllamaHostAsTheBareJarDoes(String ollamaHost, String url) throws Exception {
+        Map<String, String> env = new HashMap<>(imageEnv("docker/queue-proxy.Dockerfile"));
+        env.put("OLLAMA_HOST", ollamaHost);
+
+        OqpConfig image = check(ROOT.resolve("docker/queue-proxy.yaml"), Target.QUEUE_PROXY, env, "image config");
+        OqpConfig bare = ConfigLoader.parse("", Target.QUEUE_PROXY, env);
+
+        assertThat(image.ollama().hosts()).singleElement().satisfies(h -> assertThat(h.url().toString()).isEqualTo(url));
+        assertThat(image.ollama().hosts()).isEqualTo(bare.ollama().hosts());
+    }
+
+    /** The variables a Dockerfile's {@code ENV} lines set ({@code NAME=value}, continued lines included). */
+    private static Map<String, String> imageEnv(String dockerfile) throws IOException {
+        Map<String, String> env = new LinkedHashMap<>();
+        boolean inEnv = false;
+        for (String line : Files.readAllLines(ROOT.resolve(dockerfile))) {
+            String l = line.strip();
+            if (l.startsWith("ENV ")) {
+                inEnv = true;
+                l = l.substring(4).strip();
+            } else if (!inEnv) {
+                continue;
+            }
+            inEnv = l.endsWith("\\");
+            l = inEnv ? l.substring(0, l.length() - 1).strip() : l;
+            int eq = l.indexOf('=');
+            if (eq > 0 && !l.contains(" ")) {
+                env.put(l.substring(0, eq), l.substring(eq + 1));
+            } else if (eq > 0) {
+                String value = l.substring(eq + 1);
+                env.put(l.substring(0, eq), value.startsWith("\"") ? value.substring(1, value.lastIndexOf('"')) : value);
+            }
+        }
+        assertThat(env).as(dockerfile + " ENV").containsKey("OLLAMA_HOST");
+        return env;
     }
 
     private static OqpConfig check(Path config, Target target, Map<String, String> env, String what) {

@@ -100,7 +100,8 @@ class SighupReloadTest {
         hangUp();
         await(log, () -> reloads(metrics(port), "success", 1));
         assertThat(process.isAlive()).as("SIGHUP does not stop the proxy").isTrue();
-        assertThat(Files.readString(log, StandardCharsets.UTF_8)).contains("SIGHUP received");
+        assertThat(Files.readString(log, StandardCharsets.UTF_8)).contains("SIGHUP received")
+                .doesNotContain("SIGHUP is ignored");
 
         // A file with a problem: refused, counted, the process keeps its key and keeps running.
         Files.writeString(file, config(port, "before") + "queue:\n  normal: {max_depth: -1}\n");
@@ -111,5 +112,30 @@ class SighupReloadTest {
         assertThat(reloads(metrics(port), "success", 1)).isTrue();
         String output = Files.readString(log, StandardCharsets.UTF_8);
         assertThat(output).contains("queue.normal.max_depth").doesNotContain(KEY);
+    }
+
+    @Test
+    void aProcessStartedWithSighupIgnoredSaysSoAtStartAndReloadsWhenTheFileChanges() throws Exception {
+        assumeTrue(!System.getProperty("os.name").toLowerCase().startsWith("windows"), "SIGHUP is POSIX");
+        int port = TestSockets.freePort();
+        Path file = dir.resolve("oqp.yaml");
+        Files.writeString(file, config(port, "before"));
+        Path log = dir.resolve("out.log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // What nohup does: the signal is ignored before the JVM starts ("$@" keeps every argument whole).
+        process = new ProcessBuilder(List.of("sh", "-c", "trap '' HUP; exec \"$@\"", "sh", java, "-cp",
+                System.getProperty("java.class.path"), QueueProxyMain.class.getName(), "--config", file.toString()))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        await(log, () -> metrics(port).contains("oqp_uptime_seconds"));
+
+        assertThat(Files.readString(log, StandardCharsets.UTF_8)).contains(QueueProxyMain.hangUpIgnoredWarning(true));
+        hangUp();
+        Thread.sleep(500);
+        assertThat(process.isAlive()).as("an ignored SIGHUP neither stops nor reloads").isTrue();
+        assertThat(reloads(metrics(port), "success", 1)).isFalse();
+
+        // What the warning promises: saving the file reloads it.
+        Files.writeString(file, config(port, "after"));
+        await(log, () -> reloads(metrics(port), "success", 1));
     }
 }

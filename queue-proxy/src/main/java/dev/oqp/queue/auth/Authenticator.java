@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
  * clients (loopback, a NAT, Docker's proxy) must not be locked out by whoever sends it bad keys. What the
  * limiter counts is keys presented and wrong; an address past {@code max_failures} in the window gets 429
  * instead of 401 until the window ends. A request without a key is not a guess and is not counted. On an
- * injection port with a {@code client}, a request whose headers carry no known key is that client.
+ * injection port with a {@code client}, a request whose headers carry no known key is that client, and whatever
+ * key it carried is neither a failure nor counted: the port's identity wins (OpenAI SDKs always send some key).
  */
 public final class Authenticator {
     private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
@@ -44,29 +45,47 @@ public final class Authenticator {
             implements Result {
     }
 
-    /** The credentials a request carries, and where it comes from. */
-    public record Attempt(String requestId, String clientAddress, String authorization, boolean browser) {
+    /**
+     * The credentials a request carries, and where it comes from.
+     *
+     * @param authorization its {@code Authorization} value, or null
+     * @param apiKey        its {@code x-api-key} value where the route takes one ({@code /v1/messages}, where
+     *                      Anthropic clients send their key), else null; a bearer token in {@code Authorization}
+     *                      wins over it
+     * @param browser       the dashboard and what it polls also take the key as a Basic password
+     */
+    public record Attempt(String requestId, String clientAddress, String authorization, String apiKey,
+                          boolean browser) {
     }
 
     /**
      * Decides who {@code attempt} is under {@code keys}.
      *
-     * @param serviceClient the injection port's client, or null (main port, or a service without one)
-     * @param browser       the dashboard and what it polls also take the key as a Basic password
+     * @param portClient who a request without a needed key is: with keys, the injection port's client, or null
+     *                   (main port, or a service without one); without keys, whoever the port or
+     *                   {@code X-Client-ID} names, or null for {@link Client#ANONYMOUS}
      */
-    public Result authenticate(KeyRegistry keys, FailureLimiter limiter, Client serviceClient, Attempt attempt,
+    public Result authenticate(KeyRegistry keys, FailureLimiter limiter, Client portClient, Attempt attempt,
                                long nowNanos) {
+        if (!keys.enabled()) {
+            // No key is checked: anonymous, unless an injection port or X-Client-ID names the client (fairness).
+            return new Admitted(portClient != null ? portClient : Client.ANONYMOUS);
+        }
         String token = KeyRegistry.bearerToken(attempt.authorization());
         if (token == null && attempt.browser()) {
             token = KeyRegistry.basicPassword(attempt.authorization());
         }
-        Optional<Client> byKey = keys.authenticate(token);
-        if (!keys.enabled()) {
-            // Everyone is one anonymous client, unless an injection port names its client (fairness across ports).
-            return new Admitted(serviceClient != null ? serviceClient : byKey.orElseThrow());
+        if (token == null) {
+            token = KeyRegistry.apiKeyToken(attempt.apiKey());
         }
+        Optional<Client> byKey = keys.authenticate(token);
         if (byKey.isPresent()) {
             return new Admitted(byKey.get());
+        }
+        if (portClient != null) {
+            // An injection port's identity wins: a key it does not need (the dummy key an OpenAI SDK must send) is
+            // ignored, neither a failed key check nor a reason to refuse; a valid key of another client was taken.
+            return new Admitted(portClient);
         }
         String reason = token == null ? "missing" : "invalid";
         metrics.authFailures.labelValues(reason).inc();
@@ -77,9 +96,6 @@ public final class Authenticator {
             if (!blocked) {
                 limiter.recordFailure(address, nowNanos);
             }
-        }
-        if (serviceClient != null) {
-            return new Admitted(serviceClient);
         }
         if (blocked) {
             metrics.authFailures.labelValues("rate_limited").inc();

@@ -83,6 +83,14 @@ public final class KeyRegistry {
     }
 
     /**
+     * The key of an {@code x-api-key} value (how Anthropic clients send theirs), read like a bearer token: trimmed,
+     * without whitespace or control characters; {@code null} for a missing or empty value or anything else.
+     */
+    public static String apiKeyToken(String xApiKeyHeaderValue) {
+        return xApiKeyHeaderValue == null ? null : BearerTokens.parse("Bearer " + xApiKeyHeaderValue.strip());
+    }
+
+    /**
      * The password of an {@code Authorization: Basic …} value (the user name is ignored): how a browser
      * sends a key to the dashboard, which it cannot send as a bearer token. {@code null} for a missing value,
      * another scheme, bad base64, no colon, or an empty password.

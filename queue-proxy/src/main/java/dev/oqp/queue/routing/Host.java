@@ -62,6 +62,8 @@ public final class Host {
     private volatile boolean retired;
     /** Requests in flight here; guarded by the {@link SlotPool}'s monitor. */
     int slotsInUse;
+    /** This host's credit in the slot pool's weighted rotation; guarded by the {@link SlotPool}'s monitor. */
+    long credit;
     private volatile Health health = Health.UNKNOWN;
     private volatile Inventory inventory = Inventory.NONE;
     private volatile Instant lastHealthCheck;

@@ -1,5 +1,6 @@
 package dev.oqp.queue.routing;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -30,10 +31,16 @@ import dev.oqp.queue.scheduler.Ticket;
  *   <li>A request waits until an able host has a free slot: it never spills over to a host without its model
  *       while the hosts with it are busy, and it holds nothing while it waits, so requests for other models
  *       with free hosts go ahead (the scheduler skips it).</li>
- *   <li>Among able hosts with a free slot: {@code model_aware} prefers loaded, then installed, then not synced;
- *       ties go to the fewest requests in flight, then the higher {@code weight}, then config order.
- *       {@code least_busy}: fewest in flight, weight, config order. {@code round_robin}: the next able host
- *       with a free slot after the one chosen last, in config order.</li>
+ *   <li>Among able hosts with a free slot, the most preferred: {@code model_aware} prefers loaded, then
+ *       installed, then not synced, then the fewest requests in flight per unit of {@code weight};
+ *       {@code least_busy} the fewest in flight per unit of weight (loaded or not); {@code round_robin} has no
+ *       preference. Requests in flight per weight: a host of weight 2 with two requests is as busy as one of
+ *       weight 1 with one.</li>
+ *   <li>Among the equally preferred hosts: a smooth weighted rotation (nginx's): each host earns its weight
+ *       in credit, the one with the most credit (config order on a tie) is chosen and pays the sum of the
+ *       weights. Hosts of weight 2 and 1 that stay equally preferred get two requests in three, interleaved
+ *       (a, b, a, a, b, a…), under every strategy; sequential requests, which leave every host idle, split by
+ *       weight.</li>
  * </ol>
  *
  * <p>Thread-safe: the scheduler acquires under its own lock, leases are released from completion callbacks on
@@ -48,7 +55,6 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     private ToIntFunction<String> clientCap;
     private final Map<String, Integer> clientInFlight = new HashMap<>();
     private int inFlight;
-    private int roundRobinNext;
 
     /**
      * @param fleet     the hosts
@@ -79,8 +85,9 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             sum += host.config().maxConcurrent();
         }
         this.globalCap = configuredGlobalCap > 0 ? configuredGlobalCap : sum;
-        if (roundRobinNext >= Math.max(1, fleet.hosts().size())) {
-            roundRobinNext = 0;
+        // Weights may have changed: the rotation starts afresh.
+        for (Host host : fleet.hosts()) {
+            host.credit = 0;
         }
     }
 
@@ -120,7 +127,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return choose(canonicalModel, tried, false);
     }
 
-    /** The choice rule of the class comment; must hold the monitor (round-robin position, in-flight counts). */
+    /** The choice rule of the class comment; must hold the monitor (rotation credits, in-flight counts). */
     private Choice choose(String model, Set<String> tried, boolean needSlot) {
         List<Host> hosts = fleet.hosts();
         boolean anyAble = false;
@@ -135,12 +142,9 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             }
         }
         boolean fallback = !anyAble;
-        Host best = null;
+        List<Host> preferred = new ArrayList<>();
         Host.Level bestLevel = null;
-        int n = hosts.size();
-        for (int k = 0; k < n; k++) {
-            // Round-robin scans from the host after the last one chosen; the others in config order.
-            Host host = hosts.get(routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN ? (roundRobinNext + k) % n : k);
+        for (Host host : hosts) {
             if (!candidate(host, tried) || needSlot && host.slotsInUse >= host.config().maxConcurrent()) {
                 continue;
             }
@@ -148,20 +152,19 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             if (!fallback && level == Host.Level.ABSENT) {
                 continue;
             }
-            if (best == null || better(host, level, best, bestLevel)) {
-                best = host;
+            int order = preferred.isEmpty() ? 1 : compare(host, level, preferred.get(0), bestLevel);
+            if (order > 0) {
+                preferred.clear();
                 bestLevel = level;
             }
-            if (routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN) {
-                break;
+            if (order >= 0) {
+                preferred.add(host);
             }
         }
-        if (best == null) {
+        if (preferred.isEmpty()) {
             return null;
         }
-        if (routing.strategy() == RoutingConfig.Strategy.ROUND_ROBIN) {
-            roundRobinNext = (hosts.indexOf(best) + 1) % n;
-        }
+        Host best = rotate(preferred);
         String reason = fallback ? "fallback" : switch (routing.strategy()) {
             case MODEL_AWARE -> bestLevel.name().toLowerCase(Locale.ROOT);
             case LEAST_BUSY -> "least_busy";
@@ -170,20 +173,45 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return new Choice(best, reason);
     }
 
+    /**
+     * The smooth weighted rotation among equally preferred hosts (class comment): each earns its weight, the
+     * richest (first in config order on a tie) is chosen and pays the sum of their weights.
+     */
+    private static Host rotate(List<Host> preferred) {
+        if (preferred.size() == 1) {
+            // Earning its weight and paying it back: nothing changes.
+            return preferred.get(0);
+        }
+        long total = 0;
+        Host best = null;
+        for (Host host : preferred) {
+            host.credit += host.config().weight();
+            total += host.config().weight();
+            if (best == null || host.credit > best.credit) {
+                best = host;
+            }
+        }
+        best.credit -= total;
+        return best;
+    }
+
     private static boolean candidate(Host host, Set<String> tried) {
         return host.usable() && !tried.contains(host.name());
     }
 
-    private boolean better(Host host, Host.Level level, Host best, Host.Level bestLevel) {
-        if (routing.strategy() == RoutingConfig.Strategy.MODEL_AWARE && level != bestLevel) {
-            return level.compareTo(bestLevel) > 0;
+    /** Positive when {@code host} is preferred to {@code best}, 0 when they are equally preferred. */
+    private int compare(Host host, Host.Level level, Host best, Host.Level bestLevel) {
+        RoutingConfig.Strategy strategy = routing.strategy();
+        if (strategy == RoutingConfig.Strategy.ROUND_ROBIN) {
+            return 0;
         }
-        int a = host.slotsInUse;
-        int b = best.slotsInUse;
-        if (a != b) {
-            return a < b;
+        if (strategy == RoutingConfig.Strategy.MODEL_AWARE && level != bestLevel) {
+            return level.compareTo(bestLevel);
         }
-        return host.config().weight() > best.config().weight();
+        // Fewer in flight per unit of weight: a / wa < b / wb, compared without division.
+        long mine = (long) host.slotsInUse * best.config().weight();
+        long theirs = (long) best.slotsInUse * host.config().weight();
+        return Long.compare(theirs, mine);
     }
 
     private synchronized void release(HostLease lease) {

@@ -38,8 +38,8 @@ import org.eclipse.jetty.server.Request;
  * tried. A host named by {@code X-Ollama-Host} is never replaced. The answer of a host also teaches the inventory: 200 on an
  * inference route means the model is now loaded there, 404 that the host does not have it.
  *
- * <p>Upstream requests never carry the client's {@code Authorization} (the key is the proxy's business, not
- * Ollama's), nor {@code X-Queue-Priority} or {@code X-Ollama-Host}; they carry the host's configured
+ * <p>Upstream requests never carry the client's {@code Authorization} or {@code x-api-key} (the key is the proxy's
+ * business, not Ollama's), nor {@code X-Queue-Priority} or {@code X-Ollama-Host}; they carry the host's configured
  * headers, {@code X-Client-ID} and {@code X-Request-ID}.
  */
 final class Forwarder extends ProxyBase implements Sender {
@@ -82,6 +82,8 @@ final class Forwarder extends ProxyBase implements Sender {
     protected void injectHeaders(Request clientToProxyRequest, HttpFields.Mutable proxyToServerHeaders) {
         Call call = Call.of(clientToProxyRequest);
         proxyToServerHeaders.remove(HttpHeader.AUTHORIZATION);
+        // A key whatever the route: the proxy's business, like Authorization (a host's headers may set one).
+        proxyToServerHeaders.remove(Headers.X_API_KEY);
         proxyToServerHeaders.remove(Headers.X_QUEUE_PRIORITY);
         proxyToServerHeaders.remove(Headers.X_OLLAMA_HOST);
         // What a client claims about itself or earlier hops is not passed on (the proxy base sets

@@ -11,6 +11,7 @@ import dev.oqp.queue.admin.Reply;
 import dev.oqp.queue.auth.Authenticator;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.ClientAddress;
+import dev.oqp.queue.auth.HeaderClients;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -24,9 +25,13 @@ import org.eclipse.jetty.util.Callback;
  * {@link AdminEndpoints}. Each request becomes a {@link Call} here, on the settings in force now.
  *
  * <p>On an injection port ({@code services[]}) the service's headers replace the client's first; a request whose
- * headers then carry no known key is the service's {@code client}.
+ * headers then carry no known key is the service's {@code client}. With authentication off, a request on a port
+ * without a {@code client} is the client its {@code X-Client-ID} names ({@link HeaderClients}), else anonymous.
  */
 final class Gate extends Handler.Abstract.NonBlocking {
+    /** The answer to a model management route while {@code proxy.allow_model_management} is false. */
+    static final String MANAGEMENT_DISABLED =
+            "model management endpoints are disabled; set allow_model_management: true in config to enable";
     private final Port port;
     private final Supplier<Settings> settings;
     private final Ledger ledger;
@@ -34,9 +39,10 @@ final class Gate extends Handler.Abstract.NonBlocking {
     private final AdminEndpoints admin;
     private final InferenceIntake intake;
     private final DirectRoute direct;
+    private final HeaderClients headerClients;
 
     Gate(Port port, Supplier<Settings> settings, Ledger ledger, Authenticator authenticator,
-         AdminEndpoints admin, InferenceIntake intake, DirectRoute direct) {
+         AdminEndpoints admin, InferenceIntake intake, DirectRoute direct, HeaderClients headerClients) {
         this.port = port;
         this.settings = settings;
         this.ledger = ledger;
@@ -44,6 +50,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         this.admin = admin;
         this.intake = intake;
         this.direct = direct;
+        this.headerClients = headerClients;
     }
 
     @Override
@@ -82,8 +89,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
         }
         call.route = route;
         if (!current.keys().enabled()) {
-            Client serviceClient = current.serviceClient(port);
-            call.client = serviceClient != null ? serviceClient : Client.ANONYMOUS;
+            call.client = openClient(current, call.request);
         }
         if (route.kind() == Route.Kind.OWN
                 && (route.scope() == null || AdminEndpoints.isPublic(path, current.config().admin()))) {
@@ -101,6 +107,11 @@ final class Gate extends Handler.Abstract.NonBlocking {
             // A web page must not drive the queue's controls through the operator's browser (with auth off nothing
             // else would stop it; with auth on a browser holds no bearer key, but refuse all the same).
             call.answer(403, "cross-site request refused", "cross_site");
+            return true;
+        }
+        if (route.kind() == Route.Kind.MANAGEMENT && !current.config().proxy().allowModelManagement()) {
+            // Off for everyone, whatever the key (the Python tool's switch and message); nothing reaches a host.
+            call.answer(403, MANAGEMENT_DISABLED, "model_management_disabled");
             return true;
         }
         if (!authenticate(call, path)) {
@@ -125,6 +136,19 @@ final class Gate extends Handler.Abstract.NonBlocking {
         return true;
     }
 
+    /**
+     * Who a request is with authentication off: an injection port's client, else the client its
+     * {@code X-Client-ID} names ({@link HeaderClients}), else {@link Client#ANONYMOUS}.
+     */
+    private Client openClient(Settings current, Request request) {
+        Client serviceClient = current.serviceClient(port);
+        if (serviceClient != null) {
+            return serviceClient;
+        }
+        Client named = current.headerClient(headerClients, request.getHeaders().get(Headers.X_CLIENT_ID));
+        return named != null ? named : Client.ANONYMOUS;
+    }
+
     /** An own endpoint whose scope was checked; a queue control reads its {@code tier} parameter. */
     private void own(Call call, String path) {
         String tier = null;
@@ -138,7 +162,7 @@ final class Gate extends Handler.Abstract.NonBlocking {
             }
         }
         reply(call, admin.authorized(path, call.client, tier, call.settings.config(),
-                call.settings.configuredClients(), call.settings.cache()));
+                call.settings.configuredClients(headerClients), call.settings.cache()));
     }
 
     /** Step 3: true when the request has its client; else it was answered (401, 429). */
@@ -146,10 +170,12 @@ final class Gate extends Handler.Abstract.NonBlocking {
         Settings current = call.settings;
         boolean browser = call.route.kind() == Route.Kind.OWN && current.config().admin().dashboard()
                 && ("/dashboard".equals(path) || "/queue/status".equals(path) || "/queue/summary".equals(path));
+        // Anthropic clients send their key as x-api-key; elsewhere it is not a credential (and never sent upstream).
+        String apiKey = Route.TAKES_API_KEY.equals(path) ? call.request.getHeaders().get(Headers.X_API_KEY) : null;
         Authenticator.Attempt attempt = new Authenticator.Attempt(call.requestId, call.clientAddress,
-                call.request.getHeaders().get(HttpHeader.AUTHORIZATION), browser);
+                call.request.getHeaders().get(HttpHeader.AUTHORIZATION), apiKey, browser);
         Authenticator.Result result = authenticator.authenticate(current.keys(), current.limiter(),
-                current.serviceClient(port), attempt, System.nanoTime());
+                current.keys().enabled() ? current.serviceClient(port) : call.client, attempt, System.nanoTime());
         if (result instanceof Authenticator.Admitted admitted) {
             call.client = admitted.client();
             return true;

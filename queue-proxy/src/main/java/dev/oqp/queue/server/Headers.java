@@ -16,6 +16,8 @@ final class Headers {
     static final String X_FAILOVER_EXHAUSTED = "X-Failover-Exhausted";
     static final String X_CACHE = "X-Cache";
     static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    /** Anthropic clients' key header: taken as a key on {@code /v1/messages}, never sent upstream. */
+    static final String X_API_KEY = "x-api-key";
     /** What a client claims about itself or earlier hops: never passed on (the proxy base sets X-Forwarded-*). */
     static final String[] SPOOFABLE = {"X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
         "X-Client-Name"};

@@ -27,6 +27,7 @@ import dev.oqp.common.server.Servers;
 import dev.oqp.queue.admin.AdminEndpoints;
 import dev.oqp.queue.auth.Authenticator;
 import dev.oqp.queue.auth.FailureLimiter;
+import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.limits.RateLimiter;
@@ -145,6 +146,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         BooleanSupplier stopping = () -> server.isStopping() || server.isStopped();
         Ledger ledger = new Ledger(metrics, rates);
         Authenticator authenticator = new Authenticator(metrics);
+        HeaderClients headerClients = new HeaderClients();
         AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping,
                 server.getScheduler());
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
@@ -157,18 +159,18 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         Port mainPort = new Port("proxy", config.proxy().host(), null, config.proxy().maxBody());
         ports.add(mainPort);
         router.route(mainConnector, new HealthHandler(new Gate(mainPort, this::settings, ledger, authenticator,
-                admin, intake, direct), RequestIds::of));
+                admin, intake, direct, headerClients), RequestIds::of));
         for (ServiceConfig service : config.services()) {
             ServerConnector connector = Servers.addConnector(server, service.name(), service.bind(), service.listen());
             Port port = new Port(service.name(), config.proxy().host(), service, service.maxBody());
             ports.add(port);
             router.route(connector, new HealthHandler(new Gate(port, this::settings, ledger, authenticator,
-                    admin, intake, direct), RequestIds::of));
+                    admin, intake, direct, headerClients), RequestIds::of));
             serviceConnectors.put(service.name(), connector);
         }
         this.settings = Settings.of(config, new FailureLimiter(config.auth().rateLimit()), cache, ports);
         server.setHandler(new GracefulHandler(router));
-        QueueGauges.register(metrics, scheduler, pool, fleet, () -> settings.configuredClients());
+        QueueGauges.register(metrics, scheduler, pool, fleet, () -> settings.configuredClients(headerClients));
         Servers.announceStops(server, LOG, () -> started, () -> QueueDrain.begin(scheduler, pool, server, settings.config().proxy().drainTimeout()), () -> settings.config().proxy().drainTimeout());
     }
 

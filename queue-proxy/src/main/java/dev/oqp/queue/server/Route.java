@@ -45,6 +45,9 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
         MANAGEMENT_HOST
     }
 
+    /** The one path that also takes its key as {@code x-api-key} (the Anthropic Messages API). */
+    static final String TAKES_API_KEY = "/v1/messages";
+
     private static final Route NOT_FOUND = new Route(Kind.NOT_FOUND, null, Target.NONE, false);
     private static final Route NOT_ALLOWED = new Route(Kind.METHOD_NOT_ALLOWED, null, Target.NONE, false);
 
@@ -76,7 +79,7 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
             inference("/v1/completions", false),
             inference("/v1/embeddings", true),
             inference("/v1/responses", false),
-            inference("/v1/messages", false),
+            inference(TAKES_API_KEY, false),
             metadata("/", GET_HEAD, Target.ANY_HOST),
             metadata("/api/version", GET_HEAD, Target.ANY_HOST),
             metadata("/api/tags", GET_HEAD, Target.MERGED),

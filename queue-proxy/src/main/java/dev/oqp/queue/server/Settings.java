@@ -17,6 +17,7 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.Upstream;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
+import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.auth.KeyRegistry;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -36,6 +37,8 @@ final class Settings {
     private final FailureLimiter limiter;
     private final CacheService cache;
     private final Map<Port, PortSettings> ports;
+    /** The client ids the file names ({@code auth.keys[]}, {@code services[].client}), to their clients. */
+    private final Map<String, Client> named;
 
     /** One port's part: its client for requests without a known key, and its upstreams (with its idle timeout). */
     private record PortSettings(Client serviceClient, Duration idleTimeout, Map<Host, Upstream> upstreams) {
@@ -48,6 +51,19 @@ final class Settings {
         this.limiter = limiter;
         this.cache = cache;
         this.ports = ports;
+        Map<String, Client> byId = new HashMap<>();
+        config.services().forEach(svc -> {
+            if (svc.client() != null) {
+                byId.put(svc.client(), openClient(svc.client(), 0));
+            }
+        });
+        config.auth().keys().forEach(k -> byId.put(k.clientId(), openClient(k.clientId(), k.maxConcurrent())));
+        this.named = Map.copyOf(byId);
+    }
+
+    /** A client with authentication off: everything allowed; {@code maxConcurrent} its key's, if it has one. */
+    private static Client openClient(String clientId, int maxConcurrent) {
+        return new Client(clientId, Scope.MANAGEMENT, Tier.HIGH, maxConcurrent, List.of());
     }
 
     /**
@@ -72,8 +88,8 @@ final class Settings {
             return null;
         }
         if (!config.auth().enabled()) {
-            // No keys: the service's client id still separates its requests for fairness; nothing is capped.
-            return new Client(service.client(), Scope.MANAGEMENT, Tier.HIGH, 0, List.of());
+            // No keys: the service's client id still separates its requests for fairness; a key's cap applies by id.
+            return openClient(service.client(), 0);
         }
         for (KeyConfig key : config.auth().keys()) {
             if (key.clientId().equals(service.client())) {
@@ -102,6 +118,19 @@ final class Settings {
         return cache;
     }
 
+    /**
+     * With authentication off, the client {@code X-Client-ID} names (see {@link HeaderClients}), or null for
+     * none: a configured key's client keeps its {@code max_concurrent}, nothing else of the key applies.
+     */
+    Client headerClient(HeaderClients clients, String header) {
+        String id = clients.resolve(header, named.keySet(), config.auth().maxHeaderClients());
+        if (id == null) {
+            return null;
+        }
+        Client client = named.get(id);
+        return client != null ? client : openClient(id, 0);
+    }
+
     /** The client a request on {@code port} is when its headers carry no known key, or null. */
     Client serviceClient(Port port) {
         return ports.get(port).serviceClient();
@@ -113,8 +142,11 @@ final class Settings {
         return p.upstreams().computeIfAbsent(host, h -> new Upstream(h.name(), h.config().url(), p.idleTimeout()));
     }
 
-    /** The client ids the configuration names (the gauge of each client's requests in flight). */
-    Set<String> configuredClients() {
+    /**
+     * The client ids the configuration names, and with authentication off those {@code X-Client-ID} was given
+     * (the gauge of each client's requests in flight).
+     */
+    Set<String> configuredClients(HeaderClients headerClients) {
         Set<String> clients = new LinkedHashSet<>();
         config.auth().keys().forEach(k -> clients.add(k.clientId()));
         config.services().forEach(s -> {
@@ -124,6 +156,7 @@ final class Settings {
         });
         if (!config.auth().enabled()) {
             clients.add(Client.ANONYMOUS.clientId());
+            clients.addAll(headerClients.identities(config.auth().maxHeaderClients()));
         }
         return clients;
     }

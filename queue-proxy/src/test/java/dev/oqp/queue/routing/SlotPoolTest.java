@@ -191,7 +191,7 @@ class SlotPoolTest {
         }
 
         @Test
-        void equallyGoodHostsGoToFewestInFlightThenHigherWeightThenConfigOrder() {
+        void equallyGoodHostsGoToFewestInFlightPerWeightThenByWeightedRotation() {
             Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 3), host("c", 2, 1));
             for (String h : List.of("a", "b", "c")) {
                 installed(fleet, h, LLAMA);
@@ -395,8 +395,8 @@ class SlotPoolTest {
     @Nested
     class OtherStrategies {
         @Test
-        void roundRobinRotates() {
-            Fleet fleet = fleet(host("a", 4, 1), host("b", 4, 9), host("c", 4, 1));
+        void roundRobinRotatesInConfigOrderWhenWeightsAreEqual() {
+            Fleet fleet = fleet(host("a", 4, 1), host("b", 4, 1), host("c", 4, 1));
             SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);
 
             List<String> chosen = new ArrayList<>();
@@ -411,6 +411,19 @@ class SlotPoolTest {
 
             leases.forEach(Lease::release);
             assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("goes on after b, not back to the start").isEqualTo("c");
+        }
+
+        @Test
+        void roundRobinGivesAHeavierHostItsShareInterleavedEvenWithRequestsInFlight() {
+            Fleet fleet = fleet(host("a", 10, 1), host("b", 10, 2));
+            SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);
+
+            List<String> chosen = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                chosen.add(hostOf(pool.tryAcquire(ticket("x"))));
+            }
+
+            assertThat(chosen).as("round_robin ignores what is in flight: weight alone").containsExactly("b", "a", "b", "b", "a", "b");
         }
 
         @Test
@@ -447,7 +460,7 @@ class SlotPoolTest {
         }
 
         @Test
-        void leastBusyPrefersFewerInFlightThenWeight() {
+        void leastBusyPrefersFewerInFlightPerWeightThenRotatesByWeight() {
             Fleet fleet = fleet(host("a", 3, 1), host("b", 3, 2));
             SlotPool pool = pool(fleet, Strategy.LEAST_BUSY);
 
@@ -457,6 +470,82 @@ class SlotPoolTest {
             }
 
             assertThat(chosen).containsExactly("b", "a", "b", "a");
+        }
+    }
+
+    /** Weight splits traffic among equally preferred hosts, under every strategy. */
+    @Nested
+    class Weight {
+        /** {@code requests} sequential requests (each released before the next): the count per host. */
+        private Map<String, Integer> sequential(SlotPool pool, int requests) {
+            Map<String, Integer> counts = new HashMap<>();
+            for (int i = 0; i < requests; i++) {
+                Lease lease = pool.tryAcquire(ticket("x"));
+                counts.merge(hostOf(lease), 1, Integer::sum);
+                lease.release();
+            }
+            return counts;
+        }
+
+        @Test
+        void sequentialRequestsSplitTwoToOneUnderEveryStrategy() {
+            for (Strategy strategy : Strategy.values()) {
+                Fleet fleet = fleet(host("a", 2, 2), host("b", 2, 1));
+                installed(fleet, "a", LLAMA);
+                installed(fleet, "b", LLAMA);
+
+                assertThat(sequential(pool(fleet, strategy), 300)).as(strategy.name())
+                        .containsExactlyInAnyOrderEntriesOf(Map.of("a", 200, "b", 100));
+            }
+        }
+
+        @Test
+        void equalWeightsSplitEvenlyUnderEveryStrategy() {
+            for (Strategy strategy : Strategy.values()) {
+                Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 1));
+
+                assertThat(sequential(pool(fleet, strategy), 300)).as(strategy.name())
+                        .containsExactlyInAnyOrderEntriesOf(Map.of("a", 150, "b", 150));
+            }
+        }
+
+        @Test
+        void modelAwareSplitsByWeightOnlyAmongHostsWithTheModelEquallyLoaded() {
+            Fleet fleet = fleet(host("a", 2, 1), host("b", 2, 3), host("c", 2, 1), host("d", 2, 5));
+            loaded(fleet, "a", LLAMA);
+            loaded(fleet, "b", LLAMA);
+            installed(fleet, "c", LLAMA);
+            empty(fleet, "d");
+
+            assertThat(sequential(modelAware(fleet), 400)).as("c has it on disk only, d not at all")
+                    .containsExactlyInAnyOrderEntriesOf(Map.of("a", 100, "b", 300));
+        }
+
+        @Test
+        void leastBusyCountsRequestsInFlightPerUnitOfWeight() {
+            Fleet fleet = fleet(host("a", 10, 1), host("b", 10, 2));
+            SlotPool pool = pool(fleet, Strategy.LEAST_BUSY);
+
+            for (int i = 0; i < 9; i++) {
+                pool.tryAcquire(ticket("x"));
+            }
+
+            assertThat(pool.inFlight("b")).as("b holds twice a's requests, one per unit of weight each").isEqualTo(6);
+            assertThat(pool.inFlight("a")).isEqualTo(3);
+        }
+
+        @Test
+        void aFullHostLeavesTheRotationToTheOthersAndRejoinsWhenFree() {
+            Fleet fleet = fleet(host("a", 1, 2), host("b", 4, 1));
+            SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);
+
+            Lease first = pool.tryAcquire(ticket("x"));
+            assertThat(hostOf(first)).isEqualTo("a");
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("a full").isEqualTo("b");
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).isEqualTo("b");
+            first.release();
+            assertThat(sequential(pool, 30)).as("a free again: its share again")
+                    .containsExactlyInAnyOrderEntriesOf(Map.of("a", 20, "b", 10));
         }
     }
 

@@ -151,6 +151,9 @@ public final class ConfigLoader {
         WebhooksConfig webhooks = WebhooksBinder.bind(m.get(Key.WEBHOOKS), b);
         b.checks.serviceIdentities();
         b.ctx.requireEveryKeyBound();
+        if (!b.ctx.problems.isEmpty()) {
+            return null; // a section may be missing: the caller reports the problems
+        }
         return new OqpConfig(services, proxy, ollama, queue, auth, routing, cache, keepAlive, admin, logging, sidecar,
                 webhooks);
     }

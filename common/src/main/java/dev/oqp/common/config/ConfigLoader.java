@@ -12,6 +12,7 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.databind.JsonNode;
+import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -158,19 +159,32 @@ public final class ConfigLoader {
                 webhooks);
     }
 
-    /** The parser's problem on one line, with its line and column (its message goes on to quote the file). */
+    /**
+     * The parser's problem on one line, with its line and column (its message goes on to quote the file). For
+     * SnakeYAML's errors the position is its problem mark, and the context mark says where the construct it was
+     * reading began: Jackson's own location is the last token it read, which may be lines earlier (a tab used
+     * for indentation was reported on the line before it, an unterminated quote where the value began).
+     */
     private static String syntaxProblem(JacksonException e) {
         String message = e.getOriginalMessage();
+        String where = null;
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof MarkedYAMLException) {
                 MarkedYAMLException marked = (MarkedYAMLException) t;
-                message = marked.getProblem() + (marked.getContext() == null ? "" : " (" + marked.getContext() + ")");
+                Mark problem = marked.getProblemMark();
+                Mark context = marked.getContextMark();
+                String started = context == null || problem == null || context.getLine() == problem.getLine()
+                        ? "" : " started at line " + (context.getLine() + 1) + ", column " + (context.getColumn() + 1);
+                message = marked.getProblem() + (marked.getContext() == null ? "" : " (" + marked.getContext() + started + ")");
+                where = problem == null ? null : "line " + (problem.getLine() + 1) + ", column " + (problem.getColumn() + 1) + ": ";
                 break;
             }
         }
         message = message == null ? e.getClass().getSimpleName() : message.lines().findFirst().orElse("").trim();
         JsonLocation at = e.getLocation();
-        String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
+        if (where == null) {
+            where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
+        }
         return "YAML syntax error: " + where + message;
     }
 }

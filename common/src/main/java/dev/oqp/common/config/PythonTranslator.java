@@ -54,6 +54,8 @@ final class PythonTranslator {
             if (!SECTIONS.contains(e.getKey())) {
                 note(e.getKey() + ": not a section of the Python tool's schema either; ignored, as the Python tool"
                         + " ignored it (check the spelling)");
+            } else if (!e.getValue().isObject() && !e.getValue().isNull()) {
+                problems.add(e.getKey() + ": expected a map, got " + Node.kind(e.getValue()));
             }
         }
         proxy(in.path("proxy"));

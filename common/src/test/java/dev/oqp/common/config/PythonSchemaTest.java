@@ -150,4 +150,11 @@ class PythonSchemaTest {
         assertThat(proxyProblems(PYTHON.replace("max_request_body_mb: 20", "max_request_body_mb: lots")))
                 .anySatisfy(p -> assertThat(p).startsWith("proxy.max_body (from proxy.max_request_body_mb): "));
     }
+
+    @Test
+    void aSectionThatIsNotAMapIsAProblemAndAKeyUnknownThereIsNoted() throws Exception {
+        assertThat(proxyProblems(PYTHON + "routing: round_robin\n")).contains("routing: expected a map, got a string");
+        assertThat(read(PYTHON + "keep_alive: {defualt: 10m}\n", NO_ENV).notes()).contains("keep_alive.defualt: not a"
+                + " key of the Python tool's schema either; ignored, as the Python tool ignored it (check the spelling)");
+    }
 }

@@ -23,7 +23,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  */
 final class PythonTranslator {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final Set<String> KNOWN_EVENTS = Set.copyOf(WebhooksConfig.EVENTS);
 
     /** The oqp tree, the notes to log once, problems the translation itself found, and each value's origin. */
     record Result(ObjectNode tree, List<String> notes, List<String> problems, Map<String, String> origins) {
@@ -63,11 +62,11 @@ final class PythonTranslator {
         ollama(in.path("ollama"), perHost);
         queue(in.path("queue"));
         routing(in.path("routing"));
-        auth(in.path("auth"));
+        AuthTranslator.auth(this, in.path("auth"));
         InjectionTranslator.listeners(this, in.path("client_injection"));
         embeddingCache(in.path("embedding_cache"));
         keepAlive(in.path("keep_alive"));
-        webhooks(in.path("webhooks"));
+        WebhooksTranslator.webhooks(this, in.path("webhooks"), envOrigins);
         dashboard(in.path("dashboard"));
         logging(in.path("logging"));
     }
@@ -248,89 +247,6 @@ final class PythonTranslator {
         keys.unknown();
     }
 
-    private void auth(JsonNode p) {
-        ObjectNode o = section("auth");
-        Keys keys = new Keys("auth", p, "enabled", "keys", "rate_limit");
-        if (p.has("enabled")) {
-            put(o, "enabled", "auth.enabled", "auth.enabled", lax.bool(p.get("enabled")));
-        } else {
-            o.put("enabled", false);
-            if (p.path("keys").size() > 0) {
-                note("auth.enabled: not set: false, as the Python tool read it, although keys are listed (an oqp file"
-                        + " with keys turns auth on by default)");
-            }
-        }
-        JsonNode list = p.get("keys");
-        if (list != null && list.isArray()) {
-            ArrayNode keysOut = o.putArray("keys");
-            for (int i = 0; i < list.size(); i++) {
-                JsonNode k = list.get(i);
-                if (!k.isObject()) {
-                    keysOut.add(k);
-                    continue;
-                }
-                keysOut.add(key(k, "auth.keys[" + i + "]"));
-            }
-        } else if (list != null) {
-            o.set("keys", list);
-        }
-        JsonNode rate = p.get("rate_limit");
-        if (rate != null && rate.isObject()) {
-            ObjectNode r = o.putObject("rate_limit");
-            Keys rateKeys = new Keys("auth.rate_limit", rate, "max_failures", "window_seconds");
-            if (rate.has("max_failures")) {
-                put(r, "max_failures", "auth.rate_limit.max_failures", "auth.rate_limit.max_failures",
-                        lax.integer(rate.get("max_failures")));
-            }
-            if (rate.has("window_seconds")) {
-                put(r, "window", "auth.rate_limit.window", "auth.rate_limit.window_seconds",
-                        lax.seconds(rate.get("window_seconds")));
-                note("auth.rate_limit.window_seconds → auth.rate_limit.window (seconds)");
-            }
-            rateKeys.unknown();
-        } else if (rate != null) {
-            o.set("rate_limit", rate);
-        }
-        keys.unknown();
-    }
-
-    private ObjectNode key(JsonNode k, String at) {
-        ObjectNode out = NODES.objectNode();
-        Keys keys = new Keys(at, k, "key", "key_env", "key_file", "client_id", "description", "max_priority", "scope",
-                "management", "max_concurrent");
-        for (String name : List.of("client_id", "key", "key_env", "key_file", "description", "max_priority", "scope")) {
-            if (k.has(name)) {
-                copy(out, at + "." + name, name, k.get(name));
-            }
-        }
-        if (k.has("max_concurrent")) {
-            put(out, "max_concurrent", at + ".max_concurrent", at + ".max_concurrent", lax.integer(k.get("max_concurrent")));
-        }
-        if (k.has("management")) {
-            JsonNode management = lax.bool(k.get("management"));
-            String id = k.path("client_id").asText("?");
-            if (management.isBoolean() && management.booleanValue()) {
-                JsonNode scope = k.get("scope");
-                if (scope != null && !scope.isNull() && !"management".equals(scope.asText())) {
-                    problems.add(at + ".management: auth.keys[] entry for client_id='" + id + "' sets both management:"
-                            + " true and scope: '" + scope.asText() + "', which contradict each other. `management` is"
-                            + " deprecated: set scope: management on its own.");
-                }
-                out.put("scope", "management");
-                origins.put(at + ".scope", at + ".management");
-                note("config.deprecated key=auth.keys[client_id=" + id + "].management — superseded by `scope:"
-                        + " management`, which has been applied (" + at + ".scope: management). The old key is still"
-                        + " honoured; replace it before it is removed.");
-            } else if (management.isBoolean()) {
-                note(at + ".management: false, ignored (as the Python tool ignored it)");
-            } else {
-                out.set("management", management); // neither true nor false: reported as an unknown key
-            }
-        }
-        keys.unknown();
-        return out;
-    }
-
     private void embeddingCache(JsonNode p) {
         ObjectNode o = section("embedding_cache");
         Keys keys = new Keys("embedding_cache", p, "enabled", "backend", "ttl", "max_entry_bytes", "key_prefix",
@@ -375,48 +291,6 @@ final class PythonTranslator {
         if (p.has("override")) {
             put(o, "override", "keep_alive.override", "keep_alive.override", lax.bool(p.get("override")));
         }
-        keys.unknown();
-    }
-
-    private void webhooks(JsonNode p) {
-        Keys keys = new Keys("webhooks", p, "enabled", "url", "events", "allowed_hosts");
-        if (p.isMissingNode() || p.isNull()) {
-            return;
-        }
-        ObjectNode o = section("webhooks");
-        if (p.has("allowed_hosts")) {
-            copy(o, "webhooks.allowed_hosts", "allowed_hosts", p.get("allowed_hosts"));
-        }
-        JsonNode enabled = p.has("enabled") ? lax.bool(p.get("enabled")) : NODES.booleanNode(false);
-        String url = p.path("url").isTextual() ? p.get("url").textValue() : "";
-        if (!enabled.isBoolean() || !enabled.booleanValue() || url.isBlank()) {
-            note("webhooks: " + (enabled.isBoolean() && !enabled.booleanValue() ? "not enabled" : "no url")
-                    + ": no endpoint, nothing is sent");
-            keys.unknown();
-            return;
-        }
-        ObjectNode endpoint = o.putArray("endpoints").addObject();
-        copy(endpoint, "webhooks.endpoints[0].url", "url", p.get("url"));
-        origins.put("webhooks.endpoints[0].url", envOrigins.getOrDefault("webhooks.url", "webhooks.url"));
-        JsonNode events = p.get("events");
-        if (events != null && events.isArray()) {
-            ArrayNode kept = endpoint.putArray("events");
-            for (JsonNode e : events) {
-                if (e.isTextual() && KNOWN_EVENTS.contains(e.textValue())) {
-                    kept.add(e);
-                } else {
-                    note("webhooks.events: " + e.asText() + " dropped (not an event name; it never matched in the"
-                            + " Python tool either)");
-                }
-            }
-            if (kept.isEmpty()) {
-                o.remove("endpoints");
-                note("webhooks: no event left to send: no endpoint");
-            }
-        } else if (events != null) {
-            endpoint.set("events", events);
-        }
-        note("webhooks.enabled, url, events → webhooks.endpoints[0] {url, events}");
         keys.unknown();
     }
 
@@ -487,8 +361,16 @@ final class PythonTranslator {
         }
     }
 
+    void problem(String text) {
+        problems.add(text);
+    }
+
+    void origin(String oqpPath, String pyPath) {
+        origins.put(oqpPath, pyPath);
+    }
+
     /** Copies a value whose key and path are the same in both schemas. */
-    private void copy(ObjectNode target, String path, String key, JsonNode value) {
+    void copy(ObjectNode target, String path, String key, JsonNode value) {
         if (value != null) {
             put(target, key, path, path, value);
         }

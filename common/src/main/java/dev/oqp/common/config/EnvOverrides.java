@@ -70,9 +70,13 @@ final class EnvOverrides {
             return new Applied(tree, origins, problems); // not a map: the loader reports that
         }
         for (String name : names) {
-            String problem = apply(root, name, env.get(name), origins);
+            // On a copy: a variable that cannot apply leaves nothing behind (not even an empty list it created).
+            ObjectNode attempt = root.deepCopy();
+            String problem = apply(attempt, name, env.get(name), origins);
             if (problem != null) {
                 problems.add(name + ": " + problem);
+            } else {
+                root = attempt;
             }
         }
         return new Applied(root, origins, problems);

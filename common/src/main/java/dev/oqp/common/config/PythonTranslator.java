@@ -69,6 +69,7 @@ final class PythonTranslator {
         WebhooksTranslator.webhooks(this, in.path("webhooks"), envOrigins);
         dashboard(in.path("dashboard"));
         logging(in.path("logging"));
+        out.properties().removeIf(e -> e.getValue().isObject() && e.getValue().isEmpty());
     }
 
     private static final Set<String> SECTIONS = Set.of("proxy", "ollama", "queue", "webhooks", "auth", "logging",

@@ -115,8 +115,9 @@ public final class Launcher {
 
         Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
         Logger log = LoggerFactory.getLogger(Launcher.class);
+        // At WARN: shown at every level but error, and a reason to convert the file (migrate-config).
         for (String note : loaded.notes()) {
-            log.atInfo().addKeyValue("note", note).log("configuration in the Python tool's schema");
+            log.atWarn().addKeyValue("note", note).log("configuration in the Python tool's schema");
         }
         App app;
         try {

@@ -44,6 +44,10 @@ class EnvOverridesTest {
         assertThat(proxyProblems(HOSTS, Map.of("OQP_OLLAMA__HOSTS__3__URL", "http://10.0.0.9:11434")))
                 .containsExactly("OQP_OLLAMA__HOSTS__3__URL: index 3 is beyond the end of ollama.hosts (it has 1"
                         + " entry; index 1 adds one)");
+        assertThat(proxyProblems("", Map.of("OQP_OLLAMA__HOSTS__2__URL", "http://10.0.0.9:11434")))
+                .as("nothing is left behind by a variable that cannot apply").containsExactly(
+                        "OQP_OLLAMA__HOSTS__2__URL: index 2 is beyond the end of ollama.hosts (it has 0 entries; index 0"
+                                + " adds one)");
     }
 
     @Test

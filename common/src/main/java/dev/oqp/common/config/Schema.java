@@ -36,6 +36,9 @@ record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, S
             problems.add("the file has oqp keys (" + String.join(", ", r.oqpKeys()) + "): migrate-config converts a"
                     + " file in the Python ollama-queue-proxy's schema only");
         }
+        if (migrate && (tree.isMissingNode() || tree.isNull())) {
+            problems.add("the file is empty (or only comments): nothing to convert");
+        }
         if (!translate || tree.isMissingNode() || tree.isNull()) {
             return new Schema(tree, r, envOrigins, List.of(), problems);
         }

@@ -4,7 +4,10 @@ import static dev.oqp.common.config.Yaml.NO_ENV;
 import static dev.oqp.common.config.Yaml.proxy;
 import static dev.oqp.common.config.Yaml.proxyProblems;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -23,12 +26,12 @@ class PythonSchemaTest {
             """;
 
     private static LoadedConfig read(String yaml, Map<String, String> env) throws Exception {
-        java.nio.file.Path file = java.nio.file.Files.createTempFile("oqp", ".yml");
+        Path file = Files.createTempFile("oqp", ".yml");
         try {
-            java.nio.file.Files.writeString(file, yaml);
+            Files.writeString(file, yaml);
             return ConfigLoader.read(file, Target.QUEUE_PROXY, env);
         } finally {
-            java.nio.file.Files.delete(file);
+            Files.delete(file);
         }
     }
 
@@ -156,5 +159,33 @@ class PythonSchemaTest {
         assertThat(proxyProblems(PYTHON + "routing: round_robin\n")).contains("routing: expected a map, got a string");
         assertThat(read(PYTHON + "keep_alive: {defualt: 10m}\n", NO_ENV).notes()).contains("keep_alive.defualt: not a"
                 + " key of the Python tool's schema either; ignored, as the Python tool ignored it (check the spelling)");
+    }
+
+    @Test
+    void migrateRefusesAnOqpFileAndAnEmptyOne() throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, "queue: {aging: 0}\n");
+            assertThat(catchThrowableOfType(ConfigException.class,
+                    () -> ConfigLoader.migrate(file, NO_ENV)).problems()).containsExactly("the file has oqp keys"
+                            + " (queue.aging): migrate-config converts a file in the Python ollama-queue-proxy's schema only");
+            Files.writeString(file, "# nothing\n");
+            assertThat(catchThrowableOfType(ConfigException.class,
+                    () -> ConfigLoader.migrate(file, NO_ENV)).problems())
+                    .containsExactly("the file is empty (or only comments): nothing to convert");
+        } finally {
+            Files.delete(file);
+        }
+    }
+
+    @Test
+    void migrateReadsAFileOfSharedKeysAsThePythonToolDid() throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, "ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n");
+            assertThat(ConfigLoader.migrate(file, NO_ENV)).contains("strategy: round_robin").contains("default: 5m");
+        } finally {
+            Files.delete(file);
+        }
     }
 }

@@ -14,6 +14,8 @@ import org.slf4j.LoggerFactory;
  * {@code java -jar ollama-queue-proxy.jar [--config FILE] [--check-config]}. The file comes from
  * {@code --config}, else {@code $OQP_CONFIG}, else {@code $CONFIG_PATH} (the Python tool's); with none, the proxy runs on its embedded defaults
  * ({@code 127.0.0.1:11435}, one host from {@code OLLAMA_HOST} or {@code http://127.0.0.1:11434}, auth off).
+ * {@code OQP_SECTION__KEY} environment overrides apply to the file or the defaults; a file in the Python tool's
+ * schema is translated. {@code migrate-config FILE} prints the oqp file equivalent to such a file.
  * Exit status: 0 after a clean stop or a valid check, 1 on a run-time failure such as a port in use, 2 on an
  * invalid configuration.
  */

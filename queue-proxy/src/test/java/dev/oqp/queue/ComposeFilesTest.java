@@ -211,9 +211,24 @@ class ComposeFilesTest {
         return env;
     }
 
+    /**
+     * Loads {@code config} as a user would after copying {@code .env.example} to {@code .env} and replacing its
+     * {@code replace-with-…} values; with the example's values unchanged, only the keys left at them are refused.
+     */
     private static OqpConfig check(Path config, Target target, Map<String, String> env, String what) {
+        Map<String, String> replaced = new LinkedHashMap<>();
+        env.forEach((name, value) -> replaced.put(name, value.startsWith("replace-with-")
+                ? "test-" + Integer.toHexString(value.hashCode()) + "-4f9a1c2e7b3d5a60" : value));
+        if (!replaced.equals(env)) {
+            try {
+                ConfigLoader.load(config, target, env);
+            } catch (ConfigException e) {
+                assertThat(e.problems()).as(what + ": with the example's values, only its placeholder keys are refused")
+                        .allSatisfy(p -> assertThat(p).contains("a placeholder from an example"));
+            }
+        }
         try {
-            return ConfigLoader.load(config, target, env);
+            return ConfigLoader.load(config, target, replaced);
         } catch (ConfigException e) {
             throw new AssertionError(what + ": " + config + " does not pass --check-config with its .env.example:\n"
                     + String.join("\n", e.problems()), e);

@@ -89,4 +89,73 @@ class QueueProxyMainTest {
             assertThat(err()).contains("cannot start: proxy: cannot listen on 127.0.0.1:" + taken.getLocalPort());
         }
     }
+
+    private static final String PYTHON_FILE = """
+            proxy:
+              port: 11500
+              max_request_body_mb: 20
+            ollama:
+              hosts:
+                - {url: "http://127.0.0.1:11434", name: gpu-1, model_sync_interval: 30}
+            auth:
+              enabled: true
+              keys:
+                - {client_id: librechat, key: "${LIBRECHAT_KEY}", management: true}
+            client_injection:
+              listeners:
+                - {listen_port: 11501, inject_as: librechat}
+            """;
+
+    @Test
+    void migrateConfigPrintsAnOqpFileThatCheckConfigAccepts(@TempDir Path dir) throws Exception {
+        Path python = dir.resolve("config.yml");
+        Files.writeString(python, PYTHON_FILE);
+        Map<String, String> env = Map.of("LIBRECHAT_KEY", "librechat-secret-0123456789");
+
+        assertThat(run(env, "migrate-config", python.toString())).isEqualTo(0);
+        String migrated = out();
+        assertThat(migrated).contains("# proxy.max_request_body_mb → proxy.max_body (MiB)")
+                .contains("max_body: 20MiB").contains("${LIBRECHAT_KEY}").contains("scope: management")
+                .doesNotContain("librechat-secret");
+        Path oqp = dir.resolve("oqp.yaml");
+        Files.writeString(oqp, migrated);
+        out.reset();
+
+        assertThat(run(env, "--check-config", "--config", oqp.toString())).isEqualTo(0);
+        assertThat(out()).contains("max_body: 20MiB").contains("name: librechat-11501").doesNotContain("Python");
+    }
+
+    @Test
+    void checkConfigOfAPythonFileShowsWhatWasTranslated(@TempDir Path dir) throws Exception {
+        Path python = dir.resolve("config.yml");
+        Files.writeString(python, PYTHON_FILE);
+
+        assertThat(run(Map.of("LIBRECHAT_KEY", "librechat-secret-0123456789"), "--check-config", "--config",
+                python.toString())).isEqualTo(0);
+        assertThat(out()).contains("# read as the Python ollama-queue-proxy's schema")
+                .contains("# client_injection.listeners[0] → services[0]").contains("max_body: 20MiB");
+    }
+
+    @Test
+    void aMixedFileIsRefusedNamingTheReplacementAndMigrateConfig(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("mixed.yml");
+        Files.writeString(file, "proxy:\n  max_request_body_mb: 50\nqueue:\n  aging: 30s\n");
+
+        assertThat(run(Map.of(), "--config", file.toString())).isEqualTo(2);
+        assertThat(err()).contains("proxy.max_request_body_mb: unknown key, use proxy.max_body (e.g. 50MiB)")
+                .contains("this file mixes the Python ollama-queue-proxy's schema").contains("migrate-config");
+        assertThat(run(Map.of(), "migrate-config", file.toString())).isEqualTo(2);
+    }
+
+    @Test
+    void aBadEnvironmentOverrideNamesTheVariable() {
+        assertThat(run(Map.of("OQP_PROXY__PORT", "abc"), "--check-config")).isEqualTo(2);
+        assertThat(err()).contains("proxy.port (from OQP_PROXY__PORT): abc (expected: an integer 1024-65535)");
+    }
+
+    @Test
+    void anEnvironmentOverrideShowsInTheEffectiveConfig() {
+        assertThat(run(Map.of("OQP_PROXY__PORT", "11600", "OQP_QUEUE__AGING", "0"), "--check-config")).isEqualTo(0);
+        assertThat(out()).contains("port: 11600").contains("aging: 0s");
+    }
 }

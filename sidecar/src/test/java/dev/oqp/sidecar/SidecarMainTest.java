@@ -125,4 +125,20 @@ class SidecarMainTest {
                     .doesNotContain("service first");
         }
     }
+
+    @Test
+    void migrateConfigIsTheQueueProxysOnly() {
+        assertThat(run(Map.of(), "migrate-config", "config.yml")).isEqualTo(2);
+        assertThat(err()).contains("unknown argument: migrate-config");
+    }
+
+    @Test
+    void environmentOverridesApplyToTheSidecarsFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("s.yaml");
+        Files.writeString(file, "services:\n  - {name: a, listen: 11437, upstream: \"http://127.0.0.1:11434\"}\n");
+
+        assertThat(run(Map.of("CONFIG_PATH", file.toString(), "OQP_SERVICES__0__LISTEN", "11440"), "--check-config"))
+                .isEqualTo(0);
+        assertThat(out()).contains("listen: 11440").doesNotContain("proxy:");
+    }
 }

@@ -12,6 +12,7 @@ import java.util.Map;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.databind.JsonNode;
+import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -34,6 +35,40 @@ public final class ConfigLoader {
 
     /** Reads and validates {@code file}; a missing or unreadable file is a single problem. */
     public static OqpConfig load(Path file, Target target, Map<String, String> env) throws ConfigException {
+        return read(file, target, env).config();
+    }
+
+    /**
+     * {@link #load}, with the notes of a file in the Python tool's schema (each translated key and each key
+     * without an equivalent), for the binary to log once at start.
+     */
+    public static LoadedConfig read(Path file, Target target, Map<String, String> env) throws ConfigException {
+        return bind(readText(file), new Binding(target, env, baseDir(file)), Mode.LOAD).loaded();
+    }
+
+    /**
+     * The oqp YAML equivalent of {@code file}, a file in the Python tool's schema, with the notes as comments
+     * at the top: the translated tree as written ({@code ${VAR}} references, {@code key_env} and
+     * {@code key_file} stay as they are; no environment override is applied), validated first. A file with
+     * only keys both schemas share is read as the Python tool read it.
+     */
+    public static String migrate(Path file, Map<String, String> env) throws ConfigException {
+        Bound loaded = bind(readText(file), new Binding(Target.QUEUE_PROXY, env, baseDir(file)), Mode.MIGRATE);
+        StringBuilder out = new StringBuilder();
+        out.append("# Converted from ").append(file).append(" (the Python ollama-queue-proxy's schema) by")
+                .append(" ollama-queue-proxy migrate-config.\n");
+        for (String note : loaded.notes()) {
+            out.append("# ").append(note.replace("\n", " ")).append('\n');
+        }
+        return out.append(YamlTree.write(loaded.tree())).toString();
+    }
+
+    private static Path baseDir(Path file) {
+        Path dir = file.toAbsolutePath().normalize().getParent();
+        return dir == null ? cwd() : dir;
+    }
+
+    private static String readText(Path file) throws ConfigException {
         String yaml;
         try {
             yaml = Files.readString(file, StandardCharsets.UTF_8);
@@ -44,13 +79,12 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(List.of(file + ": cannot read config file: " + e));
         }
-        Path dir = file.toAbsolutePath().normalize().getParent();
-        return bind(yaml, new Binding(target, env, dir == null ? cwd() : dir));
+        return yaml;
     }
 
     /** Validates YAML text; an empty text or one of only comments gives all defaults. */
     public static OqpConfig parse(String yaml, Target target, Map<String, String> env) throws ConfigException {
-        return bind(yaml, new Binding(target, env, cwd()));
+        return bind(yaml, new Binding(target, env, cwd()), Mode.LOAD).config();
     }
 
     /** The embedded defaults used when no file is given (the sidecar gets a problem: it needs services). */
@@ -58,11 +92,26 @@ public final class ConfigLoader {
         return parse("", target, env);
     }
 
+    /** {@link #defaults} as {@link #read} returns it. */
+    public static LoadedConfig readDefaults(Target target, Map<String, String> env) throws ConfigException {
+        return bind("", new Binding(target, env, cwd()), Mode.LOAD).loaded();
+    }
+
+    /** A bound configuration with the notes and the tree it was bound from. */
+    private record Bound(OqpConfig config, List<String> notes, JsonNode tree) {
+        LoadedConfig loaded() {
+            return new LoadedConfig(config, notes);
+        }
+    }
+
+    /** How a text is read: as a binary loads it (overrides applied), or as migrate-config converts it. */
+    private enum Mode { LOAD, MIGRATE }
+
     private static Path cwd() {
         return Path.of("").toAbsolutePath();
     }
 
-    private static OqpConfig bind(String yaml, Binding b) throws ConfigException {
+    private static Bound bind(String yaml, Binding b, Mode mode) throws ConfigException {
         JsonNode tree;
         try {
             tree = YamlTree.read(yaml);
@@ -71,10 +120,23 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(List.of("top level: cannot read: " + e.getMessage()));
         }
-        Node root = new Node(b.ctx, tree, "");
-        if (!root.absent() && !tree.isObject()) {
+        if (!tree.isMissingNode() && !tree.isNull() && !tree.isObject()) {
             throw new ConfigException(List.of("top level: expected a map of sections, got " + Node.kind(tree)));
         }
+        Schema schema = Schema.read(tree, b.ctx.env, mode == Mode.MIGRATE);
+        b.ctx.problems.addAll(schema.problems());
+        b.ctx.origins(schema.origins());
+        OqpConfig config = bind(new Node(b.ctx, schema.tree(), ""), b);
+        if (!b.ctx.problems.isEmpty()) {
+            if (schema.recognition().mixed()) {
+                b.ctx.problems.add(Schema.mixedLine(schema.recognition()));
+            }
+            throw new ConfigException(b.ctx.problems);
+        }
+        return new Bound(config, schema.notes(), schema.tree());
+    }
+
+    private static OqpConfig bind(Node root, Binding b) {
         Node.Mapping<Key> m = root.mapping(Key.class);
         List<ServiceConfig> services = ServiceBinder.bind(m.get(Key.SERVICES), b);
         ProxyConfig proxy = ProxyBinder.bind(m.get(Key.PROXY), b);
@@ -91,25 +153,38 @@ public final class ConfigLoader {
         b.checks.serviceIdentities();
         b.ctx.requireEveryKeyBound();
         if (!b.ctx.problems.isEmpty()) {
-            throw new ConfigException(b.ctx.problems);
+            return null; // a section may be missing: the caller reports the problems
         }
         return new OqpConfig(services, proxy, ollama, queue, auth, routing, cache, keepAlive, admin, logging, sidecar,
                 webhooks);
     }
 
-    /** The parser's problem on one line, with its line and column (its message goes on to quote the file). */
+    /**
+     * The parser's problem on one line, with its line and column (its message goes on to quote the file). For
+     * SnakeYAML's errors the position is its problem mark, and the context mark says where the construct it was
+     * reading began: Jackson's own location is the last token it read, which may be lines earlier (a tab used
+     * for indentation was reported on the line before it, an unterminated quote where the value began).
+     */
     private static String syntaxProblem(JacksonException e) {
         String message = e.getOriginalMessage();
+        String where = null;
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof MarkedYAMLException) {
                 MarkedYAMLException marked = (MarkedYAMLException) t;
-                message = marked.getProblem() + (marked.getContext() == null ? "" : " (" + marked.getContext() + ")");
+                Mark problem = marked.getProblemMark();
+                Mark context = marked.getContextMark();
+                String started = context == null || problem == null || context.getLine() == problem.getLine()
+                        ? "" : " started at line " + (context.getLine() + 1) + ", column " + (context.getColumn() + 1);
+                message = marked.getProblem() + (marked.getContext() == null ? "" : " (" + marked.getContext() + started + ")");
+                where = problem == null ? null : "line " + (problem.getLine() + 1) + ", column " + (problem.getColumn() + 1) + ": ";
                 break;
             }
         }
         message = message == null ? e.getClass().getSimpleName() : message.lines().findFirst().orElse("").trim();
         JsonLocation at = e.getLocation();
-        String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
+        if (where == null) {
+            where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
+        }
         return "YAML syntax error: " + where + message;
     }
 }

@@ -29,12 +29,14 @@ public final class ConfigPrinter {
 
     /**
      * The effective configuration as {@code target} acts on it, secrets redacted: the sidecar's view holds
-     * only {@code services}, {@code logging} and {@code sidecar}; the queue proxy's holds everything.
+     * only {@code services}, {@code logging} and {@code sidecar}; the queue proxy's holds everything else.
      */
     public static String redactedYaml(OqpConfig config, Target target) {
         ObjectNode root = redactedTree(config);
         if (target == Target.SIDECAR) {
             root.retain("services", "logging", "sidecar");
+        } else {
+            root.remove("sidecar");
         }
         return YamlTree.write(root);
     }

@@ -130,6 +130,11 @@ final class KeySources {
             node.problem("too short (expected: a secret of at least " + MIN_KEY_LENGTH + " characters)");
             return null;
         }
+        if (placeholder(value)) {
+            node.problem("a placeholder from an example, not a secret (expected: a random secret of at least "
+                    + MIN_KEY_LENGTH + " characters, e.g. from `openssl rand -hex 32`)");
+            return null;
+        }
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
             if (c <= 0x20 || c == 0x7f) {
@@ -138,6 +143,19 @@ final class KeySources {
             }
         }
         return value;
+    }
+
+    /**
+     * True for the placeholders of example files ({@code replace-with-…}, {@code changeme}, {@code your-key-here},
+     * {@code xxxx…}): a deployment that kept one is open to anyone who read the example.
+     */
+    static boolean placeholder(String value) {
+        String v = value.toLowerCase(Locale.ROOT);
+        return v.startsWith("replace-with") || v.startsWith("replace_with") || v.startsWith("replaceme")
+                || v.startsWith("replace-me") || v.contains("changeme") || v.contains("change-me")
+                || v.contains("change_me") || v.contains("your-key") || v.contains("your_key")
+                || v.contains("yourkey") || v.contains("your-api-key") || v.contains("placeholder")
+                || v.startsWith("xxx") || v.matches("(.)\\1*");
     }
 
     /** The trimmed text of a key file; a file over 64 KiB is refused unread (it cannot be one key). */

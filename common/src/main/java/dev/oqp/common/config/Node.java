@@ -23,13 +23,24 @@ final class Node {
         final Map<String, String> env;
         final List<String> problems = new ArrayList<>();
         private final List<Mapping<?>> mappings = new ArrayList<>();
+        /**
+         * Where a value came from when not from the key of that name in the file: an environment override
+         * ({@code OQP_PROXY__PORT}) or the Python tool's key it was translated from; named in its problems.
+         */
+        private final Map<String, String> origins = new LinkedHashMap<>();
 
         Context(Map<String, String> env) {
             this.env = env;
         }
 
+        void origins(Map<String, String> more) {
+            origins.putAll(more);
+        }
+
         void problem(String path, String message) {
-            problems.add(path.isEmpty() ? message : path + ": " + message);
+            String origin = origins.get(path);
+            String where = origin == null ? path : path + " (from " + origin + ")";
+            problems.add(path.isEmpty() ? message : where + ": " + message);
         }
 
         /**
@@ -101,7 +112,10 @@ final class Node {
                     if (allowed.contains(e.getKey())) {
                         fields.put(e.getKey(), e.getValue());
                     } else {
-                        ctx.problem(childPath(e.getKey()), "unknown key (expected one of: " + String.join(", ", allowed) + ")");
+                        String key = childPath(e.getKey());
+                        String replacement = PythonSchema.replacement(key);
+                        ctx.problem(key, replacement != null ? "unknown key, " + replacement
+                                : "unknown key (expected one of: " + String.join(", ", allowed) + ")");
                     }
                 }
             }
@@ -270,8 +284,8 @@ final class Node {
         if (text == null) {
             return null;
         }
-        if (json.isTextual() && (text.equals("true") || text.equals("false"))) {
-            return Boolean.valueOf(text);
+        if (json.isTextual() && (text.equalsIgnoreCase("true") || text.equalsIgnoreCase("false"))) {
+            return Boolean.valueOf(text.toLowerCase(Locale.ROOT));
         }
         problem(show(text) + " (expected: true or false)");
         return null;

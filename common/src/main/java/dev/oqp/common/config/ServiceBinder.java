@@ -55,7 +55,9 @@ final class ServiceBinder {
             String client = Values.id(clientNode);
             boolean authorizationRejected = !headersNode.absent() && (!headersNode.json.isObject()
                     || writesAuthorization(headersNode) && Values.authorization(headers) == null);
-            b.checks.service(new CrossChecks.ServiceIdentity(element.path, clientNode.path, headers, client,
+            // The identity problem names the service: "services[2] (memsearch): no client identity …".
+            String identityPath = name == null ? element.path : element.path + " (" + name + ")";
+            b.checks.service(new CrossChecks.ServiceIdentity(identityPath, clientNode.path, headers, client,
                     authorizationRejected || !clientNode.absent() && client == null));
             Path caFile = Values.certificateFile(m.get(Key.CA_FILE), b.baseDir);
             b.add(out, element.path, () -> new ServiceConfig(name, listen, bind, allowPublic, upstream, timeout,

@@ -8,6 +8,7 @@ import java.util.Map;
 import dev.oqp.common.config.ConfigException;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.ConfigPrinter;
+import dev.oqp.common.config.LoadedConfig;
 import dev.oqp.common.config.LoggingConfig;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
@@ -71,11 +72,19 @@ public final class Launcher {
             commandLine = CommandLine.parse(args, env, binary.configEnv());
         } catch (CommandLine.UsageException e) {
             err.println(name + ": " + e.getMessage());
-            err.print(CommandLine.usage(name, binary.configEnv()));
+            err.print(CommandLine.usage(name, binary.configEnv(), migrates(binary)));
             return 2;
         }
+        if (commandLine.migrate() != null) {
+            if (!migrates(binary)) {
+                err.println(name + ": unknown argument: migrate-config (the queue proxy converts the Python tool's files)");
+                err.print(CommandLine.usage(name, binary.configEnv(), false));
+                return 2;
+            }
+            return migrate(name, commandLine.migrate(), env, out, err);
+        }
         if (commandLine.help()) {
-            out.print(CommandLine.usage(name, binary.configEnv()));
+            out.print(CommandLine.usage(name, binary.configEnv(), migrates(binary)));
             return 0;
         }
         if (commandLine.version()) {
@@ -87,21 +96,29 @@ public final class Launcher {
             return 2;
         }
         String source = commandLine.config() == null ? "embedded defaults" : commandLine.config().toString();
-        OqpConfig config;
+        LoadedConfig loaded;
         try {
-            config = commandLine.config() == null ? ConfigLoader.defaults(binary.target(), env)
-                    : ConfigLoader.load(commandLine.config(), binary.target(), env);
+            loaded = commandLine.config() == null ? ConfigLoader.readDefaults(binary.target(), env)
+                    : ConfigLoader.read(commandLine.config(), binary.target(), env);
         } catch (ConfigException e) {
             return invalid(err, name, source, e);
         }
+        OqpConfig config = loaded.config();
         if (commandLine.checkConfig()) {
             out.println("# " + source + ": valid (secrets shown as ***)");
+            for (String note : loaded.notes()) {
+                out.println("# " + note);
+            }
             out.print(ConfigPrinter.redactedYaml(config, binary.target()));
             return 0;
         }
 
         Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
         Logger log = LoggerFactory.getLogger(Launcher.class);
+        // At WARN: shown at every level but error, and a reason to convert the file (migrate-config).
+        for (String note : loaded.notes()) {
+            log.atWarn().addKeyValue("note", note).log("configuration in the Python tool's schema");
+        }
         App app;
         try {
             app = starter.start(config, commandLine.config(), env, log);
@@ -127,12 +144,31 @@ public final class Launcher {
 
     /** Prints every problem of an invalid configuration; returns exit status 2. */
     private static int invalid(PrintStream err, String name, String source, ConfigException e) {
-        err.println(name + ": invalid configuration " + source + " (" + e.problems().size()
-                + (e.problems().size() == 1 ? " problem):" : " problems):"));
+        printProblems(err, name + ": invalid configuration " + source, e);
+        return 2;
+    }
+
+    /** Only the queue proxy converts the Python tool's files (the sidecar's never were in that schema). */
+    private static boolean migrates(Binary binary) {
+        return binary.target() == Target.QUEUE_PROXY;
+    }
+
+    /** {@code migrate-config FILE}: the equivalent oqp YAML on stdout, exit 0; or the problems, exit 2. */
+    private static int migrate(String name, Path file, Map<String, String> env, PrintStream out, PrintStream err) {
+        try {
+            out.print(ConfigLoader.migrate(file, env));
+            return 0;
+        } catch (ConfigException e) {
+            printProblems(err, name + ": cannot convert " + file, e);
+            return 2;
+        }
+    }
+
+    private static void printProblems(PrintStream err, String head, ConfigException e) {
+        err.println(head + " (" + e.problems().size() + (e.problems().size() == 1 ? " problem):" : " problems):"));
         for (String problem : e.problems()) {
             err.println("  " + problem);
         }
-        return 2;
     }
 
     /** Stops a half-started app, ignoring what that throws: the start error is what the operator needs. */

@@ -99,9 +99,19 @@ class ConfigLoaderTest {
     @Test
     void yamlSyntaxErrorIsOneProblemWithLineAndColumn() {
         assertThat(proxyProblems("proxy:\n  port: [11435\n")).containsExactly(
-                "YAML syntax error: line 2, column 15: expected ',' or ']', but got <stream end> (while parsing a flow sequence)");
+                "YAML syntax error: line 3, column 1: expected ',' or ']', but got <stream end> (while parsing a flow"
+                        + " sequence started at line 2, column 9)");
         assertThat(proxyProblems("proxy:\n  port: 1\n  port: 2\n"))
                 .containsExactly("YAML syntax error: line 3, column 7: Duplicate field 'port'");
+    }
+
+    @Test
+    void yamlSyntaxErrorPointsAtTheLineOfTheMistakeNotTheTokenBeforeIt() {
+        assertThat(proxyProblems("proxy:\n  port: 11435\n\tport2: 1\n")).singleElement()
+                .asString().startsWith("YAML syntax error: line 3, column 1: found character '\\t(TAB)'");
+        assertThat(proxyProblems("proxy:\n  port: 11435\n  host: 'abc\nqueue: {}\n")).containsExactly(
+                "YAML syntax error: line 5, column 1: found unexpected end of stream (while scanning a quoted scalar"
+                        + " started at line 3, column 9)");
     }
 
     @Test

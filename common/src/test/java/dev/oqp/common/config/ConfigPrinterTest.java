@@ -74,4 +74,14 @@ class ConfigPrinterTest {
         }
         assertThat(yaml).contains("max_queued_bytes: 512MiB", "ttl: 24h", "url: http://127.0.0.1:11434");
     }
+
+    @Test
+    void eachBinaryPrintsOnlyTheSectionsItActsOn() throws ConfigException {
+        OqpConfig config = ConfigLoader.defaults(Target.QUEUE_PROXY, Map.of());
+
+        assertThat("\n" + ConfigPrinter.redactedYaml(config, Target.QUEUE_PROXY)).doesNotContain("\nsidecar:")
+                .contains("\nproxy:");
+        assertThat("\n" + ConfigPrinter.redactedYaml(config, Target.SIDECAR)).contains("\nsidecar:")
+                .doesNotContain("\nproxy:").doesNotContain("\nqueue:");
+    }
 }

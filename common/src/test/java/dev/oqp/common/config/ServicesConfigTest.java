@@ -277,9 +277,9 @@ class ServicesConfigTest {
 
     @Test
     void serviceWithoutIdentityUnderAuthIsAnError() {
-        assertThat(Yaml.proxyProblems(service("") + KEYS, KEY_ENV)).containsExactly("services[0]: " + NO_IDENTITY);
+        assertThat(Yaml.proxyProblems(service("") + KEYS, KEY_ENV)).containsExactly("services[0] (svc): " + NO_IDENTITY);
         assertThat(Yaml.proxyProblems(service("    headers: {X-Queue-Priority: low}\n") + KEYS, KEY_ENV))
-                .containsExactly("services[0]: " + NO_IDENTITY);
+                .containsExactly("services[0] (svc): " + NO_IDENTITY);
     }
 
     @Test
@@ -315,7 +315,7 @@ class ServicesConfigTest {
         for (String value : List.of("Bearer unknown-secret-0123456789", "Basic dW5rbm93bi1zZWNyZXQ=",
                 "Bearer", "Bearerunknown-secret-0123456789", "Bearer unknown-secret 0123456789", LC_SECRET)) {
             List<String> problems = Yaml.proxyProblems(service("    headers: {Authorization: '" + value + "'}\n") + KEYS, KEY_ENV);
-            assertThat(problems).as(value).containsExactly("services[0]: " + UNKNOWN_KEY);
+            assertThat(problems).as(value).containsExactly("services[0] (svc): " + UNKNOWN_KEY);
             assertThat(String.join("\n", problems)).doesNotContain("unknown-secret", "dW5rbm93bi1zZWNyZXQ", LC_SECRET);
         }
     }
@@ -353,9 +353,9 @@ class ServicesConfigTest {
                   - {name: d, listen: 11440, client: librechat}
                 """ + KEYS, KEY_ENV)).containsExactly(
                         "services[0].listen: 80 (expected: 1024-65535)",
-                        "services[0]: " + NO_IDENTITY,
+                        "services[0] (a): " + NO_IDENTITY,
                         "services[1].client: memsearch is not a client_id of auth.keys (expected: one of librechat, memsearch-watch)",
-                        "services[2]: " + UNKNOWN_KEY);
+                        "services[2] (c): " + UNKNOWN_KEY);
     }
 
     @Test
@@ -373,7 +373,7 @@ class ServicesConfigTest {
         assertThat(Yaml.proxyProblems(service("    headers: {Authorization: 'Bearer " + MS_SECRET + "'}\n") + KEYS))
                 .containsExactly("auth.keys[1].key_env: environment variable MS_KEY is not set");
         assertThat(Yaml.proxyProblems(service("") + KEYS)).as("no Authorization at all is still certain")
-                .containsExactly("auth.keys[1].key_env: environment variable MS_KEY is not set", "services[0]: " + NO_IDENTITY);
+                .containsExactly("auth.keys[1].key_env: environment variable MS_KEY is not set", "services[0] (svc): " + NO_IDENTITY);
     }
 
     @Test

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Reloader {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
-    private static final Pattern PROBLEM_WITH_VALUE = Pattern.compile("([^\\s:]+): .*? (\\(expected.*)", Pattern.DOTALL);
+    private static final Pattern PROBLEM_WITH_VALUE = Pattern.compile("([^\\s:]+(?: \\(from [^)]*\\))?): .*? (\\(expected.*)",
+            Pattern.DOTALL);
 
     /** What a reload changes. */
     public interface Applier {
@@ -191,7 +192,7 @@ public final class Reloader {
         Path f = file;
         for (String problem : problems) {
             // Values are not logged (a misplaced key would be): --check-config shows them on a terminal.
-            LOG.atError().addKeyValue("problem", withoutValue(problem))
+            LOG.atError().addKeyValue("problem", explained(withoutValue(problem)))
                     .log("configuration reload: problem" + (f == null ? "" : " in " + f));
         }
         LOG.atError().addKeyValue("problems", problems.size()).log("configuration reload refused: the proxy keeps"
@@ -210,9 +211,26 @@ public final class Reloader {
         return true;
     }
 
-    /** A problem line as logged: {@code path: value (expected …)} without its value. */
+    /**
+     * A problem line as logged: {@code path: value (expected …)} without its value. An unknown key keeps the
+     * words "unknown key" (the key is in the path; there is no value to hide).
+     */
     static String withoutValue(String problem) {
         Matcher m = PROBLEM_WITH_VALUE.matcher(problem);
-        return m.matches() ? m.group(1) + ": (value not shown) " + m.group(2) : problem;
+        if (!m.matches() || problem.startsWith(m.group(1) + ": unknown key")) {
+            return problem;
+        }
+        return m.group(1) + ": (value not shown) " + m.group(2);
+    }
+
+    /**
+     * A variable the file now needs that the process does not have: the environment is the one the process
+     * started with, so exporting it in a shell afterwards changes nothing. Say so.
+     */
+    static String explained(String problem) {
+        return problem.contains(": environment variable ") && problem.endsWith(" is not set")
+                ? problem + " (a reload reads the environment the process started with: restart it with the variable"
+                        + " set, or use key_file, which a reload reads again)"
+                : problem;
     }
 }

@@ -1,0 +1,191 @@
+package dev.oqp.common.config;
+
+import static dev.oqp.common.config.Yaml.NO_ENV;
+import static dev.oqp.common.config.Yaml.proxy;
+import static dev.oqp.common.config.Yaml.proxyProblems;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+/** Files in the Python ollama-queue-proxy's schema: recognised, translated with its defaults, mixed ones refused. */
+class PythonSchemaTest {
+    private static final String PYTHON = """
+            proxy:
+              max_request_body_mb: 20
+            ollama:
+              hosts:
+                - {url: "http://127.0.0.1:11434", name: a, model_sync_interval: 45}
+                - {url: "http://127.0.0.1:11435", name: b, model_sync_interval: 20}
+            """;
+
+    private static LoadedConfig read(String yaml, Map<String, String> env) throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, yaml);
+            return ConfigLoader.read(file, Target.QUEUE_PROXY, env);
+        } finally {
+            Files.delete(file);
+        }
+    }
+
+    @Test
+    void aPythonFileKeepsThePythonToolsDefaults() throws Exception {
+        OqpConfig c = proxy(PYTHON);
+
+        assertThat(c.proxy().maxBody()).isEqualTo(20L << 20);
+        assertThat(c.proxy().host()).isEqualTo("127.0.0.1");
+        assertThat(c.proxy().maxConcurrent()).isEqualTo(2);
+        assertThat(c.proxy().allowModelManagement()).isFalse();
+        assertThat(c.ollama().hosts()).allSatisfy(h -> assertThat(h.maxConcurrent()).isEqualTo(2));
+        assertThat(c.ollama().modelSyncInterval()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(c.keepAlive().defaultValue()).isEqualTo("5m");
+        assertThat(c.embeddingCache().enabled()).isFalse();
+        assertThat(c.routing().strategy()).isEqualTo(RoutingConfig.Strategy.ROUND_ROBIN);
+        assertThat(c.auth().enabled()).isFalse();
+        assertThat(c.admin().dashboard()).isFalse();
+    }
+
+    @Test
+    void everyTranslationIsNotedAndTheLoopbackDefaultIsSaid() throws Exception {
+        List<String> notes = read(PYTHON, NO_ENV).notes();
+
+        assertThat(notes.get(0)).startsWith("read as the Python ollama-queue-proxy's schema (it has")
+                .contains("proxy.max_request_body_mb");
+        assertThat(notes).contains("proxy.max_request_body_mb → proxy.max_body (MiB)")
+                .anySatisfy(n -> assertThat(n).startsWith("proxy.host: not set; the Python tool listened on 0.0.0.0"))
+                .anySatisfy(n -> assertThat(n).startsWith("ollama.hosts[].model_sync_interval → ollama.model_sync_interval: 20s"));
+    }
+
+    @Test
+    void aNonLoopbackHostAsksToBePublicAndLaxScalarsAreRead() throws Exception {
+        OqpConfig c = proxy("""
+                proxy: {host: "0.0.0.0", port: 11500.0, max_concurrent: "4", allow_model_management: "yes"}
+                ollama:
+                  hosts: [{url: "http://127.0.0.1:11434", name: a}]
+                  request_timeout: "120"
+                client_injection:
+                  allow_public_injection: "on"
+                  listeners: [{listen_port: "11436", inject_as: a-client, bind: "0.0.0.0"}]
+                logging: {level: WARNING}
+                """);
+
+        assertThat(c.proxy().host()).isEqualTo("0.0.0.0");
+        assertThat(c.proxy().allowPublic()).isTrue();
+        assertThat(c.proxy().port()).isEqualTo(11500);
+        assertThat(c.proxy().maxConcurrent()).isEqualTo(4);
+        assertThat(c.proxy().allowModelManagement()).isTrue();
+        assertThat(c.ollama().requestTimeout()).isEqualTo(Duration.ofSeconds(120));
+        assertThat(c.services()).singleElement().satisfies(s -> {
+            assertThat(s.name()).isEqualTo("a-client-11436");
+            assertThat(s.listen()).isEqualTo(11436);
+            assertThat(s.allowPublic()).isTrue();
+            assertThat(s.client()).isEqualTo("a-client");
+        });
+        assertThat(c.logging().level()).isEqualTo("warn");
+    }
+
+    @Test
+    void managementTrueIsScopeManagementAndContradictingAScopeIsAProblem() throws ConfigException {
+        String keys = "ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\nauth:\n  keys:\n"
+                + "    - {client_id: ops, key: ops-secret-0123456789ab, management: true}\n";
+        assertThat(proxy(keys).auth().keys().get(0).scope()).isEqualTo(Scope.MANAGEMENT);
+
+        assertThat(proxyProblems(keys.replace("management: true", "management: true, scope: read")))
+                .anySatisfy(p -> assertThat(p).contains("sets both management: true and scope: 'read'"));
+    }
+
+    @Test
+    void shortAndPlaceholderKeysAreRefusedWithoutEchoingThemInBothSchemas() {
+        String python = "auth:\n  keys:\n    - {client_id: a, key: replace-with-a-long-random-key, management: false}\n"
+                + "    - {client_id: b, key: tiny-key}\n";
+        String oqp = "auth:\n  keys:\n    - {client_id: a, key: changeme-changeme-changeme}\n"
+                + "    - {client_id: b, key: xxxxxxxxxxxxxxxxxxxxxxxx, models: [a]}\n";
+
+        List<String> fromPython = proxyProblems(python);
+        List<String> fromOqp = proxyProblems(oqp);
+
+        assertThat(fromPython).anySatisfy(p -> assertThat(p).startsWith("auth.keys[0].key: a placeholder"))
+                .anySatisfy(p -> assertThat(p).startsWith("auth.keys[1].key: too short"));
+        assertThat(fromOqp).anySatisfy(p -> assertThat(p).startsWith("auth.keys[0].key: a placeholder"))
+                .anySatisfy(p -> assertThat(p).startsWith("auth.keys[1].key: a placeholder"));
+        assertThat(String.join("\n", fromPython) + String.join("\n", fromOqp)).doesNotContain("replace-with-a")
+                .doesNotContain("tiny-key").doesNotContain("changeme-").doesNotContain("xxxxxxxx");
+    }
+
+    @Test
+    void aMixedFileIsReadAsOqpAndEveryPythonKeyNamesItsReplacement() {
+        List<String> problems = proxyProblems("""
+                proxy: {max_request_body_mb: 50, max_body: 50MiB}
+                queue: {max_queued_mb: 100}
+                auth:
+                  rate_limit: {window_seconds: 60}
+                """);
+
+        assertThat(problems).containsExactly(
+                "proxy.max_request_body_mb: unknown key, use proxy.max_body (e.g. 50MiB)",
+                "queue.max_queued_mb: unknown key, use queue.max_queued_bytes (e.g. 512MiB)",
+                "auth.rate_limit.window_seconds: unknown key, use auth.rate_limit.window (e.g. 60s)",
+                "this file mixes the Python ollama-queue-proxy's schema (auth.rate_limit.window_seconds,"
+                        + " proxy.max_request_body_mb, queue.max_queued_mb) with oqp's (proxy.max_body); it is read as"
+                        + " oqp's: write it in one schema (`ollama-queue-proxy migrate-config FILE` converts a file in"
+                        + " the Python tool's schema)");
+    }
+
+    @Test
+    void aFileOfOnlySharedKeysIsReadAsOqp() throws Exception {
+        LoadedConfig c = read("ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n", NO_ENV);
+
+        assertThat(c.notes()).isEmpty();
+        assertThat(c.config().routing().strategy()).isEqualTo(RoutingConfig.Strategy.MODEL_AWARE);
+    }
+
+    @Test
+    void anOverrideOfAPythonKeyIsTranslatedAndNamedInItsProblem() {
+        assertThat(proxyProblems(PYTHON, Map.of("OQP_PROXY__MAX_REQUEST_BODY_MB", "lots")))
+                .anySatisfy(p -> assertThat(p).startsWith("proxy.max_body (from OQP_PROXY__MAX_REQUEST_BODY_MB): "));
+        assertThat(proxyProblems(PYTHON.replace("max_request_body_mb: 20", "max_request_body_mb: lots")))
+                .anySatisfy(p -> assertThat(p).startsWith("proxy.max_body (from proxy.max_request_body_mb): "));
+    }
+
+    @Test
+    void aSectionThatIsNotAMapIsAProblemAndAKeyUnknownThereIsNoted() throws Exception {
+        assertThat(proxyProblems(PYTHON + "routing: round_robin\n")).contains("routing: expected a map, got a string");
+        assertThat(read(PYTHON + "keep_alive: {defualt: 10m}\n", NO_ENV).notes()).contains("keep_alive.defualt: not a"
+                + " key of the Python tool's schema either; ignored, as the Python tool ignored it (check the spelling)");
+    }
+
+    @Test
+    void migrateRefusesAnOqpFileAndAnEmptyOne() throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, "queue: {aging: 0}\n");
+            assertThat(catchThrowableOfType(ConfigException.class,
+                    () -> ConfigLoader.migrate(file, NO_ENV)).problems()).containsExactly("the file has oqp keys"
+                            + " (queue.aging): migrate-config converts a file in the Python ollama-queue-proxy's schema only");
+            Files.writeString(file, "# nothing\n");
+            assertThat(catchThrowableOfType(ConfigException.class,
+                    () -> ConfigLoader.migrate(file, NO_ENV)).problems())
+                    .containsExactly("the file is empty (or only comments): nothing to convert");
+        } finally {
+            Files.delete(file);
+        }
+    }
+
+    @Test
+    void migrateReadsAFileOfSharedKeysAsThePythonToolDid() throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, "ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n");
+            assertThat(ConfigLoader.migrate(file, NO_ENV)).contains("strategy: round_robin").contains("default: 5m");
+        } finally {
+            Files.delete(file);
+        }
+    }
+}

@@ -87,14 +87,16 @@ final class Settings {
         if (service.client() == null) {
             return null;
         }
-        if (!config.auth().enabled()) {
-            // No keys: the service's client id still separates its requests for fairness; a key's cap applies by id.
-            return openClient(service.client(), 0);
-        }
         for (KeyConfig key : config.auth().keys()) {
             if (key.clientId().equals(service.client())) {
+                // Auth on or off, the port is that key's client: its ceiling, scope, cap, models and limits apply
+                // (the Python tool's injection ports did the same with auth off).
                 return Client.of(key);
             }
+        }
+        if (!config.auth().enabled()) {
+            // No key names it: the service's client id still separates its requests for fairness.
+            return openClient(service.client(), 0);
         }
         // The loader refuses such a file; after a reload removed the client's key (services change on restart
         // only), the port's requests without a known key get 401 until then.

@@ -132,4 +132,40 @@ class PresentedKeysEndToEndTest {
         assertThat(ollama.requests()).hasSize(1);
         assertThat(ollama.requests().get(0).header("x-api-key")).isNull();
     }
+
+    @Test
+    void withAuthOffAnInjectionPortTakesItsKeysScopeAndCeilingAsThePythonToolDid() throws Exception {
+        FakeOllama ollama = fixture.ollama(FakeOllama.builder().installed("llama3:latest"));
+        QueueProxy proxy = fixture.start(ollama, 2, """
+                auth:
+                  enabled: false
+                  keys:
+                    - client_id: reader
+                      key: reader-key-0123456789abcdef
+                      scope: read
+                    - client_id: batch
+                      key: batch-key-0123456789abcdef
+                      max_priority: low
+                services:
+                  - name: reader
+                    listen: %d
+                    client: reader
+                  - name: batch
+                    listen: %d
+                    client: batch
+                """.formatted(QueueFixture.PLACEHOLDER_PORT, QueueFixture.PLACEHOLDER_PORT + 1));
+
+        HttpResponse<String> read = fixture.send(post(base(proxy, "reader").resolve("/api/generate"),
+                generate("llama3", "reader")));
+        HttpResponse<String> tags = fixture.send(get(base(proxy, "reader").resolve("/api/tags")));
+        HttpResponse<String> batch = fixture.send(post(base(proxy, "batch").resolve("/api/generate"),
+                generate("llama3", "batch"), "X-Queue-Priority", "high"));
+
+        assertThat(read.statusCode()).as("a read key's port may not generate").isEqualTo(403);
+        assertThat(tags.statusCode()).isEqualTo(200);
+        assertThat(batch.statusCode()).isEqualTo(200);
+        assertThat(batch.headers().firstValue("X-Queue-Priority")).as("capped by the key's ceiling").hasValue("low");
+        assertThat(ollama.requests()).filteredOn(r -> r.path().equals("/api/generate")).singleElement()
+                .satisfies(r -> assertThat(r.header("X-Client-ID")).isEqualTo("batch"));
+    }
 }

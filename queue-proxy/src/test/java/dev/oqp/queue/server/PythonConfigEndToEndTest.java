@@ -152,6 +152,13 @@ class PythonConfigEndToEndTest {
         assertThat(viaInjection.statusCode()).isEqualTo(200);
         assertThat(clientOf(ollama, "main-port")).isEqualTo("librechat");
         assertThat(clientOf(ollama, "injection-port")).isEqualTo("memsearch");
+
+        // allow_model_management: "no" (a Python bool string) holds for every key.
+        HttpResponse<String> pull = fixture.send(post(URI.create("http://127.0.0.1:" + proxy.port() + "/api/pull"),
+                "{\"model\":\"llama3\"}", "Authorization", "Bearer " + LIBRECHAT_KEY));
+        assertThat(pull.statusCode()).isEqualTo(403);
+        assertThat(pull.body()).contains("model management endpoints are disabled");
+        assertThat(ollama.requests()).noneMatch(r -> r.path().equals("/api/pull"));
     }
 
     @Test

@@ -28,7 +28,7 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
 public final class ConfigLoader {
 
     /** The sections of the file; bound in this order, so their problems come in this order. */
-    enum Key { SERVICES, PROXY, OLLAMA, QUEUE, AUTH, ROUTING, EMBEDDING_CACHE, KEEP_ALIVE, ADMIN, LOGGING, SIDECAR, WEBHOOKS }
+    enum Key { SERVICES, PROXY, OLLAMA, QUEUE, AUTH, ROUTING, EMBEDDING_CACHE, KEEP_ALIVE, ADMIN, LOGGING, SIDECAR, WEBHOOKS, COORDINATION }
 
     private ConfigLoader() {
     }
@@ -150,13 +150,14 @@ public final class ConfigLoader {
         LoggingConfig logging = LoggingBinder.bind(m.get(Key.LOGGING));
         SidecarConfig sidecar = SidecarBinder.bind(m.get(Key.SIDECAR), b);
         WebhooksConfig webhooks = WebhooksBinder.bind(m.get(Key.WEBHOOKS), b);
+        CoordinationConfig coordination = CoordinationBinder.bind(m.get(Key.COORDINATION), b);
         b.checks.serviceIdentities();
         b.ctx.requireEveryKeyBound();
         if (!b.ctx.problems.isEmpty()) {
             return null; // a section may be missing: the caller reports the problems
         }
         return new OqpConfig(services, proxy, ollama, queue, auth, routing, cache, keepAlive, admin, logging, sidecar,
-                webhooks);
+                webhooks, coordination);
     }
 
     /**

@@ -195,6 +195,16 @@ public final class ConfigPrinter {
         webhooks.put("timeout", Durations.format(w.timeout()));
         webhooks.put("retries", w.retries());
 
+        CoordinationConfig co = config.coordination();
+        ObjectNode coordination = root.putObject("coordination");
+        coordination.put("backend", co.backend() == null ? "" : RedisUrls.redact(co.backend()));
+        coordination.put("replica_id", co.replicaId());
+        coordination.put("lease", Durations.format(co.lease()));
+        coordination.put("heartbeat", Durations.format(co.heartbeat()));
+        coordination.put("on_failure", lower(co.onFailure()));
+        coordination.put("timeout", Durations.format(co.timeout()));
+        coordination.put("key_prefix", literal(co.keyPrefix()));
+
         SidecarConfig sc = config.sidecar();
         ObjectNode sidecar = root.putObject("sidecar");
         sidecar.put("metrics_port", sc.metricsPort());

@@ -19,10 +19,12 @@ import java.util.Objects;
  * @param logging        log level and format, used by both binaries
  * @param sidecar        sidecar-only settings (metrics port, drain)
  * @param webhooks       event notifications of the queue proxy (default: none)
+ * @param coordination   replicas acting as one through Valkey (default: off)
  */
 public record OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaConfig ollama, QueueConfig queue,
         AuthConfig auth, RoutingConfig routing, EmbeddingCacheConfig embeddingCache, KeepAliveConfig keepAlive,
-        AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar, WebhooksConfig webhooks) {
+        AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar, WebhooksConfig webhooks,
+        CoordinationConfig coordination) {
 
     public OqpConfig {
         services = List.copyOf(services);
@@ -37,6 +39,15 @@ public record OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaC
         Objects.requireNonNull(logging, "logging");
         Objects.requireNonNull(sidecar, "sidecar");
         Objects.requireNonNull(webhooks, "webhooks");
+        Objects.requireNonNull(coordination, "coordination");
+    }
+
+    /** A configuration of one replica on its own. */
+    public OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaConfig ollama, QueueConfig queue,
+            AuthConfig auth, RoutingConfig routing, EmbeddingCacheConfig embeddingCache, KeepAliveConfig keepAlive,
+            AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar, WebhooksConfig webhooks) {
+        this(services, proxy, ollama, queue, auth, routing, embeddingCache, keepAlive, admin, logging, sidecar, webhooks,
+                CoordinationConfig.OFF);
     }
 
     /** A configuration without webhooks. */
@@ -44,6 +55,6 @@ public record OqpConfig(List<ServiceConfig> services, ProxyConfig proxy, OllamaC
             AuthConfig auth, RoutingConfig routing, EmbeddingCacheConfig embeddingCache, KeepAliveConfig keepAlive,
             AdminConfig admin, LoggingConfig logging, SidecarConfig sidecar) {
         this(services, proxy, ollama, queue, auth, routing, embeddingCache, keepAlive, admin, logging, sidecar,
-                WebhooksConfig.NONE);
+                WebhooksConfig.NONE, CoordinationConfig.OFF);
     }
 }

@@ -35,7 +35,7 @@ final class PythonSchema {
 
     /** Keys only oqp has: one of them makes a file oqp's. */
     static final List<String> OQP_ONLY = List.of(
-            "services", "admin", "sidecar",
+            "services", "admin", "sidecar", "coordination",
             "proxy.allow_public", "proxy.max_body", "proxy.trusted_proxies",
             "ollama.hosts[].max_concurrent", "ollama.hosts[].headers", "ollama.connect_timeout",
             "ollama.model_sync_interval",

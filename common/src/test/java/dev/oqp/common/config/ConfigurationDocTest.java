@@ -39,7 +39,8 @@ class ConfigurationDocTest {
             Map.entry("LoggingBinder.Key", new String[] {"logging", ""}),
             Map.entry("SidecarBinder.Key", new String[] {"sidecar", ""}),
             Map.entry("WebhooksBinder.Key", new String[] {"webhooks", ""}),
-            Map.entry("WebhooksBinder.EndpointKey", new String[] {"webhooks", "endpoints[]."}));
+            Map.entry("WebhooksBinder.EndpointKey", new String[] {"webhooks", "endpoints[]."}),
+            Map.entry("CoordinationBinder.Key", new String[] {"coordination", ""}));
 
     @Test
     void everyConfigKeyHasARowInConfigurationMd() throws Exception {

@@ -271,7 +271,7 @@ class SectionsConfigTest {
         assertThat(proxyProblems("proxy: {prot: 1}\nqueu: {}\nqueue: {high: {depth: 1}}\nauth: {rate_limit: {max: 1}}\n"))
                 .containsExactly(
                         "queu: unknown key (expected one of: services, proxy, ollama, queue, auth, routing, embedding_cache, "
-                                + "keep_alive, admin, logging, sidecar, webhooks)",
+                                + "keep_alive, admin, logging, sidecar, webhooks, coordination)",
                         "proxy.prot: unknown key (expected one of: host, port, allow_public, max_concurrent, max_body, "
                                 + "drain_timeout, trusted_proxies, allow_model_management)",
                         "queue.high.depth: unknown key (expected one of: max_depth, max_wait, high_watermark_pct)",

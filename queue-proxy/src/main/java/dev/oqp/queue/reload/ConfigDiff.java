@@ -26,7 +26,7 @@ public final class ConfigDiff {
     /** Options that keep their running values until a restart (listeners and what the start built once). */
     static final List<String> RESTART_ONLY = List.of("proxy.host", "proxy.port", "proxy.allow_public",
             "proxy.max_body", "services", "ollama.connect_timeout", "ollama.health_check_interval",
-            "ollama.model_sync_interval");
+            "ollama.model_sync_interval", "coordination");
     /** Options the queue proxy does not use. */
     static final List<String> UNUSED = List.of("sidecar");
 

@@ -81,7 +81,10 @@ import org.slf4j.LoggerFactory;
  * before it (one per turn its client waits, plus one when that client's turn comes first). Tickets of a paused
  * tier count only for a ticket of a paused tier. Capacity is left aside (any slot may take any ticket), and a
  * later arrival of higher priority or of a client served less recently, aging, and the turns that higher-tier
- * dispatches take may move the ticket afterwards: it is a place at admission, not a promise.
+ * dispatches take may move the ticket afterwards: it is a place at admission, not a promise. Counting it walks
+ * every waiting ticket under the lock, so past {@value #EXACT_POSITION_LIMIT} waiting tickets (a queue deep enough
+ * that the exact place no longer helps anyone) it is estimated in constant time instead: 1 + the tickets waiting
+ * in the same or a higher requested tier, aging and round-robin left aside.
  *
  * <h2>Expiry</h2>
  * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
@@ -173,6 +176,8 @@ public final class Scheduler<L extends Lease> {
     private final TreeSet<Ticket<L>> byDeadline = new TreeSet<>(
             Comparator.comparingLong((Ticket<L> t) -> t.deadline).thenComparingLong(t -> t.seq));
     private final int[] depth = new int[Tier.values().length];
+    /** Waiting tickets up to which a position is counted exactly (see "Position"). */
+    static final int EXACT_POSITION_LIMIT = 1000;
     private long queuedBytes;
     private long seqCounter;
     private long servedCounter;
@@ -561,6 +566,19 @@ public final class Scheduler<L extends Lease> {
 
     /** The place of the just-queued ticket {@code t} in the dispatch order (see "Position" above). */
     private int position(Ticket<L> t, long now) {
+        int waiting = 0;
+        for (int d : depth) {
+            waiting += d;
+        }
+        if (waiting > EXACT_POSITION_LIMIT) {
+            int ahead = 0;
+            for (Tier tier : Tier.values()) {
+                if (tier.ordinal() <= t.requested().ordinal()) {
+                    ahead += depth[tier.ordinal()];
+                }
+            }
+            return ahead; // t itself is counted in its tier's depth: 1 + the others
+        }
         long agingNanos = config.aging().toNanos();
         Tier tier = effectiveTier(t, now, agingNanos);
         boolean pausedToo = paused.contains(t.requested());

@@ -852,4 +852,24 @@ class SchedulerTest {
         assertThat(paused.ticket.position()).isEqualTo(1);
         assertThat(pausedToo.ticket.position()).as("among paused tickets, the paused ones count").isEqualTo(2);
     }
+
+    @Test
+    void pastTheExactLimitAPositionIsEstimatedFromTheTierDepths() {
+        TierConfig deep = new TierConfig(5000, Duration.ofSeconds(600));
+        Scheduler s = new Scheduler(new QueueConfig(deep, deep, deep, 503, Duration.ZERO, 1L << 30), ticks,
+                new FakeCapacity(1));
+        occupy(s);
+        for (int i = 0; i < Scheduler.EXACT_POSITION_LIMIT; i++) {
+            submit(s, "low" + i, "c" + (i % 7), LOW);
+        }
+        Recorder.Entry newClientExact = submit(s, "z-exact", "z", NORMAL);
+        Recorder.Entry high = submit(s, "high", "h", HIGH);
+        Recorder.Entry newClientEstimated = submit(s, "y-late", "y", LOW);
+
+        assertThat(newClientExact.ticket.position()).as("ahead of every low, counted or estimated").isEqualTo(1);
+        assertThat(high.ticket.position()).isEqualTo(1);
+        // Exactly, a new client's first low request would come after one request of each of the 7 other clients
+        // (round-robin) and the two higher ones; the estimate counts every request of its tier and above.
+        assertThat(newClientEstimated.ticket.position()).isEqualTo(Scheduler.EXACT_POSITION_LIMIT + 3);
+    }
 }

@@ -158,4 +158,14 @@ class QueueProxyMainTest {
         assertThat(run(Map.of("OQP_PROXY__PORT", "11600", "OQP_QUEUE__AGING", "0"), "--check-config")).isEqualTo(0);
         assertThat(out()).contains("port: 11600").contains("aging: 0s");
     }
+
+    @Test
+    void checkConfigNamesEachOverrideAndTheSharedKeysDefaults(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("config.yml");
+        Files.writeString(file, "ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n");
+
+        assertThat(run(Map.of("OQP_AUTH__ENABLED", "false"), "--check-config", "--config", file.toString())).isEqualTo(0);
+        assertThat(out()).contains("# environment override OQP_AUTH__ENABLED set auth.enabled (its value is not shown)")
+                .contains("# read in oqp's schema: the file has only keys both schemas share");
+    }
 }

@@ -11,12 +11,46 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * The Python tool's {@code auth} section for {@link PythonTranslator}: {@code enabled} off when not written
  * (even with keys), each key as it is but {@code management: true} as {@code scope: management} (with the
  * Python tool's deprecation note and its conflict rule), {@code rate_limit.window_seconds} as
- * {@code rate_limit.window}.
+ * {@code rate_limit.window}. The Python tool did not interpolate: {@link #literalKeys} keeps a literal
+ * {@code key} as written.
  */
 final class AuthTranslator {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
     private AuthTranslator() {
+    }
+
+    /**
+     * {@code python} with each literal {@code auth.keys[].key} escaped so that oqp's interpolation reads it back as
+     * written: a {@code $} that does not start {@code ${} becomes {@code $$} ({@code pa$$w0rd} stays that), while
+     * {@code ${VAR}} stays a reference. Applied to the file as written, before any environment override (whose
+     * values are escaped already).
+     */
+    static JsonNode literalKeys(JsonNode python) {
+        JsonNode keys = python.path("auth").path("keys");
+        if (!keys.isArray()) {
+            return python;
+        }
+        ObjectNode copy = (ObjectNode) python.deepCopy();
+        for (JsonNode k : copy.path("auth").path("keys")) {
+            if (k.isObject() && k.path("key").isTextual()) {
+                ((ObjectNode) k).put("key", escapeDollars(k.get("key").textValue()));
+            }
+        }
+        return copy;
+    }
+
+    /** {@code $} as {@code $$} unless it starts {@code ${}. */
+    static String escapeDollars(String s) {
+        StringBuilder out = new StringBuilder(s.length() + 4);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            out.append(c);
+            if (c == '$' && (i + 1 >= s.length() || s.charAt(i + 1) != '{')) {
+                out.append('$');
+            }
+        }
+        return out.toString();
     }
 
     static void auth(PythonTranslator t, JsonNode p) {

@@ -39,8 +39,7 @@ public final class ConfigLoader {
     }
 
     /**
-     * {@link #load}, with the notes of a file in the Python tool's schema (each translated key and each key
-     * without an equivalent), for the binary to log once at start.
+     * {@link #load}, with the notes of its reading ({@link LoadedConfig}), for the binary to log once at start.
      */
     public static LoadedConfig read(Path file, Target target, Map<String, String> env) throws ConfigException {
         return bind(readText(file), new Binding(target, env, baseDir(file)), Mode.LOAD).loaded();

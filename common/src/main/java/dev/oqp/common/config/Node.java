@@ -43,6 +43,12 @@ final class Node {
             problems.add(path.isEmpty() ? message : where + ": " + message);
         }
 
+        /** A key that should not be there, naming the variables that set it or a key under it. */
+        void unknownKey(String path, String message) {
+            List<String> from = Schema.originsUnder(origins, path);
+            problems.add(path + (from.isEmpty() ? "" : " (from " + String.join(", ", from) + ")") + ": " + message);
+        }
+
         /**
          * Fails when a binder accepted a key it never read: such a key would be taken from the file and silently
          * ignored. A bug of the loader, not of the file, so it is thrown instead of reported.
@@ -114,7 +120,7 @@ final class Node {
                     } else {
                         String key = childPath(e.getKey());
                         String replacement = PythonSchema.replacement(key);
-                        ctx.problem(key, replacement != null ? "unknown key, " + replacement
+                        ctx.unknownKey(key, replacement != null ? "unknown key, " + replacement
                                 : "unknown key (expected one of: " + String.join(", ", allowed) + ")");
                     }
                 }

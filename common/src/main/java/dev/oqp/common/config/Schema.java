@@ -7,13 +7,17 @@ import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
- * The raw tree as the binders read it: environment overrides applied ({@link EnvOverrides}), then, for a
- * file in the Python tool's schema ({@link PythonSchema}), translated ({@link PythonTranslator}).
+ * The raw tree as the binders read it. The file as written decides its schema ({@link PythonSchema}), so an
+ * environment override cannot switch it; then the overrides are applied ({@link EnvOverrides}), each noted by
+ * variable and path (never its value), and a file in the Python tool's schema is translated
+ * ({@link PythonTranslator}). An override that adds a key of the other schema is a problem: in an oqp file (or
+ * no file) a Python-only key is an unknown key naming its replacement, in a Python file an oqp-only key is
+ * refused as mixing the schemas.
  *
  * @param tree        the oqp tree to bind
- * @param recognition the keys that decided the schema
+ * @param recognition the keys of the file as written that decided the schema
  * @param origins     the environment variable or Python key behind a path, for its problems
- * @param notes       what the translation did, to log once
+ * @param notes       what the reading did, to log once at start
  * @param problems    problems found before binding (an override that cannot apply, a contradiction)
  */
 record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, String> origins, List<String> notes,
@@ -22,34 +26,71 @@ record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, S
     /** {@code migrate}: no overrides, and a file of only shared keys is read as the Python tool read it. */
     static Schema read(JsonNode raw, Map<String, String> env, boolean migrate) {
         List<String> problems = new ArrayList<>();
-        JsonNode tree = raw;
-        Map<String, String> envOrigins = Map.of();
-        if (!migrate) {
-            EnvOverrides.Applied applied = EnvOverrides.apply(raw, env);
-            tree = applied.tree();
-            envOrigins = applied.origins();
-            problems.addAll(applied.problems());
-        }
-        PythonSchema.Recognition r = PythonSchema.recognise(tree);
-        boolean translate = migrate ? r.oqpKeys().isEmpty() : r.python();
+        List<String> notes = new ArrayList<>();
+        PythonSchema.Recognition r = PythonSchema.recognise(raw);
+        boolean empty = raw.isMissingNode() || raw.isNull();
+        boolean translate = !empty && (migrate ? r.oqpKeys().isEmpty() : r.python());
         if (migrate && !r.oqpKeys().isEmpty()) {
             problems.add("the file has oqp keys (" + String.join(", ", r.oqpKeys()) + "): migrate-config converts a"
                     + " file in the Python ollama-queue-proxy's schema only");
         }
-        if (migrate && (tree.isMissingNode() || tree.isNull())) {
+        if (migrate && empty) {
             problems.add("the file is empty (or only comments): nothing to convert");
         }
-        if (!translate || tree.isMissingNode() || tree.isNull()) {
-            return new Schema(tree, r, envOrigins, List.of(), problems);
+        if (!migrate && !empty && raw.size() > 0 && r.pythonKeys().isEmpty() && r.oqpKeys().isEmpty()) {
+            notes.add(SHARED_KEYS_NOTE);
+        }
+        JsonNode tree = translate ? AuthTranslator.literalKeys(raw) : raw;
+        Map<String, String> envOrigins = Map.of();
+        List<String> overrideNotes = new ArrayList<>();
+        if (!migrate) {
+            EnvOverrides.Applied applied = EnvOverrides.apply(tree, env);
+            tree = applied.tree();
+            envOrigins = applied.origins();
+            problems.addAll(applied.problems());
+            envOrigins.forEach((path, variable) -> overrideNotes.add("environment override " + variable + " set "
+                    + path + " (its value is not shown)"));
+            if (translate) {
+                for (String key : PythonSchema.recognise(tree).oqpKeys()) {
+                    for (String variable : originsUnder(envOrigins, key)) {
+                        problems.add(key + " (from " + variable + "): a key of oqp's schema, refused in a file in the"
+                                + " Python ollama-queue-proxy's schema (it has " + String.join(", ", r.pythonKeys())
+                                + "): override a key of the Python tool's schema, or convert the file"
+                                + " (`ollama-queue-proxy migrate-config FILE`) and override oqp's keys");
+                    }
+                }
+            }
+        }
+        if (!translate) {
+            notes.addAll(overrideNotes);
+            return new Schema(tree, r, envOrigins, notes, problems);
         }
         PythonTranslator.Result t = PythonTranslator.translate(tree, envOrigins);
-        List<String> notes = new ArrayList<>();
         notes.add("read as the Python ollama-queue-proxy's schema" + (r.pythonKeys().isEmpty() ? ""
                 : " (it has " + String.join(", ", r.pythonKeys()) + ")") + "; `ollama-queue-proxy migrate-config FILE`"
                 + " prints the equivalent oqp file");
         notes.addAll(t.notes());
+        notes.addAll(overrideNotes);
         problems.addAll(t.problems());
         return new Schema(t.tree(), r, t.origins(), notes, problems);
+    }
+
+    /** The note of a file with content but no key only one schema has. */
+    static final String SHARED_KEYS_NOTE = "read in oqp's schema: the file has only keys both schemas share. Where"
+            + " oqp's defaults differ from the Python ollama-queue-proxy's: model management routes are open when auth"
+            + " is off (proxy.allow_model_management: true), routing.strategy is model_aware, the in-memory embedding"
+            + " cache is on, keep_alive is not injected, the dashboard is on. For a file written for the Python tool,"
+            + " `ollama-queue-proxy migrate-config FILE` prints an oqp file that keeps the Python tool's defaults";
+
+    /** The variables that set {@code path} or a key under it ({@code services} → {@code services[0].listen}). */
+    static List<String> originsUnder(Map<String, String> origins, String path) {
+        List<String> out = new ArrayList<>();
+        origins.forEach((p, variable) -> {
+            if (p.equals(path) || p.startsWith(path + ".") || p.startsWith(path + "[")) {
+                out.add(variable);
+            }
+        });
+        return out;
     }
 
     /** The last line of a refused file mixing the schemas. */

@@ -115,9 +115,10 @@ public final class Launcher {
 
         Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
         Logger log = LoggerFactory.getLogger(Launcher.class);
-        // At WARN: shown at every level but error, and a reason to convert the file (migrate-config).
+        // At WARN: shown at every level but error; a reason to convert the file (migrate-config) or to check the
+        // environment (an override names its variable and path, never its value).
         for (String note : loaded.notes()) {
-            log.atWarn().addKeyValue("note", note).log("configuration in the Python tool's schema");
+            log.atWarn().addKeyValue("note", note).log("configuration note");
         }
         App app;
         try {

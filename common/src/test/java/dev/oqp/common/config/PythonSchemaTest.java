@@ -142,8 +142,81 @@ class PythonSchemaTest {
     void aFileOfOnlySharedKeysIsReadAsOqp() throws Exception {
         LoadedConfig c = read("ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n", NO_ENV);
 
-        assertThat(c.notes()).isEmpty();
+        assertThat(c.notes()).singleElement().satisfies(n -> assertThat(n).startsWith("read in oqp's schema")
+                .contains("model management routes are open when auth is off (proxy.allow_model_management: true)")
+                .contains("model_aware").contains("embedding cache is on").contains("keep_alive is not injected")
+                .contains("dashboard is on").contains("migrate-config"));
         assertThat(c.config().routing().strategy()).isEqualTo(RoutingConfig.Strategy.MODEL_AWARE);
+        assertThat(c.config().proxy().allowModelManagement()).isTrue();
+    }
+
+    @Test
+    void anOqpFileAnEmptyOneAndAPythonOneGetNoSharedKeysNote() throws Exception {
+        assertThat(read("queue: {aging: 30s}\n", NO_ENV).notes()).isEmpty();
+        assertThat(read("# nothing\n", NO_ENV).notes()).isEmpty();
+        assertThat(read(PYTHON, NO_ENV).notes()).noneSatisfy(n -> assertThat(n).startsWith("read in oqp's schema"));
+    }
+
+    @Test
+    void anOverrideOfAPythonOnlyKeyCannotTurnAnOqpFileIntoAPythonOne() throws Exception {
+        String shared = "ollama:\n  hosts: [{url: \"http://127.0.0.1:11434\", name: a}]\n";
+        assertThat(proxyProblems(shared, Map.of("OQP_DASHBOARD__ENABLED", "true", "OQP_PROXY__HOST", "0.0.0.0")))
+                .contains("dashboard (from OQP_DASHBOARD__ENABLED): unknown key, use admin.dashboard (true or false)")
+                .noneSatisfy(p -> assertThat(p).contains("mixes"));
+        assertThat(proxyProblems("", Map.of("OQP_PROXY__MAX_REQUEST_BODY_MB", "100"))).containsExactly(
+                "proxy.max_request_body_mb (from OQP_PROXY__MAX_REQUEST_BODY_MB): unknown key, use proxy.max_body"
+                        + " (e.g. 50MiB)");
+        // The file still reads as oqp's: auth follows oqp's default, not the Python tool's off.
+        OqpConfig c = read(shared + "auth:\n  keys: [{client_id: a, key: \"a-long-enough-secret-0123\"}]\n",
+                Map.of("OQP_PROXY__PORT", "11600")).config();
+        assertThat(c.auth().enabled()).isTrue();
+    }
+
+    @Test
+    void anOverrideOfAnOqpOnlyKeyIsRefusedInAPythonFileNamingTheVariable() {
+        assertThat(proxyProblems(PYTHON, Map.of("OQP_PROXY__ALLOW_PUBLIC", "true"))).anySatisfy(p -> assertThat(p)
+                .startsWith("proxy.allow_public (from OQP_PROXY__ALLOW_PUBLIC): a key of oqp's schema, refused in a"
+                        + " file in the Python ollama-queue-proxy's schema (it has ")
+                .contains("migrate-config"));
+        assertThat(proxyProblems(PYTHON, Map.of("OQP_SERVICES__0__LISTEN", "11501"))).anySatisfy(p -> assertThat(p)
+                .startsWith("services (from OQP_SERVICES__0__LISTEN): a key of oqp's schema, refused"));
+    }
+
+    @Test
+    void eachOverrideAppliedIsANoteNamingItsVariableAndPathButNotItsValue() throws Exception {
+        List<String> notes = read("proxy: {port: 11500}\n", Map.of("OQP_PROXY__HOST", "0.0.0.0",
+                "OQP_PROXY__ALLOW_PUBLIC", "true", "OQP_AUTH__ENABLED", "false")).notes();
+        assertThat(notes).contains("environment override OQP_AUTH__ENABLED set auth.enabled (its value is not shown)",
+                "environment override OQP_PROXY__HOST set proxy.host (its value is not shown)",
+                "environment override OQP_PROXY__ALLOW_PUBLIC set proxy.allow_public (its value is not shown)");
+        assertThat(notes).noneSatisfy(n -> assertThat(n).contains("0.0.0.0"));
+        assertThat(read(PYTHON, Map.of("OQP_PROXY__PORT", "11600")).notes())
+                .contains("environment override OQP_PROXY__PORT set proxy.port (its value is not shown)");
+        assertThat(read("proxy: {port: 11500}\n", NO_ENV).notes()).noneSatisfy(n -> assertThat(n)
+                .startsWith("environment override"));
+    }
+
+    @Test
+    void aLiteralKeyWithDollarsInAPythonFileIsKeptAsWrittenWhenRunAndMigrated() throws Exception {
+        String file = PYTHON + "auth:\n  enabled: true\n  keys:\n"
+                + "    - {client_id: a, key: \"pa$$w0rd-0123456789$\"}\n"
+                + "    - {client_id: b, key: \"${B_KEY}\"}\n";
+        Map<String, String> env = Map.of("B_KEY", "b-secret-from-the-env-0123");
+
+        List<KeyConfig> run = read(file, env).config().auth().keys();
+        assertThat(run).extracting(KeyConfig::key).containsExactly("pa$$w0rd-0123456789$", "b-secret-from-the-env-0123");
+
+        Path python = Files.createTempFile("oqp", ".yml");
+        Path oqp = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(python, file);
+            Files.writeString(oqp, ConfigLoader.migrate(python, env));
+            assertThat(ConfigLoader.read(oqp, Target.QUEUE_PROXY, env).config().auth().keys())
+                    .extracting(KeyConfig::key).containsExactly("pa$$w0rd-0123456789$", "b-secret-from-the-env-0123");
+        } finally {
+            Files.delete(python);
+            Files.delete(oqp);
+        }
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -164,7 +165,7 @@ public final class AdminEndpoints {
             case "drain" -> {
                 scheduler.drain(tier);
                 CompletableFuture<Reply> drained = new CompletableFuture<>();
-                whenEmpty(tier, () -> drained.complete(controlled(action, "drained", tier, -1)));
+                whenEmpty(tier, drained, () -> controlled(action, "drained", tier, -1));
                 yield new Reply.Deferred(drained);
             }
             default -> controlled(action, "flushed", tier, scheduler.flush(tier));
@@ -191,22 +192,26 @@ public final class AdminEndpoints {
     }
 
     /**
-     * Runs {@code then} once {@code tier} (null: every tier) holds no waiting request, looking every
-     * {@value #DRAIN_POLL_MILLIS} ms. A drained tier admits nothing new, so this ends by the tier's {@code max_wait}
-     * at the latest (expiry), sooner by dispatch or a flush.
+     * Completes {@code drained} with {@code answer} once {@code tier} (null: every tier) holds no waiting request,
+     * looking every {@value #DRAIN_POLL_MILLIS} ms. A drained tier admits nothing new, so this ends by the tier's
+     * {@code max_wait} at the latest (expiry), sooner by dispatch or a flush; at once when {@code drained} is
+     * completed otherwise (its caller left: the request path completes it exceptionally).
      */
-    private void whenEmpty(Tier tier, Runnable then) {
+    private void whenEmpty(Tier tier, CompletableFuture<Reply> drained, Supplier<Reply> answer) {
+        if (drained.isDone()) {
+            return;
+        }
         Snapshot s = scheduler.snapshot();
         int waiting = tier == null ? s.totalDepth() : s.depth().get(tier);
         if (waiting == 0 || stopping.getAsBoolean()) {
-            then.run();
+            drained.complete(answer.get());
             return;
         }
         try {
-            timer.schedule(() -> whenEmpty(tier, then), DRAIN_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            timer.schedule(() -> whenEmpty(tier, drained, answer), DRAIN_POLL_MILLIS, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             // The server is stopping: answer now rather than never.
-            then.run();
+            drained.complete(answer.get());
         }
     }
 

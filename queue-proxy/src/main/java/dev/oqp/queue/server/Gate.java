@@ -192,10 +192,9 @@ final class Gate extends Handler.Abstract.NonBlocking {
         return false;
     }
 
-    private static void reply(Call call, Reply reply) {
+    static void reply(Call call, Reply reply) {
         if (reply instanceof Reply.Deferred deferred) {
-            deferred.reply().whenComplete((later, failure) -> reply(call, later != null ? later
-                    : new Reply.Error(500, "internal error", "internal")));
+            DeferredReply.await(call, deferred.reply(), later -> reply(call, later));
         } else if (reply instanceof Reply.Content content) {
             content.headers().forEach(call.response.getHeaders()::put);
             call.write(content.status(), content.contentType(), content.body());

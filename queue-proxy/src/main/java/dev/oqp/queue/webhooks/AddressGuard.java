@@ -21,7 +21,8 @@ import org.eclipse.jetty.util.SocketAddressResolver;
 
 /**
  * The SSRF guard: a webhook may not reach an address inside the network the proxy runs in (loopback, private,
- * link-local, unspecified, CGNAT, multicast, and IPv4-mapped IPv6 forms of those) unless its host name is in
+ * link-local, site-local, unspecified, CGNAT, multicast, reserved; such an IPv4 address inside IPv6 as mapped,
+ * compatible, NAT64 {@code 64:ff9b::/96} or 6to4; the local-use NAT64 {@code 64:ff9b:1::/48}) unless its host name is in
  * {@code webhooks.allowed_hosts}. Checked at start and on every reload ({@link #check}: every address DNS gives
  * must pass), and again at every delivery ({@link Resolver}: the addresses connected to are the ones checked, so a
  * DNS answer that changes after the start cannot turn a webhook against an internal service).
@@ -103,33 +104,67 @@ final class AddressGuard {
             return range4(b);
         }
         if (address instanceof Inet6Address) {
-            boolean zeroPrefix = true;
-            for (int i = 0; i < 10; i++) {
-                zeroPrefix &= b[i] == 0;
-            }
-            if (zeroPrefix && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) {
-                String inner = range4(new byte[] {b[12], b[13], b[14], b[15]});
-                return inner == null ? null : "IPv4-mapped " + inner;
-            }
-            if (address.isAnyLocalAddress()) {
-                return "unspecified ::";
-            }
-            if (address.isLoopbackAddress()) {
-                return "loopback ::1";
-            }
-            int first = b[0] & 0xff;
-            if ((first & 0xfe) == 0xfc) {
-                return "private fc00::/7";
-            }
-            if (first == 0xfe && (b[1] & 0xc0) == 0x80) {
-                return "link-local fe80::/10";
-            }
-            if (first == 0xff) {
-                return "multicast ff00::/8";
-            }
-            return null;
+            return range6(address, b);
         }
         return "unknown address family";
+    }
+
+    private static String range6(InetAddress address, byte[] b) {
+        if (address.isAnyLocalAddress()) {
+            return "unspecified ::";
+        }
+        if (address.isLoopbackAddress()) {
+            return "loopback ::1";
+        }
+        if (zeros(b, 0, 10) && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) {
+            return embedded("IPv4-mapped ", b, 12, 13, 14, 15);
+        }
+        if (zeros(b, 0, 12)) {
+            return embedded("IPv4-compatible ", b, 12, 13, 14, 15);
+        }
+        int first = b[0] & 0xff;
+        int second = b[1] & 0xff;
+        if (first == 0 && second == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b) {
+            if (zeros(b, 4, 12)) {
+                return embedded("NAT64 64:ff9b::/96 ", b, 12, 13, 14, 15);
+            }
+            if (b[4] == 0 && b[5] == 1) {
+                // Local-use (RFC 8215), not globally reachable, and each network cuts it at its own length (RFC 6052
+                // puts the IPv4 address elsewhere for each): the whole prefix is refused.
+                return "local-use NAT64 64:ff9b:1::/48";
+            }
+        }
+        if (first == 0x20 && second == 0x02) {
+            return embedded("6to4 2002::/16 ", b, 2, 3, 4, 5);
+        }
+        if ((first & 0xfe) == 0xfc) {
+            return "private fc00::/7";
+        }
+        if (first == 0xfe && (second & 0xc0) == 0x80) {
+            return "link-local fe80::/10";
+        }
+        if (first == 0xfe && (second & 0xc0) == 0xc0) {
+            return "site-local fec0::/10";
+        }
+        if (first == 0xff) {
+            return "multicast ff00::/8";
+        }
+        return null;
+    }
+
+    /** The refused range of the IPv4 address at bytes {@code i} of {@code b}, named with its carrier, or null. */
+    private static String embedded(String form, byte[] b, int... i) {
+        String inner = range4(new byte[] {b[i[0]], b[i[1]], b[i[2]], b[i[3]]});
+        return inner == null ? null : form + inner;
+    }
+
+    private static boolean zeros(byte[] b, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String range4(byte[] b) {

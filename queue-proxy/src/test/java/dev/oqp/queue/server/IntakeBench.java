@@ -1,5 +1,6 @@
 package dev.oqp.queue.server;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import dev.oqp.common.config.ConfigLoader;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Target;
+import dev.oqp.common.config.Tier;
 import dev.oqp.common.config.WebhooksConfig;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.auth.FailureLimiter;
@@ -67,6 +69,22 @@ final class IntakeBench {
         call.clientAddress = "127.0.0.1";
         call.route = Route.classify(exchange.request.getMethod(), exchange.request.getHttpURI().getPath());
         return call;
+    }
+
+    /** A call and the exchange it answers. */
+    record Queued(Call call, FakeExchange exchange) {
+    }
+
+    /** An inference call as the intake hands it to the queue (tier normal, model and body known), submitted. */
+    Queued queued(Client client) {
+        FakeExchange exchange = new FakeExchange("POST", "/api/generate", "{\"model\":\"llama3\",\"prompt\":\"hi\"}");
+        Call call = call(exchange, client);
+        call.tier = Tier.NORMAL;
+        call.model = "llama3:latest";
+        call.body = "{\"model\":\"llama3\"}".getBytes(StandardCharsets.UTF_8);
+        call.bodyRead = true;
+        new QueuedCall(call, scheduler, Runnable::run, recorder, metrics, fleet, () -> false, webhooks).submit();
+        return new Queued(call, exchange);
     }
 
     /** The value of {@code oqp_client_requests_total} for {@code client} and {@code status}: what was recorded. */

@@ -2,7 +2,6 @@ package dev.oqp.queue.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 
@@ -24,27 +23,11 @@ class QueuedCallTest {
     private static final Client ALICE = new Client("alice", Scope.INFERENCE, Tier.HIGH, 0, List.of());
     private static final Client BOB = new Client("bob", Scope.INFERENCE, Tier.HIGH, 0, List.of());
 
-    private record Queued(Call call, FakeExchange exchange) {
-    }
-
-    /** An inference call as the intake hands it to the queue: tier, model and body known. */
-    private static Queued queue(IntakeBench bench, Client client) {
-        FakeExchange exchange = new FakeExchange("POST", "/api/generate", "{\"model\":\"llama3\",\"prompt\":\"hi\"}");
-        Call call = bench.call(exchange, client);
-        call.tier = Tier.NORMAL;
-        call.model = "llama3:latest";
-        call.body = "{\"model\":\"llama3\"}".getBytes(StandardCharsets.UTF_8);
-        call.bodyRead = true;
-        new QueuedCall(call, bench.scheduler, Runnable::run, bench.recorder, bench.metrics, bench.fleet, () -> false,
-                bench.webhooks).submit();
-        return new Queued(call, exchange);
-    }
-
     @Test
     void aFreeSlotSendsTheCallAtOnceWithItsHostAndNoWait() throws Exception {
         IntakeBench bench = new IntakeBench(ONE_SLOT);
 
-        Call call = queue(bench, ALICE).call();
+        Call call = bench.queued(ALICE).call();
 
         assertThat(bench.sent).containsExactly(call);
         assertThat(call.host().name()).isEqualTo("gpu");
@@ -55,8 +38,8 @@ class QueuedCallTest {
     @Test
     void aQueuedCallIsSentWhenTheSlotAheadIsReleasedAndWaitIsMeasuredOnTheQueueClock() throws Exception {
         IntakeBench bench = new IntakeBench(ONE_SLOT);
-        Call first = queue(bench, ALICE).call();
-        Call second = queue(bench, BOB).call();
+        Call first = bench.queued(ALICE).call();
+        Call second = bench.queued(BOB).call();
         assertThat(bench.sent).containsExactly(first);
 
         bench.nanos += Duration.ofMillis(1500).toNanos();
@@ -71,8 +54,8 @@ class QueuedCallTest {
     @Test
     void aCallPastMaxWaitIsAnswered503WithRetryAfterAndRecordedOnce() throws Exception {
         IntakeBench bench = new IntakeBench(ONE_SLOT);
-        queue(bench, ALICE);
-        FakeExchange waiting = queue(bench, BOB).exchange();
+        bench.queued(ALICE);
+        FakeExchange waiting = bench.queued(BOB).exchange();
 
         bench.nanos += Duration.ofSeconds(31).toNanos();
         bench.scheduler.expireDue();
@@ -89,8 +72,8 @@ class QueuedCallTest {
     @Test
     void aClientThatLeavesWhileQueuedIsCancelledNeverSentAndRecordedAs499() throws Exception {
         IntakeBench bench = new IntakeBench(ONE_SLOT);
-        Call first = queue(bench, ALICE).call();
-        FakeExchange leaving = queue(bench, BOB).exchange();
+        Call first = bench.queued(ALICE).call();
+        FakeExchange leaving = bench.queued(BOB).exchange();
 
         leaving.clientLeaves();
         first.grant.release();
@@ -105,9 +88,9 @@ class QueuedCallTest {
     @Test
     void aFullTierAnswersTheOverflowStatusWithRetryAfter() throws Exception {
         IntakeBench bench = new IntakeBench(ONE_SLOT);
-        queue(bench, ALICE);
-        queue(bench, BOB);
-        FakeExchange third = queue(bench, BOB).exchange();
+        bench.queued(ALICE);
+        bench.queued(BOB);
+        FakeExchange third = bench.queued(BOB).exchange();
 
         assertThat(third.status).isEqualTo(503);
         assertThat(third.responseHeaders.get("Retry-After")).isNotNull();

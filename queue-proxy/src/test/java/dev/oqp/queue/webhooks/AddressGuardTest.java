@@ -22,14 +22,21 @@ class AddressGuardTest {
     @ParameterizedTest
     @ValueSource(strings = {"127.0.0.1", "127.9.9.9", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
         "169.254.169.254", "0.0.0.0", "0.1.2.3", "100.64.0.1", "100.127.255.255", "224.0.0.1", "255.255.255.255",
-        "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3"})
+        "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3",
+        // private IPv4 inside IPv6: IPv4-compatible, NAT64's well-known prefix, 6to4; local-use NAT64 whatever it holds
+        "::127.0.0.1", "::10.0.0.1", "::0.0.0.2", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1",
+        "2002:a00:1::1", "2002:7f00:1::", "2002:a9fe:a9fe::1", "64:ff9b:1::10.0.0.1", "64:ff9b:1:c0a8:1:100::",
+        "64:ff9b:1::8.8.8.8",
+        // site-local, deprecated but still routed by some stacks
+        "fec0::1", "feff::1"})
     void internalAddressesAreRefused(String literal) throws Exception {
         assertThat(AddressGuard.refused(InetAddress.getByName(literal))).isNotNull();
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"8.8.8.8", "172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1", "192.169.0.1",
-        "2001:4860:4860::8888", "::ffff:8.8.8.8"})
+        "2001:4860:4860::8888", "::ffff:8.8.8.8",
+        "::8.8.8.8", "64:ff9b::8.8.8.8", "2002:808:808::1", "2001:db8:fec0::1"})
     void publicAddressesPass(String literal) throws Exception {
         assertThat(AddressGuard.refused(InetAddress.getByName(literal))).isNull();
     }

@@ -13,7 +13,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {@code <inject_as>-<listen_port>} (or {@code injection-<listen_port>}), with {@code listen}, {@code bind},
  * {@code allow_public} (the section's {@code allow_public_injection}), {@code client} ({@code inject_as}) and
  * {@code max_body} (the file's {@code proxy.max_request_body_mb}, which the Python tool applied to its injection
- * listeners too).
+ * listeners too; not set: its default, 50 MiB, oqp's main-port default as well).
  */
 final class InjectionTranslator {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -62,6 +62,8 @@ final class InjectionTranslator {
                 JsonNode maxBody = t.root().path("proxy").get("max_body");
                 if (maxBody != null) {
                     t.put(s, "max_body", at + ".max_body", "proxy.max_request_body_mb", maxBody);
+                } else {
+                    s.put("max_body", Sizes.format(ProxyConfig.DEFAULT_MAX_BODY));
                 }
                 if (l.has("inject_as")) {
                     t.put(s, "client", at + ".client", from + ".inject_as", l.get("inject_as"));

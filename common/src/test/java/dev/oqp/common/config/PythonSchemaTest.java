@@ -72,6 +72,9 @@ class PythonSchemaTest {
         assertThat(c.queue().paused()).isEqualTo(QueueConfig.Paused.REFUSE);
         assertThat(c.services()).singleElement().satisfies(s -> assertThat(s.maxBody()).isEqualTo(20L << 20));
         assertThat(c.embeddingCache().maxEntryBytes()).isEqualTo(32768);
+        assertThat(proxy("client_injection:\n  listeners: [{listen_port: 11501, inject_as: app}]\n").services())
+                .as("not set: the Python default on both ports").singleElement()
+                .satisfies(s -> assertThat(s.maxBody()).isEqualTo(50L << 20));
         assertThat(proxy("queue: {aging: 30s}\n").queue().paused()).as("an oqp file").isEqualTo(QueueConfig.Paused.HOLD);
         assertThat(proxy(PYTHON + "embedding_cache: {max_entry_bytes: 4096}\n").embeddingCache().maxEntryBytes())
                 .isEqualTo(4096);

@@ -137,6 +137,22 @@ class QueueProxyMainTest {
     }
 
     @Test
+    void checkConfigSaysOnItsFirstLineHowManyNotesNeedAttentionAndStillExitsZero(@TempDir Path dir)
+            throws Exception {
+        Path python = dir.resolve("config.yml");
+        Files.writeString(python, PYTHON_FILE + "routing:\n  stratgy: model_aware\n");
+
+        assertThat(run(Map.of("LIBRECHAT_KEY", "librechat-secret-0123456789"), "--check-config", "--config",
+                python.toString())).isEqualTo(0);
+        String first = out().lines().findFirst().orElseThrow();
+        assertThat(first).endsWith("valid, 3 notes need attention (secrets shown as ***)");
+        assertThat(out()).contains("# routing.stratgy: not a key of the Python tool's schema either")
+                .contains("(check the spelling)  [needs attention]")
+                .contains("# proxy.max_request_body_mb → proxy.max_body (MiB), also the max_body of every"
+                        + " injection port (services[]), as the Python tool applied it to its injection listeners\n");
+    }
+
+    @Test
     void aMixedFileIsRefusedNamingTheReplacementAndMigrateConfig(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("mixed.yml");
         Files.writeString(file, "proxy:\n  max_request_body_mb: 50\nqueue:\n  aging: 30s\n");

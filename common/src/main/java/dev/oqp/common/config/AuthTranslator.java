@@ -61,7 +61,7 @@ final class AuthTranslator {
         } else {
             o.put("enabled", false);
             if (p.path("keys").size() > 0) {
-                t.note("auth.enabled: not set: false, as the Python tool read it, although keys are listed (an oqp file"
+                t.attention("auth.enabled: not set: false, as the Python tool read it, although keys are listed (an oqp file"
                         + " with keys turns auth on by default)");
             }
         }
@@ -123,9 +123,10 @@ final class AuthTranslator {
                 }
                 out.put("scope", "management");
                 t.origin(at + ".scope", at + ".management");
-                t.note("config.deprecated key=auth.keys[client_id=" + id + "].management — superseded by `scope:"
-                        + " management`, which has been applied (" + at + ".scope: management). The old key is still"
-                        + " honoured; replace it before it is removed.");
+                t.attention("config.deprecated key=auth.keys[client_id=" + id + "].management — superseded by `scope:"
+                        + " management`, which has been applied (" + at + ".scope: management)." + (t.migrating()
+                                ? " The converted file has scope: management only."
+                                : " The old key is still honoured; replace it before it is removed."));
             } else if (management.isBoolean()) {
                 t.note(at + ".management: false, ignored (as the Python tool ignored it)");
             } else {

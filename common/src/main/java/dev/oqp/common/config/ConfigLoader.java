@@ -56,10 +56,10 @@ public final class ConfigLoader {
         StringBuilder out = new StringBuilder();
         out.append("# Converted from ").append(file).append(" (the Python ollama-queue-proxy's schema) by")
                 .append(" ollama-queue-proxy migrate-config.\n");
-        for (String note : loaded.notes()) {
+        for (String note : loaded.schema().notes()) {
             out.append("# ").append(note.replace("\n", " ")).append('\n');
         }
-        return out.append(YamlTree.write(loaded.tree())).toString();
+        return out.append(YamlTree.write(loaded.schema().tree())).toString();
     }
 
     private static Path baseDir(Path file) {
@@ -97,9 +97,9 @@ public final class ConfigLoader {
     }
 
     /** A bound configuration with the notes and the tree it was bound from. */
-    private record Bound(OqpConfig config, List<String> notes, JsonNode tree) {
+    private record Bound(OqpConfig config, Schema schema) {
         LoadedConfig loaded() {
-            return new LoadedConfig(config, notes);
+            return new LoadedConfig(config, schema.notes(), schema.attention(), schema.translated());
         }
     }
 
@@ -132,7 +132,7 @@ public final class ConfigLoader {
             }
             throw new ConfigException(b.ctx.problems);
         }
-        return new Bound(config, schema.notes(), schema.tree());
+        return new Bound(config, schema);
     }
 
     private static OqpConfig bind(Node root, Binding b) {

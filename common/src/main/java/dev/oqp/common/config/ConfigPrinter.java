@@ -104,6 +104,7 @@ public final class ConfigPrinter {
         queue.put("overflow_status_code", q.overflowStatusCode());
         queue.put("aging", Durations.format(q.aging()));
         queue.put("max_queued_bytes", Sizes.format(q.maxQueuedBytes()));
+        queue.put("paused", q.paused().name().toLowerCase(Locale.ROOT));
 
         AuthConfig a = config.auth();
         ObjectNode auth = root.putObject("auth");

@@ -11,7 +11,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 /**
  * The Python tool's {@code client_injection} as oqp {@code services[]}: one service per listener, named
  * {@code <inject_as>-<listen_port>} (or {@code injection-<listen_port>}), with {@code listen}, {@code bind},
- * {@code allow_public} (the section's {@code allow_public_injection}) and {@code client} ({@code inject_as}).
+ * {@code allow_public} (the section's {@code allow_public_injection}), {@code client} ({@code inject_as}) and
+ * {@code max_body} (the file's {@code proxy.max_request_body_mb}, which the Python tool applied to its injection
+ * listeners too; not set: its default, 50 MiB, oqp's main-port default as well).
  */
 final class InjectionTranslator {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
@@ -57,11 +59,17 @@ final class InjectionTranslator {
                     t.put(s, "allow_public", at + ".allow_public", "client_injection.allow_public_injection",
                             allowPublic);
                 }
+                JsonNode maxBody = t.root().path("proxy").get("max_body");
+                if (maxBody != null) {
+                    t.put(s, "max_body", at + ".max_body", "proxy.max_request_body_mb", maxBody);
+                } else {
+                    s.put("max_body", Sizes.format(ProxyConfig.DEFAULT_MAX_BODY));
+                }
                 if (l.has("inject_as")) {
                     t.put(s, "client", at + ".client", from + ".inject_as", l.get("inject_as"));
                 }
                 t.note(from + " → " + at + " (name " + name + ", listen, bind, client; allow_public from"
-                        + " client_injection.allow_public_injection)");
+                        + " client_injection.allow_public_injection; max_body from proxy.max_request_body_mb)");
                 listenerKeys.unknown();
             }
         } else if (listeners != null && !listeners.isArray()) {

@@ -146,16 +146,31 @@ final class KeySources {
     }
 
     /**
-     * True for the placeholders of example files ({@code replace-with-…}, {@code changeme}, {@code your-key-here},
-     * {@code xxxx…}): a deployment that kept one is open to anyone who read the example.
+     * Words that mark the key of an example file wherever they stand in it ({@code sk-replace-with-a-long-random-key},
+     * {@code my-changeme-key}), compared case-insensitively.
+     */
+    private static final List<String> PLACEHOLDER_WORDS = List.of("replace-with", "replace_with", "replacewith",
+            "replaceme", "replace-me", "replace_me", "changeme", "change-me", "change_me", "changethis", "change-this",
+            "your-key", "your_key", "yourkey", "your-api-key", "your_api_key", "your-secret", "your_secret",
+            "example", "placeholder", "dummy", "insert-key", "put-your");
+
+    /** The example keys of the Python tool's README and config.example.yml, refused as written. */
+    private static final List<String> EXAMPLE_KEYS = List.of("sk-my-metrics-key", "sk-my-key", "sk-admin-key",
+            "sk-read-key", "sk-management-key");
+
+    /**
+     * True for the placeholders of example files (a placeholder word anywhere, {@code xxxx…}, one repeated
+     * character) and for the Python tool's documented example keys: a deployment that kept one is open to anyone
+     * who read the example.
      */
     static boolean placeholder(String value) {
         String v = value.toLowerCase(Locale.ROOT);
-        return v.startsWith("replace-with") || v.startsWith("replace_with") || v.startsWith("replaceme")
-                || v.startsWith("replace-me") || v.contains("changeme") || v.contains("change-me")
-                || v.contains("change_me") || v.contains("your-key") || v.contains("your_key")
-                || v.contains("yourkey") || v.contains("your-api-key") || v.contains("placeholder")
-                || v.startsWith("xxx") || v.matches("(.)\\1*");
+        for (String word : PLACEHOLDER_WORDS) {
+            if (v.contains(word)) {
+                return true;
+            }
+        }
+        return EXAMPLE_KEYS.contains(v) || v.startsWith("xxx") || v.matches("(.)\\1*");
     }
 
     /** The trimmed text of a key file; a file over 64 KiB is refused unread (it cannot be one key). */

@@ -39,7 +39,7 @@ final class PythonSchema {
             "proxy.allow_public", "proxy.max_body", "proxy.trusted_proxies",
             "ollama.hosts[].max_concurrent", "ollama.hosts[].headers", "ollama.connect_timeout",
             "ollama.model_sync_interval",
-            "queue.aging", "queue.max_queued_bytes",
+            "queue.aging", "queue.max_queued_bytes", "queue.paused",
             "auth.keys[].models", "auth.keys[].key_sha256", "auth.keys[].requests_per_minute",
             "auth.keys[].tokens_per_minute", "auth.keys[].tokens_per_day", "auth.max_header_clients",
             "auth.rate_limit.window",

@@ -18,40 +18,52 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * usual binders then read. Text is carried over as written, so {@code ${VAR}} references stay references;
  * numbers are read as leniently as the Python tool read them ({@code 11435.0}, {@code "11435"}, {@code yes})
  * and given oqp's units (seconds, MiB). Where the two tools' defaults differ and matter, the Python tool's
- * is written out. Every translated key and every key without an equivalent gives a note; the oqp path of
- * each translated value remembers its Python key, so a problem with it names both.
+ * is written out. Every translated key and every key without an equivalent gives a note; the notes that need
+ * the operator's attention (a key without an equivalent whose behaviour changes, a deprecated key, a key the Python
+ * tool did not have either, a probable typo) are also listed apart, to be logged at WARN, the plain translations
+ * at INFO. The oqp path of each translated value remembers its Python key, so a problem with it names both.
  */
 final class PythonTranslator {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
-    /** The oqp tree, the notes to log once, problems the translation itself found, and each value's origin. */
-    record Result(ObjectNode tree, List<String> notes, List<String> problems, Map<String, String> origins) {
+    /**
+     * The oqp tree, the notes to log once (all of them, and apart those that need attention), problems the
+     * translation itself found, and each value's origin.
+     */
+    record Result(ObjectNode tree, List<String> notes, List<String> attention, List<String> problems,
+            Map<String, String> origins) {
     }
 
     private final JsonNode in;
     private final Map<String, String> envOrigins;
     private final ObjectNode out = NODES.objectNode();
+    private final boolean migrate;
     private final List<String> notes = new ArrayList<>();
+    private final List<String> attention = new ArrayList<>();
     private final List<String> problems = new ArrayList<>();
     private final Map<String, String> origins = new LinkedHashMap<>();
     private final Lax lax = new Lax();
 
-    private PythonTranslator(JsonNode in, Map<String, String> envOrigins) {
+    private PythonTranslator(JsonNode in, Map<String, String> envOrigins, boolean migrate) {
         this.in = in;
         this.envOrigins = envOrigins;
+        this.migrate = migrate;
     }
 
-    /** {@code envOrigins}: the environment variable behind each overridden Python path. */
-    static Result translate(JsonNode python, Map<String, String> envOrigins) {
-        PythonTranslator t = new PythonTranslator(python, envOrigins);
+    /**
+     * {@code envOrigins}: the environment variable behind each overridden Python path; {@code migrate}: the notes
+     * become comments of the converted file, so none speaks of the file as still written in the Python schema.
+     */
+    static Result translate(JsonNode python, Map<String, String> envOrigins, boolean migrate) {
+        PythonTranslator t = new PythonTranslator(python, envOrigins, migrate);
         t.run();
-        return new Result(t.out, t.notes, t.problems, t.origins);
+        return new Result(t.out, t.notes, t.attention, t.problems, t.origins);
     }
 
     private void run() {
         for (Map.Entry<String, JsonNode> e : in.properties()) {
             if (!SECTIONS.contains(e.getKey())) {
-                note(e.getKey() + ": not a section of the Python tool's schema either; ignored, as the Python tool"
+                attention(e.getKey() + ": not a section of the Python tool's schema either; ignored, as the Python tool"
                         + " ignored it (check the spelling)");
             } else if (!e.getValue().isObject() && !e.getValue().isNull()) {
                 problems.add(e.getKey() + ": expected a map, got " + Node.kind(e.getValue()));
@@ -72,6 +84,9 @@ final class PythonTranslator {
         out.properties().removeIf(e -> e.getValue().isObject() && e.getValue().isEmpty());
     }
 
+    /** The Python tool's embedding_cache.max_entry_bytes default, in bytes. */
+    static final int PYTHON_MAX_ENTRY_BYTES = 32768;
+
     private static final Set<String> SECTIONS = Set.of("proxy", "ollama", "queue", "webhooks", "auth", "logging",
             "client_injection", "routing", "embedding_cache", "keep_alive", "dashboard");
 
@@ -88,7 +103,7 @@ final class PythonTranslator {
                         + " added (the file asks to listen beyond this machine)");
             }
         } else {
-            note("proxy.host: not set; the Python tool listened on 0.0.0.0 by default, oqp keeps 127.0.0.1 (this"
+            attention("proxy.host: not set; the Python tool listened on 0.0.0.0 by default, oqp keeps 127.0.0.1 (this"
                     + " machine only): write proxy.host: 0.0.0.0 to listen on every interface");
         }
         if (p.has("port")) {
@@ -113,7 +128,8 @@ final class PythonTranslator {
         }
         if (p.has("max_request_body_mb")) {
             put(o, "max_body", "proxy.max_body", "proxy.max_request_body_mb", lax.mebibytes(p.get("max_request_body_mb")));
-            note("proxy.max_request_body_mb → proxy.max_body (MiB)");
+            note("proxy.max_request_body_mb → proxy.max_body (MiB), also the max_body of every injection port"
+                    + " (services[]), as the Python tool applied it to its injection listeners");
         }
         keys.unknown();
     }
@@ -183,6 +199,12 @@ final class PythonTranslator {
     private void queue(JsonNode p) {
         Keys keys = new Keys("queue", p, "high", "normal", "low", "overflow_status_code", "max_queued_mb");
         ObjectNode o = section("queue");
+        o.put("aging", 0);
+        note("queue.aging: 0, the Python tool's strict priority (oqp's own default, 1m, moves a waiting request up one"
+                + " tier per minute)");
+        o.put("paused", "refuse");
+        note("queue.paused: refuse, as the Python tool answered a new request to a paused tier (503 at once; oqp's"
+                + " own default holds it until the tier is resumed or its max_wait passes)");
         for (String tier : List.of("high", "normal", "low")) {
             JsonNode t = p.get(tier);
             if (t == null || t.isNull()) {
@@ -242,7 +264,7 @@ final class PythonTranslator {
             copy(o, "routing.fallback", "fallback", p.get("fallback"));
         }
         if (p.has("model_poll_timeout")) {
-            note("routing.model_poll_timeout: no equivalent, ignored (an oqp poll times out after its interval,"
+            attention("routing.model_poll_timeout: no equivalent, ignored (an oqp poll times out after its interval,"
                     + " between 1s and 5s, and never runs on a request thread)");
         }
         keys.unknown();
@@ -269,12 +291,16 @@ final class PythonTranslator {
         if (p.has("max_entry_bytes")) {
             put(o, "max_entry_bytes", "embedding_cache.max_entry_bytes", "embedding_cache.max_entry_bytes",
                     lax.integer(p.get("max_entry_bytes")));
+        } else {
+            o.put("max_entry_bytes", PYTHON_MAX_ENTRY_BYTES);
+            note("embedding_cache.max_entry_bytes: not set: " + PYTHON_MAX_ENTRY_BYTES + ", the Python tool's default"
+                    + " (oqp's own is 1MiB)");
         }
         if (p.has("key_prefix")) {
             copy(o, "embedding_cache.key_prefix", "key_prefix", p.get("key_prefix"));
         }
         if (p.has("connect_timeout")) {
-            note("embedding_cache.connect_timeout: no equivalent, ignored (oqp connects in the background and starts"
+            attention("embedding_cache.connect_timeout: no equivalent, ignored (oqp connects in the background and starts"
                     + " without the backend; a lookup times out after embedding_cache.timeout, 250ms)");
         }
         keys.unknown();
@@ -306,7 +332,7 @@ final class PythonTranslator {
             note("admin.dashboard: false, the Python tool's default (oqp's own serves /dashboard)");
         }
         if (p.has("refresh_seconds")) {
-            note("dashboard.refresh_seconds: no equivalent, ignored (oqp's page refreshes every 2s)");
+            attention("dashboard.refresh_seconds: no equivalent, ignored (oqp's page refreshes every 2s)");
         }
         keys.unknown();
     }
@@ -321,7 +347,7 @@ final class PythonTranslator {
                     case "WARNING", "WARN" -> "warn";
                     case "CRITICAL", "FATAL" -> "error";
                     case "NOTSET" -> "debug";
-                    default -> level.textValue();
+                    default -> level.textValue().trim().toLowerCase(Locale.ROOT);
                 };
                 if (!mapped.equalsIgnoreCase(level.textValue().trim())) {
                     note("logging.level: " + level.textValue() + " → " + mapped);
@@ -377,8 +403,20 @@ final class PythonTranslator {
         }
     }
 
+    /** A plain translation, or a default of the Python tool written out: logged at INFO. */
     void note(String text) {
         notes.add(text);
+    }
+
+    /** A note that needs the operator's attention: logged at WARN, counted by --check-config. */
+    void attention(String text) {
+        notes.add(text);
+        attention.add(text);
+    }
+
+    /** True when the notes become the comments of migrate-config's output. */
+    boolean migrating() {
+        return migrate;
     }
 
     /** The keys of one Python map; {@link #unknown()} notes the ones the Python tool did not have either. */
@@ -399,7 +437,7 @@ final class PythonTranslator {
             }
             for (Map.Entry<String, JsonNode> e : node.properties()) {
                 if (!known.contains(e.getKey())) {
-                    note(path + "." + e.getKey() + ": not a key of the Python tool's schema either; ignored, as the"
+                    attention(path + "." + e.getKey() + ": not a key of the Python tool's schema either; ignored, as the"
                             + " Python tool ignored it (check the spelling)");
                 }
             }

@@ -8,7 +8,7 @@ import java.time.Duration;
 final class QueueBinder {
 
     /** The keys of {@code queue:}. */
-    enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES }
+    enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES, PAUSED }
 
     /** The keys of one tier ({@code queue.high}, {@code queue.normal}, {@code queue.low}). */
     enum TierKey { MAX_DEPTH, MAX_WAIT, HIGH_WATERMARK_PCT }
@@ -33,8 +33,10 @@ final class QueueBinder {
         }
         Duration aging = or(m.get(Key.AGING).duration(true), QueueConfig.DEFAULT_AGING);
         long maxQueuedBytes = or(m.get(Key.MAX_QUEUED_BYTES).size(), QueueConfig.DEFAULT_MAX_QUEUED_BYTES);
+        QueueConfig.Paused paused = or(m.get(Key.PAUSED).choice(QueueConfig.Paused.class), QueueConfig.DEFAULT_PAUSED);
         int overflowCode = overflow;
-        return b.build(node.path, () -> new QueueConfig(high, normal, low, overflowCode, aging, maxQueuedBytes));
+        return b.build(node.path,
+                () -> new QueueConfig(high, normal, low, overflowCode, aging, maxQueuedBytes, paused));
     }
 
     private static TierConfig tier(Node node, TierConfig defaults, Binding b) {

@@ -12,9 +12,21 @@ import java.util.Objects;
  * @param overflowStatusCode status when a tier is full: 503 (default) or 429
  * @param aging              a waiting request rises one tier per interval; default 60s; 0 = strict priority, no aging
  * @param maxQueuedBytes     request bodies held in the queue, all tiers together; default 512 MiB; always positive
+ * @param paused             what a new request to a paused tier gets: held until resumed or its max_wait (default),
+ *                           or refused at once with 503 (the Python tool's behaviour)
  */
 public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, int overflowStatusCode,
-        Duration aging, long maxQueuedBytes) {
+        Duration aging, long maxQueuedBytes, Paused paused) {
+
+    /** {@code queue.paused}: what a new request to a paused tier gets. */
+    public enum Paused {
+        /** Queued like any other; it waits until the tier is resumed or its max_wait passes. */
+        HOLD,
+        /** Answered 503 at once; what already waits stays queued. */
+        REFUSE
+    }
+
+    public static final Paused DEFAULT_PAUSED = Paused.HOLD;
 
     public static final TierConfig DEFAULT_HIGH = new TierConfig(50, Duration.ofSeconds(120));
     public static final TierConfig DEFAULT_NORMAL = new TierConfig(100, Duration.ofSeconds(300));
@@ -32,6 +44,13 @@ public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, in
         }
         Checks.nonNegative("aging", aging);
         Checks.positive("maxQueuedBytes", maxQueuedBytes);
+        Objects.requireNonNull(paused, "paused");
+    }
+
+    /** With {@code paused: hold}. */
+    public QueueConfig(TierConfig high, TierConfig normal, TierConfig low, int overflowStatusCode, Duration aging,
+            long maxQueuedBytes) {
+        this(high, normal, low, overflowStatusCode, aging, maxQueuedBytes, DEFAULT_PAUSED);
     }
 
     /** The limits of {@code tier}. */

@@ -18,15 +18,18 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param recognition the keys of the file as written that decided the schema
  * @param origins     the environment variable or Python key behind a path, for its problems
  * @param notes       what the reading did, to log once at start
+ * @param attention   the notes that need the operator's attention (logged at WARN; the others at INFO)
+ * @param translated  whether the file was read in the Python tool's schema
  * @param problems    problems found before binding (an override that cannot apply, a contradiction)
  */
 record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, String> origins, List<String> notes,
-        List<String> problems) {
+        List<String> attention, boolean translated, List<String> problems) {
 
     /** {@code migrate}: no overrides, and a file of only shared keys is read as the Python tool read it. */
     static Schema read(JsonNode raw, Map<String, String> env, boolean migrate) {
         List<String> problems = new ArrayList<>();
         List<String> notes = new ArrayList<>();
+        List<String> attention = new ArrayList<>();
         PythonSchema.Recognition r = PythonSchema.recognise(raw);
         boolean empty = raw.isMissingNode() || raw.isNull();
         boolean translate = !empty && (migrate ? r.oqpKeys().isEmpty() : r.python());
@@ -39,6 +42,7 @@ record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, S
         }
         if (!migrate && !empty && raw.size() > 0 && r.pythonKeys().isEmpty() && r.oqpKeys().isEmpty()) {
             notes.add(SHARED_KEYS_NOTE);
+            attention.add(SHARED_KEYS_NOTE);
         }
         JsonNode tree = translate ? AuthTranslator.literalKeys(raw) : raw;
         Map<String, String> envOrigins = Map.of();
@@ -61,18 +65,20 @@ record Schema(JsonNode tree, PythonSchema.Recognition recognition, Map<String, S
                 }
             }
         }
+        attention.addAll(overrideNotes);
         if (!translate) {
             notes.addAll(overrideNotes);
-            return new Schema(tree, r, envOrigins, notes, problems);
+            return new Schema(tree, r, envOrigins, notes, attention, false, problems);
         }
-        PythonTranslator.Result t = PythonTranslator.translate(tree, envOrigins);
+        PythonTranslator.Result t = PythonTranslator.translate(tree, envOrigins, migrate);
         notes.add("read as the Python ollama-queue-proxy's schema" + (r.pythonKeys().isEmpty() ? ""
-                : " (it has " + String.join(", ", r.pythonKeys()) + ")") + "; `ollama-queue-proxy migrate-config FILE`"
-                + " prints the equivalent oqp file");
+                : " (it has " + String.join(", ", r.pythonKeys()) + ")") + (migrate ? ""
+                        : "; `ollama-queue-proxy migrate-config FILE` prints the equivalent oqp file"));
         notes.addAll(t.notes());
         notes.addAll(overrideNotes);
+        attention.addAll(0, t.attention());
         problems.addAll(t.problems());
-        return new Schema(t.tree(), r, t.origins(), notes, problems);
+        return new Schema(t.tree(), r, t.origins(), notes, attention, true, problems);
     }
 
     /** The note of a file with content but no key only one schema has. */

@@ -47,13 +47,13 @@ final class WebhooksTranslator {
                 if (e.isTextual() && KNOWN_EVENTS.contains(e.textValue())) {
                     kept.add(e);
                 } else {
-                    t.note("webhooks.events: " + e.asText() + " dropped (not an event name; it never matched in the"
+                    t.attention("webhooks.events: " + e.asText() + " dropped (not an event name; it never matched in the"
                             + " Python tool either)");
                 }
             }
             if (kept.isEmpty()) {
                 o.remove("endpoints");
-                t.note("webhooks: no event left to send: no endpoint");
+                t.attention("webhooks: no event left to send: no endpoint");
             }
         } else if (events != null) {
             endpoint.set("events", events);

@@ -105,9 +105,12 @@ public final class Launcher {
         }
         OqpConfig config = loaded.config();
         if (commandLine.checkConfig()) {
-            out.println("# " + source + ": valid (secrets shown as ***)");
+            int attention = loaded.attention().size();
+            out.println("# " + source + ": valid" + (attention == 0 ? ""
+                    : ", " + attention + (attention == 1 ? " note needs" : " notes need") + " attention")
+                    + " (secrets shown as ***)");
             for (String note : loaded.notes()) {
-                out.println("# " + note);
+                out.println("# " + note + (loaded.needsAttention(note) ? "  [needs attention]" : ""));
             }
             out.print(ConfigPrinter.redactedYaml(config, binary.target()));
             return 0;
@@ -115,11 +118,7 @@ public final class Launcher {
 
         Logging.configure(config.logging().level(), config.logging().format() == LoggingConfig.Format.JSON);
         Logger log = LoggerFactory.getLogger(Launcher.class);
-        // At WARN: shown at every level but error; a reason to convert the file (migrate-config) or to check the
-        // environment (an override names its variable and path, never its value).
-        for (String note : loaded.notes()) {
-            log.atWarn().addKeyValue("note", note).log("configuration note");
-        }
+        logNotes(loaded, log);
         App app;
         try {
             app = starter.start(config, commandLine.config(), env, log);
@@ -200,4 +199,29 @@ public final class Launcher {
         }
         return root;
     }
+
+    /**
+     * Logs the notes of the configuration's reading once at start. A note that needs attention (a key without an
+     * equivalent whose behaviour changes, a probable typo, a deprecated key, an override, named by variable and
+     * path, never its value) at WARN; a plain translation at INFO, with one WARN line saying a Python file was
+     * read, so that a rule alerting on WARN fires once per start, not once per translated key.
+     */
+    static void logNotes(LoadedConfig loaded, Logger log) {
+        if (loaded.translated()) {
+            int attention = loaded.attention().size();
+            log.atWarn().addKeyValue("translated", loaded.notes().size() - attention)
+                    .addKeyValue("attention", attention)
+                    .log("configuration read in the Python tool's schema: " + (loaded.notes().size() - attention)
+                            + " keys translated, " + attention + " need attention (see --check-config or"
+                            + " migrate-config)");
+        }
+        for (String note : loaded.notes()) {
+            if (loaded.needsAttention(note)) {
+                log.atWarn().addKeyValue("note", note).log("configuration note");
+            } else {
+                log.atInfo().addKeyValue("note", note).log("configuration note");
+            }
+        }
+    }
+
 }

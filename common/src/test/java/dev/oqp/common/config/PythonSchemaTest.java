@@ -58,9 +58,60 @@ class PythonSchemaTest {
 
         assertThat(notes.get(0)).startsWith("read as the Python ollama-queue-proxy's schema (it has")
                 .contains("proxy.max_request_body_mb");
-        assertThat(notes).contains("proxy.max_request_body_mb → proxy.max_body (MiB)")
+        assertThat(notes).anySatisfy(n -> assertThat(n).startsWith("proxy.max_request_body_mb → proxy.max_body (MiB)"))
                 .anySatisfy(n -> assertThat(n).startsWith("proxy.host: not set; the Python tool listened on 0.0.0.0"))
                 .anySatisfy(n -> assertThat(n).startsWith("ollama.hosts[].model_sync_interval → ollama.model_sync_interval: 20s"));
+    }
+
+    @Test
+    void aPythonFileGetsStrictPriorityRefusedPausesItsBodyLimitOnInjectionPortsAndThePythonEntryLimit()
+            throws Exception {
+        OqpConfig c = proxy(PYTHON + "client_injection:\n  listeners: [{listen_port: 11501, inject_as: app}]\n");
+
+        assertThat(c.queue().aging()).isEqualTo(Duration.ZERO);
+        assertThat(c.queue().paused()).isEqualTo(QueueConfig.Paused.REFUSE);
+        assertThat(c.services()).singleElement().satisfies(s -> assertThat(s.maxBody()).isEqualTo(20L << 20));
+        assertThat(c.embeddingCache().maxEntryBytes()).isEqualTo(32768);
+        assertThat(proxy("client_injection:\n  listeners: [{listen_port: 11501, inject_as: app}]\n").services())
+                .as("not set: the Python default on both ports").singleElement()
+                .satisfies(s -> assertThat(s.maxBody()).isEqualTo(50L << 20));
+        assertThat(proxy("queue: {aging: 30s}\n").queue().paused()).as("an oqp file").isEqualTo(QueueConfig.Paused.HOLD);
+        assertThat(proxy(PYTHON + "embedding_cache: {max_entry_bytes: 4096}\n").embeddingCache().maxEntryBytes())
+                .isEqualTo(4096);
+    }
+
+    @Test
+    void notesNeedingAttentionAreSetApartFromPlainTranslations() throws Exception {
+        LoadedConfig loaded = read(PYTHON + "routing: {stratgy: model_aware}\ndashboard: {refresh_seconds: 5}\n",
+                Map.of("OQP_PROXY__PORT", "11600"));
+
+        assertThat(loaded.translated()).isTrue();
+        assertThat(loaded.attention()).anySatisfy(n -> assertThat(n).startsWith("routing.stratgy: not a key"))
+                .anySatisfy(n -> assertThat(n).startsWith("dashboard.refresh_seconds: no equivalent"))
+                .anySatisfy(n -> assertThat(n).startsWith("proxy.host: not set"))
+                .anySatisfy(n -> assertThat(n).startsWith("environment override OQP_PROXY__PORT"))
+                .noneSatisfy(n -> assertThat(n).startsWith("proxy.max_request_body_mb → proxy.max_body"))
+                .noneSatisfy(n -> assertThat(n).startsWith("read as the Python"));
+        assertThat(loaded.notes()).containsAll(loaded.attention())
+                .anySatisfy(n -> assertThat(n).startsWith("proxy.max_request_body_mb → proxy.max_body"));
+        assertThat(read("queue: {aging: 30s}\n", NO_ENV).translated()).isFalse();
+    }
+
+    @Test
+    void migratedOutputKeepsStrictPriorityAndSpeaksOfTheConvertedFile() throws Exception {
+        Path file = Files.createTempFile("oqp", ".yml");
+        try {
+            Files.writeString(file, PYTHON + "logging: {level: INFO}\nauth:\n  keys:\n"
+                    + "    - {client_id: a, key: 3f9a1c77e0b24d5a8c61f0e2b9d4a7c5, management: true}\n");
+            String migrated = ConfigLoader.migrate(file, NO_ENV);
+
+            assertThat(migrated).contains("aging: 0").contains("paused: refuse").contains("level: info")
+                    .contains("max_entry_bytes: 32768").contains("superseded by `scope: management`")
+                    .doesNotContain("prints the equivalent oqp file").doesNotContain("still honoured")
+                    .doesNotContain("level: INFO");
+        } finally {
+            Files.delete(file);
+        }
     }
 
     @Test
@@ -117,6 +168,23 @@ class PythonSchemaTest {
                 .anySatisfy(p -> assertThat(p).startsWith("auth.keys[1].key: a placeholder"));
         assertThat(String.join("\n", fromPython) + String.join("\n", fromOqp)).doesNotContain("replace-with-a")
                 .doesNotContain("tiny-key").doesNotContain("changeme-").doesNotContain("xxxxxxxx");
+    }
+
+    @Test
+    void placeholderWordsAnywhereAndThePythonReadmesExampleKeysAreRefusedWithoutEchoingThem() {
+        String python = "auth:\n  keys:\n    - {client_id: a, key: sk-replace-with-a-long-random-key}\n"
+                + "    - {client_id: b, key: sk-my-metrics-key, scope: read}\n"
+                + "    - {client_id: c, key: My-Example-Key-For-Docs-2024}\n"
+                + "    - {client_id: d, key: 3f9a1c77e0b24d5a8c61f0e2b9d4a7c5}\n";
+
+        List<String> problems = proxyProblems(python);
+
+        assertThat(problems).anySatisfy(p -> assertThat(p).startsWith("auth.keys[0].key: a placeholder"))
+                .anySatisfy(p -> assertThat(p).startsWith("auth.keys[1].key: a placeholder"))
+                .anySatisfy(p -> assertThat(p).startsWith("auth.keys[2].key: a placeholder"))
+                .noneSatisfy(p -> assertThat(p).startsWith("auth.keys[3]"));
+        assertThat(String.join("\n", problems)).doesNotContain("replace-with-a").doesNotContain("my-metrics")
+                .doesNotContain("For-Docs").doesNotContain("3f9a1c77");
     }
 
     @Test

@@ -65,13 +65,14 @@ public final class QueueGauges {
                     }
                 });
         metrics.gauge("oqp_client_cap_waiting", "Requests waiting in the queue while their client is at its"
-                + " max_concurrent, for each configured client with a cap", new String[] {"client_id"}, cb -> {
+                + " max_concurrent, for each configured client with a cap (labels client_id and client: both the"
+                + " client id)", QueueMetrics.CLIENT_LABELS, cb -> {
                     Map<String, Integer> queued = scheduler.snapshot().queuedPerClient();
                     for (String client : configuredClients.get()) {
                         int cap = pool.clientCap(client);
                         if (cap > 0) {
                             boolean atCap = pool.clientInFlight(client) >= cap;
-                            cb.call(atCap ? queued.getOrDefault(client, 0) : 0, client);
+                            cb.call(atCap ? queued.getOrDefault(client, 0) : 0, client, client);
                         }
                     }
                 });

@@ -37,7 +37,10 @@ public final class QueueMetrics {
      * (the label of every other host metric), both the host's configured name.
      */
     public static final String[] HOST_LABELS = {"name", "host"};
-    /** The labels of {@code oqp_client_inflight}: the Python tool's {@code client_id}, and oqp's {@code client}. */
+    /**
+     * The labels of {@code oqp_client_inflight} and {@code oqp_client_cap_waiting}: the Python tool's
+     * {@code client_id}, and oqp's {@code client}.
+     */
     public static final String[] CLIENT_LABELS = {"client_id", "client"};
 
     public final PrometheusRegistry registry = new PrometheusRegistry();
@@ -51,7 +54,7 @@ public final class QueueMetrics {
             .register(registry);
     public final Counter queueRejected = Counter.builder()
             .name("oqp_queue_rejected_total")
-            .help("Requests refused at admission: tier_full, bytes_full (max_queued_bytes) or draining")
+            .help("Requests refused at admission: tier_full, bytes_full (max_queued_bytes), draining or paused")
             .labelNames("tier", "reason")
             .register(registry);
     public final Counter queueExpired = Counter.builder()

@@ -5,6 +5,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BooleanSupplier;
 
 import dev.oqp.common.config.Durations;
+import dev.oqp.common.config.QueueConfig;
 import dev.oqp.common.proxy.ClientCloseWatcher;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
@@ -31,6 +32,10 @@ import org.eclipse.jetty.http.HttpHeader;
  */
 final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
     private static final long RETRY_AFTER_SECONDS = 5;
+    /** The {@code reason} of {@code oqp_queue_rejected_total} for a request refused by a paused tier. */
+    private static final String PAUSED = "paused";
+    /** A paused tier is usually resumed after maintenance, minutes later: a client need not retry every 5s. */
+    static final long PAUSED_RETRY_AFTER_SECONDS = 30;
 
     private final Call call;
     private final Scheduler<SlotPool.HostLease> scheduler;
@@ -62,8 +67,16 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         this.webhooks = webhooks;
     }
 
-    /** Submits the call's ticket; its outcome arrives on this listener, perhaps before this returns. */
+    /**
+     * Submits the call's ticket; its outcome arrives on this listener, perhaps before this returns. With
+     * {@code queue.paused: refuse}, a request to a paused tier is answered 503 at once instead, never queued.
+     */
     void submit() {
+        if (call.settings.config().queue().paused() == QueueConfig.Paused.REFUSE
+                && scheduler.snapshot().paused(call.tier)) {
+            refusePaused();
+            return;
+        }
         // While queued the tier's max_wait governs, not the connection's idle timeout.
         call.request.addIdleTimeoutListener(timeout -> false);
         Ticket<SlotPool.HostLease> ticket = new Ticket<>(call.client.clientId(), call.tier, call.body.length, call.model, this);
@@ -77,6 +90,14 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         if (admission == Admission.QUEUED && w != null) {
             watch(w);
         }
+    }
+
+    /** The Python tool's answer to a new request to a paused tier, with a Retry-After of our own. */
+    private void refusePaused() {
+        String tier = call.tier.yamlName();
+        metrics.queueRejected.labelValues(tier, PAUSED).inc();
+        metrics.clientRejected(call.clientLabel());
+        call.answer(503, "queue tier '" + tier + "' is paused", "rejected_" + PAUSED, PAUSED_RETRY_AFTER_SECONDS);
     }
 
     private synchronized void watch(ClientCloseWatcher w) {

@@ -188,7 +188,7 @@ class PythonHeadersAndMetricsEndToEndTest {
         String scrape = metrics(proxy);
 
         assertThat(waiting).as("the capped client's second request waits on its cap; reader has no cap")
-                .containsExactly(Map.of("client_id", "capped", "value", "1.0"));
+                .containsExactly(Map.of("client_id", "capped", "client", "capped", "value", "1.0"));
         // A Python-era query selects by these label names: each series carries them (oqp's own may come beside).
         Map<String, List<String>> python = Map.of(
                 "oqp_host_healthy", List.of("name"),
@@ -218,7 +218,8 @@ class PythonHeadersAndMetricsEndToEndTest {
                 Map.of("client", "capped", "model", "all-minilm:latest", "endpoint", "/api/embed", "value", "1.0"));
         assertThat(series(scrape, "oqp_embedding_cache_misses_total")).containsExactly(
                 Map.of("client", "capped", "model", "all-minilm:latest", "endpoint", "/api/embed", "value", "1.0"));
-        assertThat(series(scrape, "oqp_client_cap_waiting")).containsExactly(Map.of("client_id", "capped", "value", "0.0"));
+        assertThat(series(scrape, "oqp_client_cap_waiting")).containsExactly(
+                Map.of("client_id", "capped", "client", "capped", "value", "0.0"));
     }
 
     /** The series of {@code metric} in a scrape, each as its labels plus {@code value}. */

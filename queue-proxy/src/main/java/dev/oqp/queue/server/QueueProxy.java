@@ -2,6 +2,7 @@ package dev.oqp.queue.server;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -147,6 +148,11 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         if (config.coordination().enabled()) {
             this.shared = new SharedState(config.coordination());
             server.addBean(new AbstractLifeCycle() {
+                @Override
+                protected void doStart() {
+                    shared.awaitFirstConnection(Duration.ofSeconds(5));
+                }
+
                 @Override
                 protected void doStop() {
                     shared.close();

@@ -259,4 +259,29 @@ class SharedLimitsEndToEndTest {
         assertThat(sharedAdmitted).isEqualTo(9);
         assertThat(degraded(a, "rate_limit")).isEqualTo(before);
     }
+
+    @Test
+    void aReplicaStartedWithoutTheBackendServesOnItsShareAndJoinsWhenItAnswers() throws Exception {
+        Assumptions.assumeTrue(redis.controllable(), "needs a server the test can stop");
+        redis.kill();
+        QueueProxy lone = replica("a", ", requests_per_minute: 4");
+        lone.shared().replicas(() -> 2);
+        int admitted = 0;
+        for (int i = 0; i < 4; i++) {
+            admitted += generate(lone, AGENT, "early" + i).statusCode() == 200 ? 1 : 0;
+        }
+        assertThat(admitted).as("4 / 2 replicas, decided in memory").isEqualTo(2);
+        assertThat(degraded(lone, "rate_limit")).isEqualTo(4);
+
+        redis.restart();
+        Awaitility.await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                .until(() -> !usage(lone).get("partial").asBoolean());
+        Thread.sleep(PROBE_MILLIS + 100);
+        int shared = 0;
+        for (int i = 0; i < 6; i++) {
+            shared += generate(lone, AGENT, "late" + i).statusCode() == 200 ? 1 : 0;
+        }
+        assertThat(shared).as("the shared bucket, full: 4").isEqualTo(4);
+        assertThat(degraded(lone, "rate_limit")).isEqualTo(4);
+    }
 }

@@ -49,15 +49,15 @@ class ComposeFilesTest {
     }
 
     @Test
-    void thereAreTheThreeScenarios() throws IOException {
+    void thereAreTheFourScenarios() throws IOException {
         try (Stream<Path> files = Files.list(ROOT.resolve("compose"))) {
             assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".yml")))
-                    .containsExactlyInAnyOrder("sidecar.yml", "queue-proxy.yml", "mixed.yml");
+                    .containsExactlyInAnyOrder("sidecar.yml", "queue-proxy.yml", "mixed.yml", "replicas.yml");
         }
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sidecar.yml", "queue-proxy.yml", "mixed.yml"})
+    @ValueSource(strings = {"sidecar.yml", "queue-proxy.yml", "mixed.yml", "replicas.yml"})
     void aScenarioIsConsistentWithItsFilesAndConfigs(String name) throws Exception {
         Path file = ROOT.resolve("compose").resolve(name);
         Path dir = file.getParent();
@@ -118,6 +118,9 @@ class ComposeFilesTest {
             assertThat(listening).as(service + ": what it listens on includes every published port").containsAll(published);
             if (target == Target.SIDECAR) {
                 assertThat(published).as(service + ": every sidecar port is published").isEqualTo(listening);
+            } else if (published.isEmpty()) {
+                assertThat(services.has("load-balancer")).as(service + ": published, or behind the scenario's load"
+                        + " balancer").isTrue();
             } else {
                 assertThat(published).as(service + ": the main port is published").contains(loaded.proxy().port());
             }
@@ -136,6 +139,45 @@ class ComposeFilesTest {
         for (ServiceConfig service : asProxy.services()) {
             assertThat(service.upstream().toString()).as("the sidecar forwards into the queue proxy")
                     .isEqualTo("http://queue-proxy:" + asProxy.proxy().port());
+        }
+    }
+
+    @Test
+    void theReplicasScenarioPutsHaproxyInFrontOfReplicasSharingOneConfigAndOneValkey() throws Exception {
+        Path dir = ROOT.resolve("compose");
+        JsonNode services = compose(dir.resolve("replicas.yml")).get("services");
+        List<String> replicas = new ArrayList<>();
+        Set<String> configs = new TreeSet<>();
+        for (Map.Entry<String, JsonNode> entry : fields(services)) {
+            if (entry.getValue().has("build")) {
+                replicas.add(entry.getKey());
+                configs.add(entry.getValue().at("/volumes/0").asText().split(":")[0]);
+                assertThat(entry.getValue().get("hostname").asText()).as("its replica_id").isEqualTo(entry.getKey());
+                assertThat(entry.getValue().has("ports")).as(entry.getKey() + " is reached through the balancer only")
+                        .isFalse();
+            }
+        }
+        assertThat(replicas).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(configs).as("one configuration for every replica").hasSize(1);
+        Map<String, String> env = dotEnv(dir.resolve("replicas/.env.example"));
+        OqpConfig config = check(dir.resolve(configs.iterator().next()).normalize(), Target.QUEUE_PROXY, env, "replicas");
+        assertThat(config.coordination().enabled()).isTrue();
+        assertThat(config.coordination().backend()).contains("@valkey:6379");
+        assertThat(services.at("/valkey/command").toString()).as("coordination state is never evicted, kept on disk")
+                .contains("noeviction").contains("--appendonly yes");
+        assertThat(config.embeddingCache().backend()).as("the cache evicts: a Valkey of its own").contains("@valkey-cache:");
+        String subnet = compose(dir.resolve("replicas.yml")).at("/networks/backend/ipam/config/0/subnet").asText();
+        assertThat(config.proxy().trustedProxies().toString()).as("the balancer's X-Forwarded-For is trusted").contains(subnet);
+
+        JsonNode balancer = services.get("load-balancer");
+        assertThat(balancer.get("ports").toString()).contains("127.0.0.1:" + config.proxy().port() + ":11435");
+        String haproxy = Files.readString(dir.resolve(balancer.at("/volumes/0").asText().split(":")[0]).normalize());
+        assertThat(haproxy).contains("balance roundrobin", "option httpchk GET /health", "bind :11435",
+                "timeout server 1h", "timeout client 1h");
+        assertThat(haproxy).as("responses are not buffered").doesNotContain("http-buffer-request", "compression");
+        for (String replica : replicas) {
+            assertThat(haproxy).as("a server line per replica").contains("server " + replica + " " + replica + ":"
+                    + config.proxy().port());
         }
     }
 

@@ -21,7 +21,8 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.server.MetricsHandler;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.cache.CacheService;
-import dev.oqp.queue.limits.UsageLedger;
+import dev.oqp.queue.limits.Usage;
+import dev.oqp.queue.limits.UsageReport;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
@@ -52,7 +53,7 @@ public final class AdminEndpoints {
     private final Scheduler<?> scheduler;
     private final Fleet fleet;
     private final QueueMetrics metrics;
-    private final UsageLedger usage;
+    private final Usage usage;
     private final BooleanSupplier stopping;
     private final StatusJson status;
     private final org.eclipse.jetty.util.thread.Scheduler timer;
@@ -61,7 +62,7 @@ public final class AdminEndpoints {
      * @param stopping true once the server is shutting down ({@code /ready} answers 503 then)
      * @param timer    runs a drain's checks for an empty queue
      */
-    public AdminEndpoints(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, UsageLedger usage,
+    public AdminEndpoints(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics, Usage usage,
                           BooleanSupplier stopping, org.eclipse.jetty.util.thread.Scheduler timer) {
         this.timer = timer;
         this.scheduler = scheduler;
@@ -109,10 +110,17 @@ public final class AdminEndpoints {
                 // A management key sees every client; any other key only its own usage.
                 boolean all = client.scope() == Scope.MANAGEMENT;
                 String self = client.clientId();
-                yield json(200, g -> usage.write(g, id -> all || id.equals(self)));
+                // In memory at once; shared over replicas when Valkey answers (or this replica's own, partial).
+                CompletableFuture<UsageReport> report = usage.report();
+                yield report.isDone() ? usageReply(report.join(), all, self)
+                        : new Reply.Deferred(report.thenApply(r -> usageReply(r, all, self)));
             }
             default -> new Reply.Error(404, "404 page not found", "not_found");
         };
+    }
+
+    private static Reply usageReply(UsageReport report, boolean all, String self) {
+        return json(200, g -> report.write(g, id -> all || id.equals(self)));
     }
 
     /**

@@ -6,6 +6,7 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
@@ -29,8 +30,11 @@ import dev.oqp.common.config.RateLimits;
  *
  * A refusal names the limit with the longest wait and when to retry (whole seconds, at least 1). A bucket
  * whose limit a reload turns on starts full. Thread-safe; state per client id (so bounded by the configuration).
+ *
+ * <p>The in-memory {@link Limiter}: {@link #check} decides at once. {@link SharedRateLimiter} runs the same
+ * accounting in Valkey and uses one of these, on each replica's share of the limits, while it cannot.
  */
-public final class RateLimiter {
+public final class RateLimiter implements Limiter {
     private static final double MINUTE_NANOS = 60e9;
     /** Tokens pre-paid by a client's requests before one of them completed. */
     static final long FIRST_ESTIMATE = 256;
@@ -67,6 +71,12 @@ public final class RateLimiter {
         double average;
     }
 
+    /** {@link #admit}, already done. */
+    @Override
+    public CompletableFuture<Decision> check(String client, RateLimits limits) {
+        return CompletableFuture.completedFuture(admit(client, limits));
+    }
+
     /** Checks {@code client}'s limits for one more request and, when allowed, counts it and pre-pays its tokens. */
     public Decision admit(String client, RateLimits limits) {
         if (!limits.any()) {
@@ -76,27 +86,11 @@ public final class RateLimiter {
         LocalDate today = LocalDate.now(wallClock.withZone(ZoneOffset.UTC));
         synchronized (s) {
             refill(s, limits, today);
-            String refused = null;
-            long retry = 0;
-            if (limits.requestsPerMinute() > 0 && s.requests < 1) {
-                refused = "requests_per_minute";
-                retry = seconds((1 - s.requests) * MINUTE_NANOS / limits.requestsPerMinute());
-            }
-            if (limits.tokensPerMinute() > 0 && s.tokens <= 0) {
-                long wait = seconds((1 - s.tokens) * MINUTE_NANOS / limits.tokensPerMinute());
-                if (wait > retry) {
-                    refused = "tokens_per_minute";
-                    retry = wait;
-                }
-            }
-            if (limits.tokensPerDay() > 0 && s.dayTokens >= limits.tokensPerDay()) {
-                long wait = Math.max(1, Duration.between(wallClock.instant(),
-                        today.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant()).toSeconds() + 1);
-                if (wait > retry) {
-                    refused = "tokens_per_day";
-                    retry = wait;
-                }
-            }
+            long untilTomorrow = limits.tokensPerDay() > 0 ? Duration.between(wallClock.instant(),
+                    today.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant()).toSeconds() : 0;
+            Refusal refusal = refusal(limits, s.requests, s.tokens, s.dayTokens, untilTomorrow);
+            String refused = refusal == null ? null : refusal.limit();
+            long retry = refusal == null ? 0 : refusal.retryAfterSeconds();
             long reserved = 0;
             if (refused == null) {
                 if (limits.requestsPerMinute() > 0) {
@@ -107,7 +101,8 @@ public final class RateLimiter {
                     take(s, limits, reserved);
                 }
             }
-            return new Decision(refused == null, refused, retry, headers(s, limits), reserved);
+            return new Decision(refused == null, refused, retry, headers(limits, s.requests, s.tokens, s.dayTokens),
+                    reserved);
         }
     }
 
@@ -116,6 +111,7 @@ public final class RateLimiter {
      * ({@code tokens}, prompt plus completion); {@code measured} false when it never reached a host (refused,
      * answered from the cache, left while queued): its estimate is refunded and the average left alone.
      */
+    @Override
     public void settle(String client, RateLimits limits, long reserved, long tokens, boolean measured) {
         if (limits.tokensPerMinute() == 0 && limits.tokensPerDay() == 0 || reserved <= 0 && tokens <= 0) {
             return;
@@ -169,23 +165,56 @@ public final class RateLimiter {
         }
     }
 
-    private static Map<String, String> headers(State s, RateLimits limits) {
+    /** Which limit refuses one more request, with the longest wait, or null when none does. */
+    record Refusal(String limit, long retryAfterSeconds) {
+    }
+
+    /**
+     * The refusal for a client whose buckets hold {@code requests} and {@code tokens} (refilled up to now) and who
+     * used {@code dayTokens} today, {@code untilTomorrow} seconds before the next UTC day; null when admitted.
+     */
+    static Refusal refusal(RateLimits limits, double requests, double tokens, long dayTokens, long untilTomorrow) {
+        String refused = null;
+        long retry = 0;
+        if (limits.requestsPerMinute() > 0 && requests < 1) {
+            refused = "requests_per_minute";
+            retry = seconds((1 - requests) * MINUTE_NANOS / limits.requestsPerMinute());
+        }
+        if (limits.tokensPerMinute() > 0 && tokens <= 0) {
+            long wait = seconds((1 - tokens) * MINUTE_NANOS / limits.tokensPerMinute());
+            if (wait > retry) {
+                refused = "tokens_per_minute";
+                retry = wait;
+            }
+        }
+        if (limits.tokensPerDay() > 0 && dayTokens >= limits.tokensPerDay()) {
+            long wait = Math.max(1, untilTomorrow + 1);
+            if (wait > retry) {
+                refused = "tokens_per_day";
+                retry = wait;
+            }
+        }
+        return refused == null ? null : new Refusal(refused, retry);
+    }
+
+    /** The {@code X-RateLimit-*} headers for buckets holding {@code requests} and {@code tokens}. */
+    static Map<String, String> headers(RateLimits limits, double requests, double tokens, long dayTokens) {
         Map<String, String> h = new LinkedHashMap<>();
         if (limits.requestsPerMinute() > 0) {
             h.put("X-RateLimit-Limit-Requests", Integer.toString(limits.requestsPerMinute()));
-            h.put("X-RateLimit-Remaining-Requests", Long.toString(Math.max(0, (long) Math.floor(s.requests))));
-            h.put("X-RateLimit-Reset-Requests", seconds((limits.requestsPerMinute() - s.requests) * MINUTE_NANOS
+            h.put("X-RateLimit-Remaining-Requests", Long.toString(Math.max(0, (long) Math.floor(requests))));
+            h.put("X-RateLimit-Reset-Requests", seconds((limits.requestsPerMinute() - requests) * MINUTE_NANOS
                     / limits.requestsPerMinute()) + "s");
         }
         if (limits.tokensPerMinute() > 0) {
             h.put("X-RateLimit-Limit-Tokens", Long.toString(limits.tokensPerMinute()));
-            h.put("X-RateLimit-Remaining-Tokens", Long.toString(Math.max(0, (long) Math.floor(s.tokens))));
-            h.put("X-RateLimit-Reset-Tokens", seconds((limits.tokensPerMinute() - s.tokens) * MINUTE_NANOS
+            h.put("X-RateLimit-Remaining-Tokens", Long.toString(Math.max(0, (long) Math.floor(tokens))));
+            h.put("X-RateLimit-Reset-Tokens", seconds((limits.tokensPerMinute() - tokens) * MINUTE_NANOS
                     / limits.tokensPerMinute()) + "s");
         }
         if (limits.tokensPerDay() > 0) {
             h.put("X-RateLimit-Limit-Tokens-Day", Long.toString(limits.tokensPerDay()));
-            h.put("X-RateLimit-Remaining-Tokens-Day", Long.toString(Math.max(0, limits.tokensPerDay() - s.dayTokens)));
+            h.put("X-RateLimit-Remaining-Tokens-Day", Long.toString(Math.max(0, limits.tokensPerDay() - dayTokens)));
         }
         return h;
     }

@@ -167,6 +167,13 @@ public final class QueueMetrics {
             .help("Inference requests answered 200 by a host or from the embedding cache, by client and model (GET /usage)")
             .labelNames("client", "model")
             .register(registry);
+    public final Counter coordinationDegradedDecisions = Counter.builder()
+            .name("oqp_coordination_degraded_decisions_total")
+            .help("Decisions a replica took without the coordination backend, by what: rate_limit (decided in memory"
+                    + " on this replica's share of the limit), usage_write (counted in memory only), usage_read"
+                    + " (GET /usage answered partial)")
+            .labelNames("what")
+            .register(registry);
     public final Counter webhookDeliveries = Counter.builder()
             .name("oqp_webhook_deliveries_total")
             .help("Webhook deliveries by event and result: delivered, retried (an attempt to be repeated), failed"

@@ -12,7 +12,7 @@ import dev.oqp.common.proxy.ProxyBase;
 import dev.oqp.common.proxy.RequestBody;
 import dev.oqp.common.proxy.ResponseTap;
 import dev.oqp.common.proxy.Upstream;
-import dev.oqp.queue.limits.RateLimiter;
+import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
@@ -47,11 +47,11 @@ final class Forwarder extends ProxyBase implements Sender {
     private final Fleet fleet;
     private final SlotPool pool;
     private final FleetMonitor monitor;
-    private final RateLimiter rates;
+    private final Limiter rates;
     private final UsageRecorder usage;
 
     Forwarder(ClientSettings settings, QueueMetrics metrics, Fleet fleet, SlotPool pool, FleetMonitor monitor,
-              RateLimiter rates, UsageRecorder usage) {
+              Limiter rates, UsageRecorder usage) {
         super(settings);
         this.metrics = metrics;
         this.fleet = fleet;

@@ -15,6 +15,7 @@ import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.ProxyErrors;
 import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.cache.CacheService;
+import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
@@ -33,15 +34,15 @@ import org.slf4j.LoggerFactory;
  * priority (400 for a bad one), the body read once and bounded (413, 408, 503 past the shared body budget),
  * parsed for the model (400), the model allow-list (403), the embedding cache (a full hit is answered here),
  * a host able to serve the model (503, 404 under {@code fallback: reject}), {@code keep_alive}; then the
- * request joins the queue as a {@link QueuedCall}. Nothing here blocks: the body and a cache lookup complete
- * asynchronously.
+ * request joins the queue as a {@link QueuedCall}. Nothing here blocks: a shared rate limit check, the body and
+ * a cache lookup complete asynchronously.
  */
 final class InferenceIntake {
     private static final Logger LOG = LoggerFactory.getLogger(InferenceIntake.class);
     /** The largest inference body read into memory, whatever {@code max_body} allows. */
     static final long MAX_BUFFERED_BODY = 1L << 30;
 
-    private final RateLimiter rates;
+    private final Limiter rates;
     private final QueueMetrics metrics;
     private final UsageRecorder usage;
     private final Fleet fleet;
@@ -53,7 +54,7 @@ final class InferenceIntake {
     private final Webhooks webhooks;
 
     /** @param stopping true once the server is shutting down */
-    InferenceIntake(RateLimiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
+    InferenceIntake(Limiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
                     Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
                     Webhooks webhooks) {
         this.rates = rates;
@@ -69,7 +70,35 @@ final class InferenceIntake {
     }
 
     void admit(Call call) {
-        RateLimiter.Decision limit = rates.admit(call.client.clientId(), call.client.limits());
+        CompletableFuture<RateLimiter.Decision> checked = rates.check(call.client.clientId(), call.client.limits());
+        if (checked.isDone()) {
+            limited(call, checked.join());
+            return;
+        }
+        // Shared limits answer from Valkey: the request goes on when they do, on a pool thread.
+        call.request.addFailureListener(x -> call.gone = true);
+        checked.thenAcceptAsync(limit -> {
+            try {
+                if (call.gone) {
+                    // What it pre-paid is refunded when the request is recorded.
+                    call.reservedTokens.set(limit.reserved());
+                    call.leave("during the rate limit check");
+                } else {
+                    limited(call, limit);
+                }
+            } catch (Throwable t) {
+                LOG.warn("{} rate limit step failed: {}", call.requestId, t.getClass().getName());
+                if (!call.response.isCommitted()) {
+                    refuse(call, 500, "internal error", "internal");
+                } else {
+                    call.fail(t, "internal");
+                }
+            }
+        }, executor);
+    }
+
+    /** Step 5 after the rate limits: 429, or the priority and the body. */
+    private void limited(Call call, RateLimiter.Decision limit) {
         limit.headers().forEach(call.response.getHeaders()::put);
         call.reservedTokens.set(limit.reserved());
         if (!limit.allowed()) {

@@ -3,7 +3,7 @@ package dev.oqp.queue.server;
 import java.util.TreeSet;
 
 import dev.oqp.common.log.AccessLine;
-import dev.oqp.queue.limits.RateLimiter;
+import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.metrics.QueueMetrics;
 
 /**
@@ -15,9 +15,9 @@ import dev.oqp.queue.metrics.QueueMetrics;
  */
 final class Ledger {
     private final QueueMetrics metrics;
-    private final RateLimiter rates;
+    private final Limiter rates;
 
-    Ledger(QueueMetrics metrics, RateLimiter rates) {
+    Ledger(QueueMetrics metrics, Limiter rates) {
         this.metrics = metrics;
         this.rates = rates;
     }

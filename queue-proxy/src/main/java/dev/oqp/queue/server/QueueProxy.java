@@ -2,6 +2,7 @@ package dev.oqp.queue.server;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +31,11 @@ import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
+import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.limits.RateLimiter;
+import dev.oqp.queue.limits.SharedRateLimiter;
+import dev.oqp.queue.limits.SharedUsage;
+import dev.oqp.queue.limits.Usage;
 import dev.oqp.queue.limits.UsageLedger;
 import dev.oqp.queue.metrics.QueueGauges;
 import dev.oqp.queue.metrics.QueueMetrics;
@@ -89,6 +94,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final QueueMetrics metrics = new QueueMetrics();
     private final Webhooks webhooks;
     private final Reloader reloader;
+    /** The shared limits' and usage's connection when {@code coordination.backend} is set, else null. */
+    private final SharedState shared;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
 
@@ -135,8 +142,33 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
                 Optional.ofNullable(settings.cache()).ifPresent(CacheService::close);
             }
         }, true);
-        RateLimiter rates = new RateLimiter(System::nanoTime, Clock.systemUTC());
-        UsageLedger usageLedger = new UsageLedger(Clock.systemUTC());
+        // Interim wiring of the shared limits and usage (see SharedState): replaced by the coordination package's.
+        Limiter rates;
+        Usage usageLedger;
+        if (config.coordination().enabled()) {
+            this.shared = new SharedState(config.coordination());
+            server.addBean(new AbstractLifeCycle() {
+                @Override
+                protected void doStart() {
+                    shared.awaitFirstConnection(Duration.ofSeconds(5));
+                }
+
+                @Override
+                protected void doStop() {
+                    shared.close();
+                }
+            }, true);
+            Runnable degradedLimit = () -> metrics.coordinationDegradedDecisions.labelValues("rate_limit").inc();
+            rates = new SharedRateLimiter(shared.commands(), config.coordination().keyPrefix(), shared.replicas(),
+                    config.coordination().timeout(), degradedLimit);
+            usageLedger = new SharedUsage(shared.commands(), config.coordination().keyPrefix(),
+                    config.coordination().timeout(), Clock.systemUTC(), new UsageLedger(Clock.systemUTC()),
+                    what -> metrics.coordinationDegradedDecisions.labelValues(what).inc());
+        } else {
+            this.shared = null;
+            rates = new RateLimiter(System::nanoTime, Clock.systemUTC());
+            usageLedger = new UsageLedger(Clock.systemUTC());
+        }
         UsageRecorder usage = new UsageRecorder(metrics, usageLedger);
         Forwarder forwarder = new Forwarder(clientSettings, metrics, fleet, pool, monitor, rates, usage);
         forwarder.setServer(server);
@@ -310,6 +342,11 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     /** The slots (tests check that every counter returns to zero). */
     SlotPool pool() {
         return pool;
+    }
+
+    /** The shared limits' connection, or null when coordination is off (tests set its replica count). */
+    SharedState shared() {
+        return shared;
     }
 
     /** The embedding cache, or null when disabled. */

@@ -1,14 +1,14 @@
 package dev.oqp.queue.server;
 
-import dev.oqp.queue.limits.UsageLedger;
+import dev.oqp.queue.limits.Usage;
 import dev.oqp.queue.metrics.QueueMetrics;
 
 /** One successful inference request in {@code GET /usage} and its metrics (model names bounded as labels). */
 final class UsageRecorder {
     private final QueueMetrics metrics;
-    private final UsageLedger usage;
+    private final Usage usage;
 
-    UsageRecorder(QueueMetrics metrics, UsageLedger usage) {
+    UsageRecorder(QueueMetrics metrics, Usage usage) {
         this.metrics = metrics;
         this.usage = usage;
     }

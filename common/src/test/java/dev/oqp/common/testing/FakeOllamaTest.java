@@ -392,9 +392,18 @@ class FakeOllamaTest {
                 .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")).build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8));
-        assertThat(lines.readLine()).contains("\"a\"");
-        assertThat(lines.readLine()).contains("\"b\"");
-        assertThatThrownBy(lines::readLine).isInstanceOf(IOException.class);
+        // The JDK client may drop what it buffered once the reset arrives ("IO closed"): the lines it hands over
+        // are a prefix of what was sent, and the stream always ends in an error, never in a clean end.
+        List<String> got = new ArrayList<>();
+        assertThatThrownBy(() -> {
+            for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                got.add(line);
+            }
+        }).isInstanceOf(IOException.class);
+        assertThat(got.size()).isLessThanOrEqualTo(2);
+        for (int i = 0; i < got.size(); i++) {
+            assertThat(got.get(i)).contains("\"" + "ab".charAt(i) + "\"");
+        }
     }
 
     @Test

@@ -351,8 +351,10 @@ class EmbeddingCacheEndToEndTest {
             RedisFixture server = redis();
             FakeOllama ollama = ollama();
             String prefix = "g" + UUID.randomUUID() + ":";
+            // A generous timeout: on a loaded machine the first command may take longer than the default, and
+            // this test is about a corrupt value, not a slow one.
             QueueProxy proxy = fixture.start(ollama, 2, "embedding_cache:\n  backend: '" + server.url() + "'\n  key_prefix: '"
-                    + prefix + "'\n");
+                    + prefix + "'\n  timeout: 5s\n");
             String body = "{\"model\":\"all-minilm\",\"input\":\"poisoned\"}";
             String key = CachePlan.of("/api/embed", body.getBytes(StandardCharsets.UTF_8),
                     MODEL, "all-minilm", null, prefix, 1 << 20).keys().get(0);

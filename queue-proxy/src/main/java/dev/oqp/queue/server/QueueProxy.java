@@ -30,6 +30,8 @@ import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
+import dev.oqp.queue.coordination.Coordination;
+import dev.oqp.queue.coordination.SharedSlots;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.limits.UsageLedger;
 import dev.oqp.queue.metrics.QueueGauges;
@@ -105,8 +107,18 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.fleet = new Fleet(hosts);
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
-        this.scheduler = new Scheduler<>(memory.queue(config), ticks, pool, timer);
+        // Off: the pool alone, exactly as one process always ran. On: the pool behind the shared leases.
+        Coordination coordination = config.coordination().enabled()
+                ? new Coordination(config.coordination(), config, metrics) : null;
+        SharedSlots shared = coordination == null ? null : new SharedSlots(pool, coordination,
+                () -> (settings == null ? config : settings.config()).queue().aging().toMillis());
+        this.scheduler = new Scheduler<>(memory.queue(config), ticks, shared == null ? pool : shared, timer);
         timer.attach(scheduler);
+        if (shared != null) {
+            shared.attach(scheduler, server.getThreadPool());
+            // Started before the ports: the first requests find the state decided.
+            server.addBean(coordination, true);
+        }
         fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
         this.webhooks = new Webhooks(config.webhooks(), metrics, CommandLine.version(QueueProxy.class));
         webhooks.listenTo(scheduler, fleet);
@@ -149,8 +161,11 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         HeaderClients headerClients = new HeaderClients();
         AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping,
                 server.getScheduler());
+        if (coordination != null) {
+            admin.coordination(coordination);
+        }
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
-                scheduler, forwarder, stopping, webhooks);
+                scheduler, forwarder, stopping, webhooks, shared == null ? () -> false : shared::refusing);
         DirectRoute direct = new DirectRoute(fleet, pool, metrics, new MergedLists(fleet, monitor, metrics), bodies,
                 forwarder);
 

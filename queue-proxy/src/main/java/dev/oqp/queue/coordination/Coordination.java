@@ -61,6 +61,7 @@ public final class Coordination extends AbstractLifeCycle {
     private volatile List<Replica> replicas = List.of();
     private volatile int lastLive = 1;
     private final AtomicBoolean reentering = new AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     private volatile Runnable wake = () -> { };
     private volatile Supplier<CompletableFuture<?>> reentry = () -> CompletableFuture.completedFuture(null);
     private volatile Runnable stateChanged = () -> { };
@@ -169,8 +170,17 @@ public final class Coordination extends AbstractLifeCycle {
         return lastLive;
     }
 
+    /**
+     * True from a heartbeat that found the backend again until the state is shared: this replica's running leases
+     * are adopted and it takes no new slot meanwhile, while the other replicas adopt theirs.
+     */
+    public boolean reentering() {
+        return reentering.get() && state == State.DEGRADED;
+    }
+
     /** A command failed or timed out: the backend counts as unreachable until the next heartbeat succeeds. */
     void failed(Throwable failure) {
+        failures.incrementAndGet();
         if (state == State.SHARED) {
             Throwable t = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException
                     ? failure.getCause() : failure;
@@ -211,13 +221,23 @@ public final class Coordination extends AbstractLifeCycle {
         if (state == State.DEGRADED && reentering.compareAndSet(false, true)) {
             // Waiters registered before the outage belong to the old incarnation: they expire and are swept.
             incarnation = newIncarnation();
+            long failuresBefore = failures.get();
             reentry.get().whenComplete((ok, failure) -> {
-                reentering.set(false);
-                if (failure == null) {
-                    announce(State.SHARED, null);
-                } else {
+                if (failure != null) {
+                    reentering.set(false);
                     LOG.debug("coordination re-entry failed", failure);
+                    return;
                 }
+                // The other replicas adopt their own running leases at their first heartbeat after the outage:
+                // shared caps are used only once they have had that heartbeat, or the leases they took while
+                // degraded would not be counted yet. (At start nothing runs, so no wait.)
+                long grace = announced.get() ? config.heartbeat().toMillis() * 3 / 2 : 0;
+                later(grace, () -> {
+                    reentering.set(false);
+                    if (failures.get() == failuresBefore) {
+                        announce(State.SHARED, null);
+                    }
+                });
             });
         }
     }

@@ -107,7 +107,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             if (p != null) {
                 drop(p);
             }
-            if (refusing()) {
+            if (refusing() || coordination.reentering()) {
                 return null;
             }
             String id = leaseId();
@@ -268,7 +268,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** One script call renews every lease this replica holds (about every lease / 3). */
     private void renewAll() {
-        if (!coordination.degraded()) {
+        if (!coordination.degraded() || coordination.reentering()) {
             renew("renew").whenComplete((r, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);

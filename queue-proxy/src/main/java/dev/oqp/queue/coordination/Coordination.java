@@ -217,7 +217,11 @@ public final class Coordination extends AbstractLifeCycle {
             live.add(new Replica(id, data[0], started, expires));
         }
         replicas = List.copyOf(live);
-        lastLive = Math.max(1, live.size());
+        if (state == State.SHARED) {
+            // Not while re-entering: a backend that restarted empty lists only the replicas that have had a
+            // heartbeat since, and local_share must not divide by too few on the next outage.
+            lastLive = Math.max(1, live.size());
+        }
         if (state == State.DEGRADED && reentering.compareAndSet(false, true)) {
             // Waiters registered before the outage belong to the old incarnation: they expire and are swept.
             incarnation = newIncarnation();

@@ -108,6 +108,27 @@ class SharedSlotsEndToEndTest {
         assertSlotSetsEmpty();
     }
 
+    @Test
+    void queueStatusListsTheLiveReplicasAndFlagsADifferingConfig() throws Exception {
+        FakeOllama gpu = host(Replicas.host());
+        QueueProxy a = replicas.start(Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 2));
+        QueueProxy b = replicas.start(Replicas.yaml(redis.url(), "B", "", "gpu-1", gpu.baseUri(), 2));
+        QueueProxy c = replicas.start(Replicas.yaml(redis.url(), "C", "", "gpu-1", gpu.baseUri(), 3));
+        Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            com.fasterxml.jackson.databind.JsonNode status = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(replicas.http.send(java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + a.port() + "/queue/status"))
+                            .header("Authorization", "Bearer " + Replicas.KEY_A).build(),
+                            HttpResponse.BodyHandlers.ofString()).body());
+            assertThat(status.at("/coordination/state").asText()).isEqualTo("shared");
+            assertThat(status.at("/coordination/replica_id").asText()).isEqualTo("A");
+            Map<String, Boolean> differs = new java.util.TreeMap<>();
+            status.get("replicas").forEach(r -> differs.put(r.get("id").asText(), r.get("digest_differs").asBoolean()));
+            assertThat(differs).isEqualTo(Map.of("A", false, "B", false, "C", true));
+        });
+        assertThat(b.port()).isNotEqualTo(c.port());
+    }
+
     private java.util.concurrent.CompletableFuture<HttpResponse<String>> send(QueueProxy p, String client, String tier,
                                                                               String prompt) {
         return replicas.http.sendAsync(Replicas.generate(p, client, tier, prompt), HttpResponse.BodyHandlers.ofString());

@@ -181,7 +181,8 @@ public final class Coordination extends AbstractLifeCycle {
     /** A command failed or timed out: the backend counts as unreachable until the next heartbeat succeeds. */
     void failed(Throwable failure) {
         failures.incrementAndGet();
-        if (state == State.SHARED) {
+        // Releases of requests cut by a stop fail once the backend is closed: not an outage.
+        if (state == State.SHARED && !isStopping() && !isStopped()) {
             Throwable t = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException
                     ? failure.getCause() : failure;
             announce(State.DEGRADED, t.getClass().getSimpleName() + ": " + t.getMessage());

@@ -121,6 +121,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         synchronized (p) {
             if (p.step == Step.GRANTED) {
                 pending.remove(ticket);
+                // Used: a sweep that already holds this entry must not give the grant back.
+                p.step = Step.IDLE;
+                p.gone = true;
                 Held grant = p.grant;
                 SlotPool.HostLease lease = pool.take(ticket, grant.host(), p.reason, () -> released(grant.id()));
                 if (lease == null) {

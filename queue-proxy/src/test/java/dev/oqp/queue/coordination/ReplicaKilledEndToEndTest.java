@@ -103,7 +103,7 @@ class ReplicaKilledEndToEndTest {
             assertThat(r.body()).contains("\"done\":true").doesNotContain("\"error\"");
         }
         assertThat(waiting.join().statusCode()).isEqualTo(200);
-        assertThat(gpu.maxConcurrency()).isLessThanOrEqualTo(4);
+        assertThat(Replicas.maxConcurrency(gpu)).isLessThanOrEqualTo(4);
         RedisClient client = RedisClient.create(redis.url());
         try {
             RedisCommands<String, String> sync = client.connect().sync();

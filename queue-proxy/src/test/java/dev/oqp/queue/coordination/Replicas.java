@@ -79,8 +79,27 @@ final class Replicas implements AutoCloseable {
         return FakeOllama.builder().installed("m").loaded("m");
     }
 
+    /**
+     * How long the fake may take, after the proxy has read a response's last byte, to count that exchange as
+     * ended: its write callback runs on its own thread, which a loaded machine can delay by milliseconds while a
+     * replica has already released the slot and another dispatched into it. Two requests count as running at
+     * once only when they overlap by more than this; a real overshoot (one slot held twice) overlaps for a whole
+     * request, several times longer.
+     */
+    static final long END_LAG_NANOS = 3_000_000;
+
+    /** Per host name: the highest number of requests it ran at once, overlapping by more than the end lag. */
+    static int maxConcurrency(FakeOllama host) {
+        return maxPerClient(List.of(host), r -> "all").getOrDefault("all", 0);
+    }
+
     /** The highest number of requests of each client the hosts ran at once, over all of them together. */
     static Map<String, Integer> maxPerClient(List<FakeOllama> hosts) {
+        return maxPerClient(hosts, r -> r.bodyJson().get("prompt").asText().split(" ")[0]);
+    }
+
+    private static Map<String, Integer> maxPerClient(List<FakeOllama> hosts,
+            java.util.function.Function<RecordedRequest, String> key) {
         List<long[]> events = new ArrayList<>();
         List<String> who = new ArrayList<>();
         for (FakeOllama h : hosts) {
@@ -88,8 +107,8 @@ final class Replicas implements AutoCloseable {
                 if (r.probe() || !r.path().equals("/api/generate") || !r.finished()) {
                     continue;
                 }
-                String client = r.bodyJson().get("prompt").asText().split(" ")[0];
-                long end = r.completedNanos();
+                String client = key.apply(r);
+                long end = Math.max(r.receivedNanos(), r.completedNanos() - END_LAG_NANOS);
                 events.add(new long[] {r.receivedNanos(), 1, who.size()});
                 events.add(new long[] {end, -1, who.size()});
                 who.add(client);

@@ -93,6 +93,34 @@ final class Replicas implements AutoCloseable {
         return maxPerClient(List.of(host), r -> "all").getOrDefault("all", 0);
     }
 
+    /**
+     * The longest stretch, in microseconds, during which the fake's raw record (to its own end of each exchange)
+     * shows more than {@code cap} requests at once: evidence of what the end lag covers.
+     */
+    static long longestAboveMicros(FakeOllama host, int cap) {
+        List<long[]> events = new ArrayList<>();
+        for (RecordedRequest r : host.requests()) {
+            if (!r.probe() && r.path().equals("/api/generate") && r.finished()) {
+                events.add(new long[] {r.receivedNanos(), 1});
+                events.add(new long[] {r.completedNanos(), -1});
+            }
+        }
+        events.sort((x, y) -> x[0] != y[0] ? Long.compare(x[0], y[0]) : Long.compare(x[1], y[1]));
+        int now = 0;
+        long since = 0;
+        long longest = 0;
+        for (long[] e : events) {
+            int before = now;
+            now += (int) e[1];
+            if (before <= cap && now > cap) {
+                since = e[0];
+            } else if (before > cap && now <= cap) {
+                longest = Math.max(longest, e[0] - since);
+            }
+        }
+        return longest / 1000;
+    }
+
     /** The highest number of requests of each client the hosts ran at once, over all of them together. */
     static Map<String, Integer> maxPerClient(List<FakeOllama> hosts) {
         return maxPerClient(hosts, r -> r.bodyJson().get("prompt").asText().split(" ")[0]);

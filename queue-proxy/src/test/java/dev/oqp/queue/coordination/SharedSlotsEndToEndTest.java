@@ -74,9 +74,10 @@ class SharedSlotsEndToEndTest {
         int max2 = Replicas.maxConcurrency(gpu2);
         System.out.printf("coordination overshoot run: %d requests over 3 replicas in %.1fs; max concurrency seen"
                 + " gpu-1 %d/3, gpu-2 %d/2, per client %s (caps a=2, b=3), overlaps over %d ms; the fakes' own"
-                + " counters (which count an exchange until their write callback ran): gpu-1 %d, gpu-2 %d%n",
-                answers.size(), seconds, max1, max2, perClient, Replicas.END_LAG_NANOS / 1_000_000,
-                gpu1.maxConcurrency(), gpu2.maxConcurrency());
+                + " counters (which count an exchange until their write callback ran): gpu-1 %d, gpu-2 %d, above the"
+                + " cap for at most %d / %d us%n", answers.size(), seconds, max1, max2, perClient,
+                Replicas.END_LAG_NANOS / 1_000_000, gpu1.maxConcurrency(), gpu2.maxConcurrency(),
+                Replicas.longestAboveMicros(gpu1, 3), Replicas.longestAboveMicros(gpu2, 2));
         assertThat(ok).isEqualTo(2000);
         assertThat(max1).isLessThanOrEqualTo(3).isGreaterThanOrEqualTo(2);
         assertThat(max2).isLessThanOrEqualTo(2);

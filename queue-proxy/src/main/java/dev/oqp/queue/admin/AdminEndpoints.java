@@ -73,6 +73,11 @@ public final class AdminEndpoints {
         this.status = new StatusJson(scheduler, pool, fleet, metrics);
     }
 
+    /** Lists the replicas in {@code /queue/status} (coordination on); call before serving. */
+    public void coordination(dev.oqp.queue.coordination.Coordination coordination) {
+        status.coordination(coordination);
+    }
+
     /** True for an own endpoint that needs no key under {@code admin}. */
     public static boolean isPublic(String path, AdminConfig admin) {
         return "/metrics".equals(path) && admin.metricsPublic();

@@ -17,6 +17,7 @@ import dev.oqp.common.config.KeyConfig;
 import dev.oqp.common.config.OqpConfig;
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.cache.CacheService;
+import dev.oqp.queue.coordination.Coordination;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
@@ -42,6 +43,8 @@ final class StatusJson {
     private final SlotPool pool;
     private final Fleet fleet;
     private final QueueMetrics metrics;
+    /** Replicas acting as one, or null when {@code coordination} is off (the sections are absent then). */
+    private volatile Coordination coordination;
 
     StatusJson(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics) {
         this.scheduler = scheduler;
@@ -97,11 +100,43 @@ final class StatusJson {
             writeCache(g, cache);
         }
         writeClients(g, s, config, configuredClients);
+        Coordination c = coordination;
+        if (c != null) {
+            writeReplicas(g, c);
+        }
         g.writeObjectFieldStart("security");
         g.writeBooleanField("auth_enabled", config.auth().enabled());
         g.writeBooleanField("model_management_allowed", config.proxy().allowModelManagement());
         g.writeNumberField("active_keys", config.auth().keys().size());
         g.writeEndObject();
+    }
+
+    void coordination(Coordination coordination) {
+        this.coordination = coordination;
+    }
+
+    /**
+     * {@code coordination} (this replica's state and id) and {@code replicas}: each live one at the last
+     * heartbeat with its config digest, flagged when that differs from this replica's.
+     */
+    private static void writeReplicas(JsonGenerator g, Coordination c) throws IOException {
+        g.writeObjectFieldStart("coordination");
+        g.writeStringField("state", c.degraded() ? "degraded" : "shared");
+        g.writeStringField("replica_id", c.replicaId());
+        g.writeStringField("config_digest", c.digest());
+        g.writeEndObject();
+        g.writeArrayFieldStart("replicas");
+        long now = System.currentTimeMillis();
+        for (Coordination.Replica r : c.replicas()) {
+            g.writeStartObject();
+            g.writeStringField("id", r.id());
+            g.writeBooleanField("live", !c.degraded() || r.expiresAtMillis() > now);
+            g.writeStringField("config_digest", r.digest());
+            g.writeBooleanField("digest_differs", !r.digest().equals(c.digest()));
+            g.writeBooleanField("self", r.id().equals(c.replicaId()));
+            g.writeEndObject();
+        }
+        g.writeEndArray();
     }
 
     private static void writeTiers(JsonGenerator g, String field, Set<Tier> tiers) throws IOException {

@@ -55,6 +55,8 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     private ToIntFunction<String> clientCap;
     private final Map<String, Integer> clientInFlight = new HashMap<>();
     private int inFlight;
+    /** Replicas sharing every cap in a degraded coordination ({@link #share}); 1 = the whole caps, as alone. */
+    private int share = 1;
 
     /**
      * @param fleet     the hosts
@@ -100,11 +102,19 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     }
 
     @Override
-    public synchronized HostLease tryAcquire(Ticket<HostLease> ticket) {
-        if (inFlight >= globalCap) {
+    public HostLease tryAcquire(Ticket<HostLease> ticket) {
+        return tryAcquire(ticket, null);
+    }
+
+    /**
+     * {@link #tryAcquire(Ticket)} whose lease also runs {@code onRelease} once when it is released (coordination
+     * tracks the leases it took while degraded).
+     */
+    public synchronized HostLease tryAcquire(Ticket<HostLease> ticket, Runnable onRelease) {
+        if (inFlight >= shared(globalCap)) {
             return null;
         }
-        int cap = clientCap.applyAsInt(ticket.clientId());
+        int cap = shared(clientCap.applyAsInt(ticket.clientId()));
         int clientNow = clientInFlight.getOrDefault(ticket.clientId(), 0);
         if (cap > 0 && clientNow >= cap) {
             return null;
@@ -113,10 +123,55 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         if (choice == null) {
             return null;
         }
+        return take(choice, ticket.clientId(), ticket.model(), onRelease);
+    }
+
+    /**
+     * Takes a slot on the named host for {@code ticket} without checking any cap: coordination has already won
+     * the shared slots for it across the replicas. Null when no such host is configured now.
+     */
+    public synchronized HostLease take(Ticket<HostLease> ticket, String hostName, String reason, Runnable onRelease) {
+        Host host = fleet.host(hostName);
+        return host == null ? null : take(new Choice(host, reason), ticket.clientId(), ticket.model(), onRelease);
+    }
+
+    private HostLease take(Choice choice, String clientId, String model, Runnable onRelease) {
         choice.host().slotsInUse++;
         inFlight++;
-        clientInFlight.put(ticket.clientId(), clientNow + 1);
-        return new HostLease(choice.host(), choice.reason(), ticket.clientId(), ticket.model());
+        clientInFlight.merge(clientId, 1, Integer::sum);
+        return new HostLease(choice.host(), choice.reason(), clientId, model, onRelease);
+    }
+
+    /**
+     * The hosts able to serve {@code canonicalModel} now, most preferred first, whatever their free slots (the
+     * candidates a coordinated dispatch asks the shared slots for), with why each would be chosen.
+     */
+    public synchronized List<Choice> able(String canonicalModel) {
+        List<Choice> out = new ArrayList<>();
+        Set<String> tried = new java.util.HashSet<>();
+        Map<Host, Long> credits = new HashMap<>();
+        fleet.hosts().forEach(h -> credits.put(h, h.credit));
+        Choice c;
+        while ((c = choose(canonicalModel, tried, false)) != null) {
+            out.add(c);
+            tried.add(c.host().name());
+        }
+        // Listing is not choosing: the rotation's credits stay as they were.
+        credits.forEach((h, credit) -> h.credit = credit);
+        return out;
+    }
+
+    /**
+     * Runs this replica on its share of every cap: {@code max(1, cap / replicas)} of the global cap, of each
+     * client's and of each host's slots (coordination degraded with {@code on_failure: local_share}); 1 = whole.
+     */
+    public synchronized void share(int replicas) {
+        this.share = Math.max(1, replicas);
+    }
+
+    /** {@code cap} under the current share; 0 (no cap) stays 0. */
+    private int shared(int cap) {
+        return share <= 1 || cap <= 0 ? cap : Math.max(1, cap / share);
     }
 
     /**
@@ -145,7 +200,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         List<Host> preferred = new ArrayList<>();
         Host.Level bestLevel = null;
         for (Host host : hosts) {
-            if (!candidate(host, tried) || needSlot && host.slotsInUse >= host.config().maxConcurrent()) {
+            if (!candidate(host, tried) || needSlot && host.slotsInUse >= shared(host.config().maxConcurrent())) {
                 continue;
             }
             Host.Level level = host.level(model);
@@ -282,11 +337,13 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         private final String clientId;
         private final String model;
         private final AtomicBoolean released = new AtomicBoolean();
+        private final Runnable onRelease;
         // Guarded by the pool's monitor for writes; read by the request's own threads in sequence.
         private volatile Host host;
 
-        private HostLease(Host host, String reason, String clientId, String model) {
+        private HostLease(Host host, String reason, String clientId, String model, Runnable onRelease) {
             this.host = host;
+            this.onRelease = onRelease;
             this.reason = reason;
             this.clientId = clientId;
             this.model = model;
@@ -316,6 +373,9 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         public void release() {
             if (released.compareAndSet(false, true)) {
                 SlotPool.this.release(this);
+                if (onRelease != null) {
+                    onRelease.run();
+                }
             }
         }
     }

@@ -19,4 +19,12 @@ public interface Capacity<L extends Lease> {
      * @return the reservation, all or nothing; {@code null} when it is not possible now (nothing is held then)
      */
     L tryAcquire(Ticket<L> ticket);
+
+    /**
+     * {@code ticket} left the queue without being dispatched (expired, cancelled, flushed, or refused after it was
+     * tried at admission); called under the lock like {@link #tryAcquire}. A capacity that reserves for waiting
+     * tickets (coordination across replicas) gives back what it held for it; the default holds nothing.
+     */
+    default void forget(Ticket<L> ticket) {
+    }
 }

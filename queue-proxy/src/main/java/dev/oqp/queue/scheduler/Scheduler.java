@@ -237,7 +237,7 @@ public final class Scheduler<L extends Lease> {
                 } else {
                     Rejection.Reason overLimit = overLimit(ticket);
                     if (overLimit != null) {
-                        remove(ticket);
+                        left(ticket);
                         ticket.state = Ticket.State.DONE;
                         EnumSet<Tier> announced = overLimit == Rejection.Reason.TIER_FULL ? announcedFull : announcedBytes;
                         reject(ticket, overLimit, config.overflowStatusCode(), announced.add(ticket.requested()));
@@ -291,7 +291,7 @@ public final class Scheduler<L extends Lease> {
                 return false;
             }
             long now = ticks.nanos();
-            remove(ticket);
+            left(ticket);
             ticket.state = Ticket.State.DONE;
             long waited = now - ticket.submittedAt;
             post(() -> ticket.listener().cancelled(waited));
@@ -404,7 +404,7 @@ public final class Scheduler<L extends Lease> {
             }
             victims.sort(Comparator.comparingLong(t -> t.seq));
             for (Ticket<L> t : victims) {
-                remove(t);
+                left(t);
                 t.state = Ticket.State.DONE;
                 long waited = now - t.submittedAt;
                 post(() -> t.listener().flushed(waited));
@@ -522,6 +522,16 @@ public final class Scheduler<L extends Lease> {
         queuedBytes -= t.bodyBytes();
     }
 
+    /** Removes a ticket that leaves without being dispatched, and tells the capacity (see {@link Capacity#forget}). */
+    private void left(Ticket<L> t) {
+        remove(t);
+        try {
+            capacity.forget(t);
+        } catch (RuntimeException e) {
+            LOG.warn("capacity failed to forget {}", t, e);
+        }
+    }
+
     private void forgetIfIdle(ClientState c) {
         if (c.tickets.isEmpty() && c.inFlight == 0) {
             clients.remove(c.id);
@@ -557,7 +567,7 @@ public final class Scheduler<L extends Lease> {
     private void expire(long now) {
         while (!byDeadline.isEmpty() && byDeadline.first().deadline - now <= 0) {
             Ticket<L> t = byDeadline.first();
-            remove(t);
+            left(t);
             t.state = Ticket.State.DONE;
             long waited = now - t.submittedAt;
             post(() -> t.listener().expired(waited));

@@ -52,11 +52,23 @@ final class InferenceIntake {
     private final Sender sender;
     private final BooleanSupplier stopping;
     private final Webhooks webhooks;
+    /** {@code Retry-After} while coordination is closed: the heartbeat retries the backend every couple of seconds. */
+    static final long CLOSED_RETRY_AFTER_SECONDS = 2;
+    /** True while coordination is degraded with {@code on_failure: closed}: inference gets 503. */
+    private final BooleanSupplier closed;
 
     /** @param stopping true once the server is shutting down */
     InferenceIntake(Limiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
                     Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
                     Webhooks webhooks) {
+        this(rates, metrics, usage, fleet, bodies, executor, scheduler, sender, stopping, webhooks, () -> false);
+    }
+
+    /** @param closed true while inference must be refused (coordination degraded, {@code on_failure: closed}) */
+    InferenceIntake(Limiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
+                    Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
+                    Webhooks webhooks, BooleanSupplier closed) {
+        this.closed = closed;
         this.rates = rates;
         this.metrics = metrics;
         this.usage = usage;
@@ -70,6 +82,11 @@ final class InferenceIntake {
     }
 
     void admit(Call call) {
+        if (closed.getAsBoolean()) {
+            call.answer(503, "replica coordination unavailable; retry shortly", "coordination_unavailable",
+                    CLOSED_RETRY_AFTER_SECONDS);
+            return;
+        }
         CompletableFuture<RateLimiter.Decision> checked = rates.check(call.client.clientId(), call.client.limits());
         if (checked.isDone()) {
             limited(call, checked.join());

@@ -2,7 +2,6 @@ package dev.oqp.queue.server;
 
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +30,8 @@ import dev.oqp.queue.auth.FailureLimiter;
 import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
+import dev.oqp.queue.coordination.Coordination;
+import dev.oqp.queue.coordination.SharedSlots;
 import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.limits.RateLimiter;
 import dev.oqp.queue.limits.SharedRateLimiter;
@@ -94,8 +95,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final QueueMetrics metrics = new QueueMetrics();
     private final Webhooks webhooks;
     private final Reloader reloader;
-    /** The shared limits' and usage's connection when {@code coordination.backend} is set, else null. */
-    private final SharedState shared;
+    /** The replicas' coordination when {@code coordination.backend} is set, else null. */
+    private final Coordination coordination;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
     private volatile boolean started;
 
@@ -112,8 +113,19 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.fleet = new Fleet(hosts);
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
-        this.scheduler = new Scheduler<>(memory.queue(config), ticks, pool, timer);
+        // Off: the pool alone, exactly as one process always ran. On: the pool behind the shared leases.
+        this.coordination = config.coordination().enabled()
+                ? new Coordination(config.coordination(), config, metrics) : null;
+        SharedSlots sharedSlots = coordination == null ? null : new SharedSlots(pool, coordination,
+                () -> (settings == null ? config : settings.config()).queue().aging().toMillis());
+        this.scheduler = new Scheduler<>(memory.queue(config), ticks, sharedSlots == null ? pool : sharedSlots,
+                timer);
         timer.attach(scheduler);
+        if (sharedSlots != null) {
+            sharedSlots.attach(scheduler, server.getThreadPool());
+            // Started before the ports: the first requests find the state decided.
+            server.addBean(coordination, true);
+        }
         fleet.addListener(new FleetEvents(metrics, fleet, scheduler));
         this.webhooks = new Webhooks(config.webhooks(), metrics, CommandLine.version(QueueProxy.class));
         webhooks.listenTo(scheduler, fleet);
@@ -142,30 +154,17 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
                 Optional.ofNullable(settings.cache()).ifPresent(CacheService::close);
             }
         }, true);
-        // Interim wiring of the shared limits and usage (see SharedState): replaced by the coordination package's.
+        // With coordination, limits and usage are shared through its connection; else in memory, as always.
         Limiter rates;
         Usage usageLedger;
-        if (config.coordination().enabled()) {
-            this.shared = new SharedState(config.coordination());
-            server.addBean(new AbstractLifeCycle() {
-                @Override
-                protected void doStart() {
-                    shared.awaitFirstConnection(Duration.ofSeconds(5));
-                }
-
-                @Override
-                protected void doStop() {
-                    shared.close();
-                }
-            }, true);
+        if (coordination != null) {
             Runnable degradedLimit = () -> metrics.coordinationDegradedDecisions.labelValues("rate_limit").inc();
-            rates = new SharedRateLimiter(shared.commands(), config.coordination().keyPrefix(), shared.replicas(),
-                    config.coordination().timeout(), degradedLimit);
-            usageLedger = new SharedUsage(shared.commands(), config.coordination().keyPrefix(),
+            rates = new SharedRateLimiter(coordination.commands(), config.coordination().keyPrefix(),
+                    coordination::lastLive, config.coordination().timeout(), degradedLimit);
+            usageLedger = new SharedUsage(coordination.commands(), config.coordination().keyPrefix(),
                     config.coordination().timeout(), Clock.systemUTC(), new UsageLedger(Clock.systemUTC()),
                     what -> metrics.coordinationDegradedDecisions.labelValues(what).inc());
         } else {
-            this.shared = null;
             rates = new RateLimiter(System::nanoTime, Clock.systemUTC());
             usageLedger = new UsageLedger(Clock.systemUTC());
         }
@@ -181,8 +180,12 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         HeaderClients headerClients = new HeaderClients();
         AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping,
                 server.getScheduler());
+        if (coordination != null) {
+            admin.coordination(coordination);
+        }
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
-                scheduler, forwarder, stopping, webhooks);
+                scheduler, forwarder, stopping, webhooks,
+                sharedSlots == null ? () -> false : sharedSlots::refusing);
         DirectRoute direct = new DirectRoute(fleet, pool, metrics, new MergedLists(fleet, monitor, metrics), bodies,
                 forwarder);
 
@@ -344,9 +347,9 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         return pool;
     }
 
-    /** The shared limits' connection, or null when coordination is off (tests set its replica count). */
-    SharedState shared() {
-        return shared;
+    /** The replicas' coordination, or null when it is off. */
+    Coordination coordination() {
+        return coordination;
     }
 
     /** The embedding cache, or null when disabled. */

@@ -753,4 +753,50 @@ class SlotPoolTest {
             assertThat(pool.tryAcquire(ticket("y"))).as("one slot, taken once").isNull();
         }
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aShareRunsEveryCapDividedByTheReplicasWithAtLeastOneSlotPerHost() {
+        Fleet fleet = fleet(host("big", 6, 1), host("small", 1, 1));
+        installed(fleet, "big", LLAMA);
+        installed(fleet, "small", MISTRAL);
+        SlotPool pool = new SlotPool(fleet, new RoutingConfig(Strategy.MODEL_AWARE, Fallback.ANY_HEALTHY, true), 0,
+                id -> id.equals("capped") ? 4 : 0);
+        pool.share(3);
+        List<Lease> leases = new java.util.ArrayList<>();
+        Lease l;
+        while ((l = pool.tryAcquire(ticket("free"))) != null) {
+            leases.add(l);
+        }
+        assertThat(leases).as("6 / 3 slots of big (and the global cap 7 / 3 = 2)").hasSize(2);
+        leases.forEach(Lease::release);
+        Lease small = pool.tryAcquire(ticket("free", MISTRAL));
+        assertThat(small).as("1 / 3 rounds up to one slot of small").isNotNull();
+        assertThat(pool.tryAcquire(ticket("free", MISTRAL))).isNull();
+        small.release();
+        assertThat(pool.tryAcquire(ticket("capped"))).isNotNull();
+        assertThat(pool.tryAcquire(ticket("capped"))).as("client cap 4 / 3 = 1").isNull();
+        pool.share(1);
+        assertThat(pool.tryAcquire(ticket("capped"))).as("whole caps again").isNotNull();
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void takeUsesTheNamedHostWithoutACapCheckAndAbleListsHostsInPreferenceOrder() {
+        Fleet fleet = fleet(host("a", 1, 1), host("b", 1, 1));
+        installed(fleet, "a", LLAMA);
+        loaded(fleet, "b", LLAMA);
+        SlotPool pool = modelAware(fleet);
+        assertThat(pool.able(LLAMA)).extracting(c -> c.host().name()).containsExactly("b", "a");
+        int[] released = new int[1];
+        SlotPool.HostLease one = pool.take(ticket("x"), "a", "installed", () -> released[0]++);
+        SlotPool.HostLease two = pool.take(ticket("x"), "a", "installed", () -> released[0]++);
+        assertThat(pool.inFlight("a")).isEqualTo(2);
+        assertThat(pool.take(ticket("x"), "gone", "installed", () -> { })).isNull();
+        one.release();
+        one.release();
+        two.release();
+        assertThat(released[0]).isEqualTo(2);
+        assertThat(pool.inFlight()).isZero();
+    }
 }

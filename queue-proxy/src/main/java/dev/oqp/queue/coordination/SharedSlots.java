@@ -1,0 +1,324 @@
+package dev.oqp.queue.coordination;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+import dev.oqp.common.config.CoordinationConfig;
+import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Capacity;
+import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Ticket;
+
+/**
+ * The scheduler's capacity when replicas coordinate: the slots of every host, client cap and the global cap are
+ * leases in Valkey, shared by all replicas, and a grant goes to the best-ranked live waiter whichever replica
+ * holds it (see {@code acquire.lua} and docs/architecture.md).
+ *
+ * <p>{@link #tryAcquire} runs under the scheduler's lock and never waits: for a ticket with no shared grant yet it
+ * lists the hosts this replica would choose (the {@link SlotPool}'s rule: health, models, load, weight), sends one
+ * acquire script and returns null. When the script grants, the grant is recorded and a dispatch pass is run; that
+ * pass finds it and takes the local slot on the granted host without a check (the shared one is already held).
+ * A grant not taken within {@link #GRANT_HOLD_MILLIS}, or whose ticket left, is given back. A refused ticket is
+ * left registered in the shared waiting index and asks again on the next pass: a "freed" message, a release here,
+ * or the {@link Coordination#POLL}.
+ *
+ * <p>Degraded ({@link Coordination.State#DEGRADED}): {@code local_share} takes local slots from the pool run on its
+ * share of every cap, {@code closed} takes none (the intake answers 503). Leases taken then are tracked like the
+ * others; the re-entry adopts every running lease of this replica into Valkey before the state is shared again,
+ * so the others count them and none is leaked (they expire one lease after their last renewal in any case).
+ */
+public final class SharedSlots implements Capacity<SlotPool.HostLease> {
+    /** How long a grant waits for its ticket's next dispatch pass before it is given back. */
+    static final long GRANT_HOLD_MILLIS = 2000;
+    /** Better-ranked waiters a grant looks at. */
+    static final int SCAN = 64;
+
+    private enum Step { IDLE, ASKING, GRANTED }
+
+    /** A ticket's shared state; guarded by itself. */
+    private static final class Pending {
+        final String waiterId;
+        Step step = Step.IDLE;
+        boolean gone;
+        Held grant;
+        String reason;
+        long grantedAt;
+
+        Pending(String waiterId) {
+            this.waiterId = waiterId;
+        }
+    }
+
+    /** A lease of this replica: its id and the host and client sets it is in. */
+    private record Held(String id, String host, String client) {
+    }
+
+    private final SlotPool pool;
+    private final Coordination coordination;
+    private final Backend backend;
+    private final LongSupplier agingMillis;
+    private final Map<Ticket<SlotPool.HostLease>, Pending> pending = new ConcurrentHashMap<>();
+    private final Map<String, Held> held = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicBoolean wakePending = new AtomicBoolean();
+    private volatile Scheduler<SlotPool.HostLease> scheduler;
+    private volatile Executor executor;
+
+    /** @param agingMillis the queue's {@code aging} in force (the waiting index ranks by it) */
+    public SharedSlots(SlotPool pool, Coordination coordination, LongSupplier agingMillis) {
+        this.pool = pool;
+        this.coordination = coordination;
+        this.backend = coordination.backend();
+        this.agingMillis = agingMillis;
+    }
+
+    /** Wires the scheduler this is the capacity of; its passes run on {@code executor}. Call before starting. */
+    public void attach(Scheduler<SlotPool.HostLease> scheduler, Executor executor) {
+        this.scheduler = scheduler;
+        this.executor = executor;
+        coordination.attach(this::wake, this::adoptAll, this::stateChanged);
+        coordination.every(coordination.config().lease().dividedBy(3), this::renewAll);
+        coordination.every(Coordination.POLL, this::sweep);
+    }
+
+    /** True while inference requests must be refused ({@code on_failure: closed} and degraded). */
+    public boolean refusing() {
+        return coordination.degraded() && coordination.config().onFailure() == CoordinationConfig.OnFailure.CLOSED;
+    }
+
+    /** Leases of this replica held now (tests). */
+    int held() {
+        return held.size();
+    }
+
+    @Override
+    public SlotPool.HostLease tryAcquire(Ticket<SlotPool.HostLease> ticket) {
+        if (coordination.degraded()) {
+            Pending p = pending.remove(ticket);
+            if (p != null) {
+                drop(p);
+            }
+            if (refusing() || coordination.reentering()) {
+                return null;
+            }
+            String id = leaseId();
+            SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
+            if (lease != null) {
+                held.put(id, new Held(id, lease.host().name(), ticket.clientId()));
+            }
+            return lease;
+        }
+        Pending p = pending.computeIfAbsent(ticket, t -> new Pending(coordination.replicaId() + ":w" + ids.incrementAndGet()));
+        synchronized (p) {
+            if (p.step == Step.GRANTED) {
+                pending.remove(ticket);
+                // Used: a sweep that already holds this entry must not give the grant back.
+                p.step = Step.IDLE;
+                p.gone = true;
+                Held grant = p.grant;
+                SlotPool.HostLease lease = pool.take(ticket, grant.host(), p.reason, () -> released(grant.id()));
+                if (lease == null) {
+                    releaseShared(grant);
+                    return null;
+                }
+                held.put(grant.id(), grant);
+                return lease;
+            }
+            if (p.step == Step.IDLE) {
+                ask(ticket, p);
+            }
+            return null;
+        }
+    }
+
+    @Override
+    public void forget(Ticket<SlotPool.HostLease> ticket) {
+        Pending p = pending.remove(ticket);
+        if (p != null) {
+            drop(p);
+        }
+    }
+
+    /** Sends the acquire script for {@code ticket}; with {@code p}'s monitor held. */
+    private void ask(Ticket<SlotPool.HostLease> ticket, Pending p) {
+        List<SlotPool.Choice> able = pool.able(ticket.model());
+        if (able.isEmpty()) {
+            return;
+        }
+        String client = ticket.clientId();
+        int clientCap = pool.clientCap(client);
+        Map<String, String> reasons = new HashMap<>();
+        List<String> keys = new ArrayList<>(List.of(backend.prefix + "global", backend.prefix + "client:" + client,
+                backend.prefix + "waiting", backend.prefix + "waiter-data", backend.prefix + "incarnations"));
+        StringBuilder names = new StringBuilder();
+        List<String> hostArgs = new ArrayList<>();
+        for (SlotPool.Choice c : able) {
+            String name = c.host().name();
+            reasons.put(name, c.reason());
+            keys.add(backend.prefix + "host:" + name);
+            hostArgs.add(name);
+            hostArgs.add(Integer.toString(c.host().config().maxConcurrent()));
+            names.append(names.length() == 0 ? "" : ",").append(name);
+        }
+        long aging = agingMillis.getAsLong();
+        long offset = ticket.requested().ordinal() * (aging > 0 ? aging : 1_000_000_000_000L);
+        String leaseId = leaseId();
+        String data = coordination.incarnation() + "\n" + client + "\n" + clientCap + "\n" + names;
+        List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()), leaseId,
+                p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
+                Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix));
+        args.addAll(hostArgs);
+        p.step = Step.ASKING;
+        backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
+                .whenComplete((reply, failure) -> answered(p, leaseId, client, reasons, (List<?>) reply, failure));
+    }
+
+    private void answered(Pending p, String leaseId, String client, Map<String, String> reasons, List<?> reply,
+                          Throwable failure) {
+        boolean wake = false;
+        synchronized (p) {
+            p.step = Step.IDLE;
+            if (failure != null) {
+                coordination.failed(failure);
+            } else if (((Number) reply.get(0)).longValue() == 1) {
+                Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client);
+                if (p.gone) {
+                    releaseShared(grant);
+                } else {
+                    p.step = Step.GRANTED;
+                    p.grant = grant;
+                    p.reason = reasons.get(grant.host());
+                    p.grantedAt = System.nanoTime();
+                    wake = true;
+                }
+            } else if (p.gone) {
+                forgetWaiter(p.waiterId);
+            }
+        }
+        if (wake) {
+            wake();
+        }
+    }
+
+    /** A ticket left or went local: gives back its grant and its place in the waiting index. */
+    private void drop(Pending p) {
+        synchronized (p) {
+            p.gone = true;
+            if (p.step == Step.GRANTED) {
+                releaseShared(p.grant);
+                p.step = Step.IDLE;
+            }
+            if (p.step == Step.IDLE && !coordination.degraded()) {
+                forgetWaiter(p.waiterId);
+            }
+        }
+    }
+
+    /** Gives back grants that waited too long for their ticket (it was passed over, or its tier paused). */
+    private void sweep() {
+        long now = System.nanoTime();
+        boolean any = false;
+        for (Map.Entry<Ticket<SlotPool.HostLease>, Pending> e : pending.entrySet()) {
+            Pending p = e.getValue();
+            synchronized (p) {
+                if (p.step == Step.GRANTED && now - p.grantedAt > TimeUnit.MILLISECONDS.toNanos(GRANT_HOLD_MILLIS)) {
+                    releaseShared(p.grant);
+                    p.step = Step.IDLE;
+                    any = true;
+                }
+            }
+        }
+        if (any) {
+            wake();
+        }
+    }
+
+    private void released(String id) {
+        Held h = held.remove(id);
+        if (h != null) {
+            releaseShared(h);
+        }
+    }
+
+    private void releaseShared(Held h) {
+        backend.run(Backend.RELEASE, new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
+            backend.prefix + "client:" + h.client()}, h.id(), backend.freedChannel(), coordination.replicaId())
+                .whenComplete((r, failure) -> {
+                    if (failure != null) {
+                        // Not in Valkey, or it expires there one lease after its last renewal.
+                        coordination.failed(failure);
+                    }
+                });
+    }
+
+    private void forgetWaiter(String waiterId) {
+        backend.run(Backend.FORGET, new String[] {backend.prefix + "waiting", backend.prefix + "waiter-data"}, waiterId)
+                .whenComplete((r, failure) -> {
+                    if (failure != null) {
+                        coordination.failed(failure);
+                    }
+                });
+    }
+
+    /** One script call renews every lease this replica holds (about every lease / 3). */
+    private void renewAll() {
+        if (!coordination.degraded() || coordination.reentering()) {
+            renew("renew").whenComplete((r, failure) -> {
+                if (failure != null) {
+                    coordination.failed(failure);
+                }
+            });
+        }
+    }
+
+    /** Re-entry: every running lease of this replica, also those taken while degraded, is put (back) in Valkey. */
+    private CompletableFuture<?> adoptAll() {
+        return renew("adopt");
+    }
+
+    private CompletableFuture<?> renew(String mode) {
+        List<Held> all = new ArrayList<>(held.values());
+        if (all.isEmpty()) {
+            return CompletableFuture.completedFuture(0L);
+        }
+        List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()),
+                backend.prefix, mode));
+        for (Held h : all) {
+            args.add(h.id());
+            args.add(h.host());
+            args.add(h.client());
+        }
+        return backend.run(Backend.RENEW, new String[] {backend.prefix + "global"}, args.toArray(String[]::new));
+    }
+
+    private void stateChanged() {
+        boolean share = coordination.degraded()
+                && coordination.config().onFailure() == CoordinationConfig.OnFailure.LOCAL_SHARE;
+        pool.share(share ? coordination.lastLive() : 1);
+    }
+
+    /** Runs one dispatch pass soon, off the caller's thread; wake-ups that arrive meanwhile share it. */
+    private void wake() {
+        Scheduler<SlotPool.HostLease> s = scheduler;
+        Executor e = executor;
+        if (s != null && e != null && wakePending.compareAndSet(false, true)) {
+            e.execute(() -> {
+                wakePending.set(false);
+                s.capacityChanged();
+            });
+        }
+    }
+
+    private String leaseId() {
+        return coordination.incarnation() + ":" + ids.incrementAndGet();
+    }
+}

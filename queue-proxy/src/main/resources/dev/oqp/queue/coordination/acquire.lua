@@ -1,0 +1,86 @@
+-- Takes a slot of the global cap, of the client and of one candidate host for one request, all or none.
+-- KEYS: 1 global set, 2 client set, 3 waiting index, 4 waiter data, 5 incarnations, 6.. candidate host sets
+-- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
+--       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, then per candidate host: name, cap
+-- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseMs, leaseId, waiterId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local client, clientCap, globalCap = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local prefix = ARGV[10]
+
+local function wait()
+  redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[4]), waiterId)
+  redis.call('HSET', KEYS[4], waiterId, ARGV[9])
+  return {0}
+end
+
+local function count(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+
+local globalFree = globalCap - count(KEYS[1])
+local clientUsed = {}
+clientUsed[client] = count(KEYS[2])
+if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+  return wait()
+end
+local hosts, free = {}, {}
+local n = (#ARGV - 10) / 2
+for i = 1, n do
+  local name, cap = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
+  hosts[i] = name
+  free[name] = cap - count(KEYS[5 + i])
+end
+
+-- Better-ranked waiters of live replicas claim, in rank order, a slot they could use among these hosts.
+local mine = redis.call('ZSCORE', KEYS[3], waiterId)
+local score = mine and tonumber(mine) or (now + tonumber(ARGV[4]))
+local better = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', score, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[8]))
+for j = 1, #better, 2 do
+  local other, otherScore = better[j], tonumber(better[j + 1])
+  if other ~= waiterId and (otherScore < score or other < waiterId) then
+    local data = redis.call('HGET', KEYS[4], other)
+    local fields = {}
+    if data then
+      for f in string.gmatch(data, '[^\n]+') do fields[#fields + 1] = f end
+    end
+    local alive = #fields >= 4 and tonumber(redis.call('ZSCORE', KEYS[5], fields[1]) or '0') > now
+    if not alive then
+      redis.call('ZREM', KEYS[3], other)
+      redis.call('HDEL', KEYS[4], other)
+    else
+      local otherClient, otherCap = fields[2], tonumber(fields[3])
+      if clientUsed[otherClient] == nil then
+        clientUsed[otherClient] = count(prefix .. 'client:' .. otherClient)
+      end
+      if globalFree > 0 and (otherCap <= 0 or clientUsed[otherClient] < otherCap) then
+        for h in string.gmatch(fields[4], '[^,]+') do
+          if free[h] ~= nil and free[h] > 0 then
+            free[h] = free[h] - 1
+            globalFree = globalFree - 1
+            clientUsed[otherClient] = clientUsed[otherClient] + 1
+            break
+          end
+        end
+      end
+    end
+  end
+end
+
+if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+  return wait()
+end
+for i = 1, n do
+  if free[hosts[i]] > 0 then
+    local expiry = now + leaseMs
+    redis.call('ZADD', KEYS[1], expiry, leaseId)
+    redis.call('ZADD', KEYS[2], expiry, leaseId)
+    redis.call('ZADD', KEYS[5 + i], expiry, leaseId)
+    redis.call('ZREM', KEYS[3], waiterId)
+    redis.call('HDEL', KEYS[4], waiterId)
+    return {1, hosts[i]}
+  end
+end
+return wait()

@@ -5,7 +5,6 @@ import static dev.oqp.common.config.Values.or;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 
 /** Binds {@code coordination:}. A Redis URL may hold a password: problems show it redacted. */
@@ -44,18 +43,7 @@ final class CoordinationBinder {
         if (text == null || text.isBlank()) {
             return null;
         }
-        String lower = text.trim().toLowerCase(Locale.ROOT);
-        if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
-            String problem = RedisUrls.problem(text.trim());
-            if (problem == null) {
-                return text.trim();
-            }
-            node.problem(RedisUrls.redact(text.trim()) + ": " + problem
-                    + " (expected: redis://[[user]:password@]host[:port][/db])");
-        } else {
-            node.problem(Node.show(RedisUrls.redact(text)) + " (expected: a redis:// or rediss:// URL)");
-        }
-        return null;
+        return Values.redisUrl(node, text, "a redis:// or rediss:// URL");
     }
 
     /** The host name ({@code HOSTNAME}, as containers set it, else the system's) and process id, cut to the id rule. */

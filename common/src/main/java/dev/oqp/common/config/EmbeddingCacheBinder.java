@@ -42,16 +42,7 @@ final class EmbeddingCacheBinder {
         if (lower.equals(EmbeddingCacheConfig.MEMORY)) {
             return EmbeddingCacheConfig.MEMORY;
         }
-        if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
-            String problem = RedisUrls.problem(text.trim());
-            if (problem == null) {
-                return text.trim();
-            }
-            node.problem(RedisUrls.redact(text.trim()) + ": " + problem
-                    + " (expected: redis://[[user]:password@]host[:port][/db])");
-        } else {
-            node.problem(Node.show(RedisUrls.redact(text)) + " (expected: memory, or a redis:// or rediss:// URL)");
-        }
-        return fallback;
+        String url = Values.redisUrl(node, text, "memory, or a redis:// or rediss:// URL");
+        return url != null ? url : fallback;
     }
 }

@@ -176,4 +176,23 @@ final class Values {
         }
         return path;
     }
+
+    /**
+     * {@code text} (trimmed) when it is a valid {@code redis://} or {@code rediss://} URL; else a problem at
+     * {@code node} that shows the URL with its password redacted and says what was {@code expected}, and null.
+     */
+    static String redisUrl(Node node, String text, String expected) {
+        String trimmed = text.trim();
+        String lower = trimmed.toLowerCase(Locale.ROOT);
+        if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
+            String problem = RedisUrls.problem(trimmed);
+            if (problem == null) {
+                return trimmed;
+            }
+            node.problem(RedisUrls.redact(trimmed) + ": " + problem + " (expected: redis://[[user]:password@]host[:port][/db])");
+        } else {
+            node.problem(Node.show(RedisUrls.redact(text)) + " (expected: " + expected + ")");
+        }
+        return null;
+    }
 }

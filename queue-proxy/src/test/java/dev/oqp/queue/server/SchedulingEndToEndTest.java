@@ -189,8 +189,9 @@ class SchedulingEndToEndTest {
             URI generate = base(proxy).resolve("/api/generate");
             List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
 
-            // c1 holds one of the two slots for 600 ms; c2..c10 wait for the capped client's only slot.
-            all.add(fixture.sendAsync(post(generate, gen("c1", 60), "Authorization", bearer(KEY_CAPPED))));
+            // c1 holds one of the two slots for 2 s (long enough for a loaded machine to queue the rest behind it);
+            // c2..c10 wait for the capped client's only slot.
+            all.add(fixture.sendAsync(post(generate, gen("c1", 200), "Authorization", bearer(KEY_CAPPED))));
             ollama.awaitRequests(1, WAIT);
             for (int i = 2; i <= 10; i++) {
                 all.add(fixture.sendAsync(post(generate, gen("c" + i, 2), "Authorization", bearer(KEY_CAPPED))));

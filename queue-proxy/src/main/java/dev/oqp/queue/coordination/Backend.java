@@ -65,6 +65,7 @@ final class Backend implements AutoCloseable {
     static final Script RELEASE = Script.load("release");
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
+    static final Script HOSTS = Script.load("hosts");
 
     private final RedisURI uri;
     private final Duration timeout;
@@ -75,6 +76,7 @@ final class Backend implements AutoCloseable {
     private volatile StatefulRedisConnection<String, String> connection;
     private volatile StatefulRedisPubSubConnection<String, String> pubSub;
     private volatile boolean closed;
+    private volatile Consumer<String> onHealth = m -> { };
     private final java.util.concurrent.atomic.AtomicBoolean connecting = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicBoolean subscribing = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -99,6 +101,16 @@ final class Backend implements AutoCloseable {
     /** The channel a release publishes on. */
     String freedChannel() {
         return prefix + "freed";
+    }
+
+    /** The channel a replica publishes a host it marked down on ({@code <host>\n<mark>}). */
+    String healthChannel() {
+        return prefix + "health";
+    }
+
+    /** Runs {@code listener} on each message of the health channel (set before connecting). */
+    void onHealth(Consumer<String> listener) {
+        this.onHealth = listener;
     }
 
     /**
@@ -132,11 +144,15 @@ final class Backend implements AutoCloseable {
                 c.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
-                        onFreed.accept(message);
+                        if (healthChannel().equals(channel)) {
+                            onHealth.accept(message);
+                        } else {
+                            onFreed.accept(message);
+                        }
                     }
                 });
                 // Lettuce subscribes again by itself after a reconnect.
-                c.async().subscribe(freedChannel());
+                c.async().subscribe(freedChannel(), healthChannel());
                 pubSub = c;
             });
         }

@@ -51,6 +51,8 @@ public final class Coordination extends AbstractLifeCycle {
     }
 
     private final CoordinationConfig config;
+    private final Duration healthInterval;
+    private final Duration modelSyncInterval;
     private final String digest;
     private final long startedAt = System.currentTimeMillis();
     private final Backend backend;
@@ -70,6 +72,8 @@ public final class Coordination extends AbstractLifeCycle {
 
     public Coordination(CoordinationConfig config, OqpConfig whole, QueueMetrics metrics) {
         this.config = config;
+        this.healthInterval = whole.ollama().healthCheckInterval();
+        this.modelSyncInterval = whole.ollama().modelSyncInterval();
         this.digest = digest(whole);
         this.backend = new Backend(config);
         this.commands = backend.commands();
@@ -147,6 +151,21 @@ public final class Coordination extends AbstractLifeCycle {
 
     CoordinationConfig config() {
         return config;
+    }
+
+    /** How long a host marked down stays marked: twice {@code ollama.health_check_interval}, at least 2 s. */
+    Duration downMark() {
+        Duration d = healthInterval.multipliedBy(2);
+        return d.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : d;
+    }
+
+    /**
+     * How long a "loading this model on that host" mark lives: twice {@code ollama.model_sync_interval} (by then
+     * every replica's inventory lists the model loaded), at least the lease.
+     */
+    Duration loadingMark() {
+        Duration d = modelSyncInterval.multipliedBy(2);
+        return d.compareTo(config.lease()) < 0 ? config.lease() : d;
     }
 
     /** This process's current incarnation: {@code <replica_id>@<random>}, renewed on each re-entry. */

@@ -31,6 +31,10 @@ import dev.oqp.queue.scheduler.Ticket;
  * left registered in the shared waiting index and asks again on the next pass: a "freed" message, a release here,
  * or the {@link Coordination#POLL}.
  *
+ * <p>Cold-load coalescing: a ticket whose model no able host has in memory also sends the model's loading mark;
+ * the script grants only the host that mark names (when this replica may use it), or marks the host it grants
+ * (for {@link Coordination#loadingMark()}), so replicas asking for a cold model at once load it on one host.
+ *
  * <p>Degraded ({@link Coordination.State#DEGRADED}): {@code local_share} takes local slots from the pool run on its
  * share of every cap, {@code closed} takes none (the intake answers 503). Leases taken then are tracked like the
  * others; the re-entry adopts every running lease of this replica into Valkey before the state is shared again,
@@ -177,6 +181,11 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
                 Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix));
         args.addAll(hostArgs);
+        if (coldEverywhere(ticket.model(), able)) {
+            // Cold-load coalescing: the first grant marks its host as loading the model; the others go there.
+            keys.add(backend.prefix + "loading:" + ticket.model());
+            args.add(Long.toString(coordination.loadingMark().toMillis()));
+        }
         p.step = Step.ASKING;
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
                 .whenComplete((reply, failure) -> answered(p, leaseId, client, reasons, (List<?>) reply, failure));
@@ -207,6 +216,19 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         if (wake) {
             wake();
         }
+    }
+
+    /** True when cold loads are protected and no able host has {@code model} in memory, as far as this replica knows. */
+    private boolean coldEverywhere(String model, List<SlotPool.Choice> able) {
+        if (model == null || !pool.protectColdLoads()) {
+            return false;
+        }
+        for (SlotPool.Choice c : able) {
+            if (!c.cold(model)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A ticket left or went local: gives back its grant and its place in the waiting index. */

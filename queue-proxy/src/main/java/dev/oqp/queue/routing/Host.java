@@ -62,6 +62,8 @@ public final class Host {
     private volatile boolean retired;
     /** Requests in flight here; guarded by the {@link SlotPool}'s monitor. */
     int slotsInUse;
+    /** Requests the other replicas run here, at the last coordination snapshot (0 alone); guarded by the pool. */
+    int othersInFlight;
     /** This host's credit in the slot pool's weighted rotation; guarded by the {@link SlotPool}'s monitor. */
     long credit;
     private volatile Health health = Health.UNKNOWN;

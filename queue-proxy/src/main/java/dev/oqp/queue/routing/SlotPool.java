@@ -33,7 +33,8 @@ import dev.oqp.queue.scheduler.Ticket;
  *       with free hosts go ahead (the scheduler skips it).</li>
  *   <li>Among able hosts with a free slot, the most preferred: {@code model_aware} prefers loaded, then
  *       installed, then not synced, then the fewest requests in flight per unit of {@code weight};
- *       {@code least_busy} the fewest in flight per unit of weight (loaded or not); {@code round_robin} has no
+ *       {@code least_busy} the fewest in flight per unit of weight (loaded or not; with coordination, in flight
+ *       over every replica, from the last heartbeat's snapshot); {@code round_robin} has no
  *       preference. Requests in flight per weight: a host of weight 2 with two requests is as busy as one of
  *       weight 1 with one.</li>
  *   <li>Among the equally preferred hosts: a smooth weighted rotation (nginx's): each host earns its weight
@@ -161,6 +162,23 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return out;
     }
 
+    /** Whether {@code routing.protect_cold_loads} is on (coordination then coalesces cold loads across replicas). */
+    public synchronized boolean protectColdLoads() {
+        return routing.protectColdLoads();
+    }
+
+    /**
+     * Takes a snapshot of the host's requests in flight over every replica (coordination's heartbeat): until the
+     * next one, the host counts as busy with the other replicas' part of it plus this replica's own in flight now.
+     * Eventually consistent; 0 when alone. Unknown host: ignored.
+     */
+    public synchronized void sharedInFlight(String hostName, int allReplicas) {
+        Host host = fleet.host(hostName);
+        if (host != null) {
+            host.othersInFlight = Math.max(0, allReplicas - host.slotsInUse);
+        }
+    }
+
     /**
      * Runs this replica on its share of every cap: {@code max(1, cap / replicas)} of the global cap, of each
      * client's and of each host's slots (coordination degraded with {@code on_failure: local_share}); 1 = whole.
@@ -264,8 +282,8 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             return level.compareTo(bestLevel);
         }
         // Fewer in flight per unit of weight: a / wa < b / wb, compared without division.
-        long mine = (long) host.slotsInUse * best.config().weight();
-        long theirs = (long) best.slotsInUse * host.config().weight();
+        long mine = (long) (host.slotsInUse + host.othersInFlight) * best.config().weight();
+        long theirs = (long) (best.slotsInUse + best.othersInFlight) * host.config().weight();
         return Long.compare(theirs, mine);
     }
 

@@ -31,6 +31,7 @@ import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.coordination.Coordination;
+import dev.oqp.queue.coordination.SharedHealth;
 import dev.oqp.queue.coordination.SharedSlots;
 import dev.oqp.queue.limits.Limiter;
 import dev.oqp.queue.limits.RateLimiter;
@@ -123,6 +124,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         timer.attach(scheduler);
         if (sharedSlots != null) {
             sharedSlots.attach(scheduler, server.getThreadPool());
+            new SharedHealth(fleet, pool, coordination);
             // Started before the ports: the first requests find the state decided.
             server.addBean(coordination, true);
         }

@@ -1,8 +1,12 @@
 -- Takes a slot of the global cap, of the client and of one candidate host for one request, all or none.
--- KEYS: 1 global set, 2 client set, 3 waiting index, 4 waiter data, 5 incarnations, 6.. candidate host sets
+-- KEYS: 1 global set, 2 client set, 3 waiting index, 4 waiter data, 5 incarnations, 6.. candidate host sets,
+--       then, for a cold model only, its loading mark
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
---       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, then per candidate host: name, cap
+--       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, then per candidate host: name, cap,
+--       then, for a cold model only, the loading mark's ms
 -- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset).
+-- Cold model (loaded on no candidate): when its loading mark names a candidate, only that host is granted (the
+-- request waits for it rather than load the model elsewhere); else the granted host is marked as loading it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs, leaseId, waiterId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
@@ -27,11 +31,24 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = (#ARGV - 10) / 2
+local n = math.floor((#ARGV - 10) / 2)
+local loadingKey, loadingMs, only = nil, 0, nil
+if #ARGV - 10 - 2 * n == 1 then
+  loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
+  only = redis.call('GET', loadingKey) or nil
+end
 for i = 1, n do
   local name, cap = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
   hosts[i] = name
   free[name] = cap - count(KEYS[5 + i])
+end
+if only then
+  local candidate = false
+  for i = 1, n do
+    if hosts[i] == only then candidate = true end
+  end
+  -- A mark on a host this replica cannot use (down, or without the model) does not hold the request.
+  if not candidate then only = nil end
 end
 
 -- Better-ranked waiters of live replicas claim, in rank order, a slot they could use among these hosts.
@@ -73,8 +90,11 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 for i = 1, n do
-  if free[hosts[i]] > 0 then
+  if free[hosts[i]] > 0 and (only == nil or hosts[i] == only) then
     local expiry = now + leaseMs
+    if loadingKey and only == nil then
+      redis.call('SET', loadingKey, hosts[i], 'PX', loadingMs)
+    end
     redis.call('ZADD', KEYS[1], expiry, leaseId)
     redis.call('ZADD', KEYS[2], expiry, leaseId)
     redis.call('ZADD', KEYS[5 + i], expiry, leaseId)

@@ -414,6 +414,22 @@ class SlotPoolTest {
         }
 
         @Test
+        void leastBusyCountsTheOtherReplicasRequestsFromTheLastSnapshot() {
+            Fleet fleet = fleet(host("a", 10, 1), host("b", 10, 1));
+            SlotPool pool = pool(fleet, Strategy.LEAST_BUSY);
+            Lease mine = pool.tryAcquire(ticket("x"));
+            assertThat(hostOf(mine)).isEqualTo("a");
+            // The snapshot counts every replica: a runs mine and two others', b one other's.
+            pool.sharedInFlight("a", 3);
+            pool.sharedInFlight("b", 1);
+
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("a: 3, b: 1").isEqualTo("b");
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("a: 3, b: 2").isEqualTo("b");
+            mine.release();
+            assertThat(hostOf(pool.tryAcquire(ticket("x")))).as("a: 2 (mine released), b: 3").isEqualTo("a");
+        }
+
+        @Test
         void roundRobinGivesAHeavierHostItsShareInterleavedEvenWithRequestsInFlight() {
             Fleet fleet = fleet(host("a", 10, 1), host("b", 10, 2));
             SlotPool pool = pool(fleet, Strategy.ROUND_ROBIN);

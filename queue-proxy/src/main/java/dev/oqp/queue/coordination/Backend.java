@@ -96,6 +96,18 @@ final class Backend implements AutoCloseable {
                 .build());
     }
 
+    /**
+     * Runs {@code then} (on a Lettuce thread) each time a connection to the backend drops, before any command
+     * fails: a restart or failover between two commands is then always seen as an outage.
+     */
+    void onDisconnected(Runnable then) {
+        resources.eventBus().get().subscribe(event -> {
+            if (event instanceof io.lettuce.core.event.connection.DisconnectedEvent && !closed) {
+                then.run();
+            }
+        });
+    }
+
     /** The channel a release publishes on. */
     String freedChannel() {
         return prefix + "freed";

@@ -92,7 +92,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** True while inference requests must be refused ({@code on_failure: closed} and degraded). */
     public boolean refusing() {
-        return coordination.degraded() && coordination.config().onFailure() == CoordinationConfig.OnFailure.CLOSED;
+        // Not while re-entering: the backend answers, requests wait the 1.5 heartbeats in the queue.
+        return coordination.degraded() && !coordination.reentering()
+                && coordination.config().onFailure() == CoordinationConfig.OnFailure.CLOSED;
     }
 
     /** Leases of this replica held now (tests). */
@@ -175,7 +177,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         String data = coordination.incarnation() + "\n" + client + "\n" + clientCap + "\n" + names;
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()), leaseId,
                 p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
-                Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix));
+                Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix,
+                coordination.epoch()));
         args.addAll(hostArgs);
         p.step = Step.ASKING;
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
@@ -189,6 +192,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             p.step = Step.IDLE;
             if (failure != null) {
                 coordination.failed(failure);
+            } else if (((Number) reply.get(0)).longValue() < 0) {
+                // The backend's epoch is not the one this replica knows: it lost its data since.
+                coordination.lost("epoch changed");
             } else if (((Number) reply.get(0)).longValue() == 1) {
                 Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client);
                 if (p.gone) {
@@ -272,9 +278,16 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     /** One script call renews every lease this replica holds (about every lease / 3). */
     private void renewAll() {
         if (!coordination.degraded() || coordination.reentering()) {
-            renew("renew").whenComplete((r, failure) -> {
+            renew("renew").whenComplete((missing, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);
+                } else {
+                    // A script's integer comes back as a one-element list (output type MULTI).
+                    Object n = missing instanceof List<?> l && !l.isEmpty() ? l.get(0) : missing;
+                    if (n instanceof Number count && count.longValue() > 0) {
+                        // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
+                        coordination.lost(count.longValue() + " running lease(s) missing at renewal");
+                    }
                 }
             });
         }

@@ -71,6 +71,9 @@ public final class Coordination extends AbstractLifeCycle {
     private volatile String epoch;
     private final java.util.concurrent.atomic.AtomicLong reentries = new java.util.concurrent.atomic.AtomicLong();
     private final AtomicBoolean badEntryLogged = new AtomicBoolean();
+    private final AtomicBoolean twinLogged = new AtomicBoolean();
+    /** The incarnation before the last re-entry: the heartbeat removes it so its waiters count as dead. */
+    private volatile String previousIncarnation = "";
 
     public Coordination(CoordinationConfig config, OqpConfig whole, QueueMetrics metrics) {
         this.config = config;
@@ -234,7 +237,7 @@ public final class Coordination extends AbstractLifeCycle {
             long ttl = config.heartbeat().toMillis() * 3;
             backend.run(Backend.HEARTBEAT, new String[] {backend.prefix + "replicas", backend.prefix + "replica-data",
                 backend.prefix + "incarnations", backend.prefix + "epoch"}, replicaId(), Long.toString(ttl), data,
-                    incarnation, Long.toHexString(ThreadLocalRandom.current().nextLong()))
+                    incarnation, Long.toHexString(ThreadLocalRandom.current().nextLong()), previousIncarnation)
                     .whenComplete((reply, failure) -> {
                         if (failure != null) {
                             failed(failure);
@@ -253,7 +256,12 @@ public final class Coordination extends AbstractLifeCycle {
 
     private void seen(List<?> reply) {
         List<Replica> live = new ArrayList<>();
-        for (int i = 2; i + 2 < reply.size(); i += 3) {
+        long twins = reply.get(2) instanceof Number n ? n.longValue() : 0;
+        if (twins > 0 && twinLogged.compareAndSet(false, true)) {
+            LOG.atWarn().addKeyValue("replica", replicaId()).log("coordination: another live process has replica_id "
+                    + replicaId() + " (logged once): each replica needs its own coordination.replica_id");
+        }
+        for (int i = 3; i + 2 < reply.size(); i += 3) {
             try {
                 String id = String.valueOf(reply.get(i));
                 long expires = (long) Double.parseDouble(String.valueOf(reply.get(i + 1)));
@@ -290,7 +298,9 @@ public final class Coordination extends AbstractLifeCycle {
         if (announced.get()) {
             reentries.incrementAndGet();
         }
-        // Waiters registered before the outage belong to the old incarnation: they expire and are swept.
+        // Waiters registered before the outage belong to the old incarnation: it is removed at the next
+        // heartbeat, so they count as dead and are swept.
+        previousIncarnation = incarnation;
         incarnation = newIncarnation();
         long failuresBefore = failures.get();
         reentry.get().whenComplete((ok, failure) -> {

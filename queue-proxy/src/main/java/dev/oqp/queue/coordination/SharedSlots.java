@@ -119,7 +119,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             }
             return lease;
         }
-        Pending p = pending.computeIfAbsent(ticket, t -> new Pending(coordination.replicaId() + ":w" + ids.incrementAndGet()));
+        Pending p = pending.computeIfAbsent(ticket, t -> new Pending(coordination.incarnation() + ":w" + ids.incrementAndGet()));
         synchronized (p) {
             if (p.step == Step.GRANTED) {
                 pending.remove(ticket);

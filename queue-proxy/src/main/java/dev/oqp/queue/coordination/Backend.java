@@ -65,6 +65,7 @@ final class Backend implements AutoCloseable {
     static final Script RELEASE = Script.load("release");
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
+    static final Script LEAVE = Script.load("leave");
 
     private final RedisURI uri;
     private final Duration timeout;

@@ -67,6 +67,7 @@ public final class Coordination extends AbstractLifeCycle {
     private volatile Runnable wake = () -> { };
     private volatile Supplier<CompletableFuture<?>> reentry = () -> CompletableFuture.completedFuture(null);
     private volatile Runnable stateChanged = () -> { };
+    private volatile Supplier<List<String>> leaving = () -> List.of("0");
     /** The backend's epoch at the last heartbeat: it changes when the server lost its data (restart, flush). */
     private volatile String epoch;
     private final java.util.concurrent.atomic.AtomicLong reentries = new java.util.concurrent.atomic.AtomicLong();
@@ -128,9 +129,30 @@ public final class Coordination extends AbstractLifeCycle {
         }
     }
 
+    /** What a stop gives back: lease count, then (id, host, client) per lease, then waiter ids (the slots). */
+    void onLeave(Supplier<List<String>> leaving) {
+        this.leaving = leaving;
+    }
+
     @Override
     protected void doStop() {
         timer.shutdownNow();
+        if (state == State.SHARED) {
+            // Leases and waiters of this replica go at once, and so does its place among the replicas.
+            List<String> args = new ArrayList<>(List.of(replicaId(), incarnation, backend.prefix,
+                    backend.freedChannel()));
+            args.addAll(leaving.get());
+            try {
+                backend.run(Backend.LEAVE, new String[] {backend.prefix + "replicas", backend.prefix + "replica-data",
+                    backend.prefix + "incarnations", backend.prefix + "waiting", backend.prefix + "waiter-data",
+                    backend.prefix + "global"}, args.toArray(String[]::new))
+                        .get(config.timeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                // Not in Valkey: the leases expire one lease after their last renewal, the replica after 3 heartbeats.
+                LOG.atInfo().addKeyValue("replica", replicaId()).log("coordination: could not leave at stop (" + e
+                        + "); its leases expire within one lease");
+            }
+        }
         backend.close();
     }
 
@@ -236,7 +258,8 @@ public final class Coordination extends AbstractLifeCycle {
             String data = digest + "\n" + startedAt;
             long ttl = config.heartbeat().toMillis() * 3;
             backend.run(Backend.HEARTBEAT, new String[] {backend.prefix + "replicas", backend.prefix + "replica-data",
-                backend.prefix + "incarnations", backend.prefix + "epoch"}, replicaId(), Long.toString(ttl), data,
+                backend.prefix + "incarnations", backend.prefix + "epoch", backend.prefix + "waiting",
+                backend.prefix + "waiter-data", backend.prefix + "sweep-cursor"}, replicaId(), Long.toString(ttl), data,
                     incarnation, Long.toHexString(ThreadLocalRandom.current().nextLong()), previousIncarnation)
                     .whenComplete((reply, failure) -> {
                         if (failure != null) {

@@ -86,6 +86,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         this.scheduler = scheduler;
         this.executor = executor;
         coordination.attach(this::wake, this::adoptAll, this::stateChanged);
+        coordination.onLeave(this::leaving);
         coordination.every(coordination.config().lease().dividedBy(3), this::renewAll);
         coordination.every(Coordination.POLL, this::sweep);
     }
@@ -311,6 +312,26 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             args.add(h.client());
         }
         return backend.run(Backend.RENEW, new String[] {backend.prefix + "global"}, args.toArray(String[]::new));
+    }
+
+    /** At stop: every lease held (count, then id, host, client each) and every waiter id, for the leave script. */
+    private List<String> leaving() {
+        List<Held> all = new ArrayList<>(held.values());
+        for (Pending p : pending.values()) {
+            synchronized (p) {
+                if (p.step == Step.GRANTED) {
+                    all.add(p.grant);
+                }
+            }
+        }
+        List<String> args = new ArrayList<>(List.of(Integer.toString(all.size())));
+        for (Held h : all) {
+            args.add(h.id());
+            args.add(h.host());
+            args.add(h.client());
+        }
+        pending.values().forEach(p -> args.add(p.waiterId));
+        return args;
     }
 
     private void stateChanged() {

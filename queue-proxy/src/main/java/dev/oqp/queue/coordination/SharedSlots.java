@@ -41,6 +41,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     static final long GRANT_HOLD_MILLIS = 2000;
     /** Better-ranked waiters a grant looks at. */
     static final int SCAN = 64;
+    /** Acquires in flight beyond this replica's free slots: the best waiters of a pass ask, the rest wait. */
+    static final int EXTRA_ASKS = 4;
 
     private enum Step { IDLE, ASKING, GRANTED }
 
@@ -70,6 +72,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean wakePending = new AtomicBoolean();
+    /** Acquire scripts sent and not answered yet. */
+    private final java.util.concurrent.atomic.AtomicInteger asking = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Scheduler<SlotPool.HostLease> scheduler;
     private volatile Executor executor;
 
@@ -153,6 +157,11 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** Sends the acquire script for {@code ticket}; with {@code p}'s monitor held. */
     private void ask(Ticket<SlotPool.HostLease> ticket, Pending p) {
+        // A dispatch pass tries the best waiters first: those past the budget ask at a later pass, so a fleet
+        // with many waiting (client, model) pairs does not send one script per pair at every pass.
+        if (asking.get() >= Math.max(0, pool.globalCap() - pool.inFlight()) + EXTRA_ASKS) {
+            return;
+        }
         List<SlotPool.Choice> able = pool.able(ticket.model());
         if (able.isEmpty()) {
             return;
@@ -182,12 +191,15 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 coordination.epoch()));
         args.addAll(hostArgs);
         p.step = Step.ASKING;
+        asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
                 .whenComplete((reply, failure) -> answered(p, leaseId, client, reasons, (List<?>) reply, failure));
     }
 
     private void answered(Pending p, String leaseId, String client, Map<String, String> reasons, List<?> reply,
                           Throwable failure) {
+        // No pass on a refusal: the waiters held back by the budget ask at the next freed message or poll.
+        asking.decrementAndGet();
         boolean wake = false;
         synchronized (p) {
             p.step = Step.IDLE;

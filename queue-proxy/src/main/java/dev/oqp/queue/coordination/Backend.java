@@ -66,6 +66,7 @@ final class Backend implements AutoCloseable {
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
     static final Script HOSTS = Script.load("hosts");
+    static final Script LEAVE = Script.load("leave");
 
     private final RedisURI uri;
     private final Duration timeout;
@@ -96,6 +97,18 @@ final class Backend implements AutoCloseable {
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .timeoutOptions(TimeoutOptions.enabled(timeout))
                 .build());
+    }
+
+    /**
+     * Runs {@code then} (on a Lettuce thread) each time a connection to the backend drops, before any command
+     * fails: a restart or failover between two commands is then always seen as an outage.
+     */
+    void onDisconnected(Runnable then) {
+        resources.eventBus().get().subscribe(event -> {
+            if (event instanceof io.lettuce.core.event.connection.DisconnectedEvent && !closed) {
+                then.run();
+            }
+        });
     }
 
     /** The channel a release publishes on. */

@@ -69,6 +69,14 @@ public final class Coordination extends AbstractLifeCycle {
     private volatile Runnable wake = () -> { };
     private volatile Supplier<CompletableFuture<?>> reentry = () -> CompletableFuture.completedFuture(null);
     private volatile Runnable stateChanged = () -> { };
+    private volatile Supplier<List<String>> leaving = () -> List.of("0");
+    /** The backend's epoch at the last heartbeat: it changes when the server lost its data (restart, flush). */
+    private volatile String epoch;
+    private final java.util.concurrent.atomic.AtomicLong reentries = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicBoolean badEntryLogged = new AtomicBoolean();
+    private final AtomicBoolean twinLogged = new AtomicBoolean();
+    /** The incarnation before the last re-entry: the heartbeat removes it so its waiters count as dead. */
+    private volatile String previousIncarnation = "";
 
     public Coordination(CoordinationConfig config, OqpConfig whole, QueueMetrics metrics) {
         this.config = config;
@@ -87,6 +95,9 @@ public final class Coordination extends AbstractLifeCycle {
                 + " and runs on coordination.on_failure, else 0", new String[0], cb -> cb.call(degraded() ? 1 : 0));
         metrics.gauge("oqp_coordination_replicas", "Live replicas in the last heartbeat (the last known count while"
                 + " degraded)", new String[0], cb -> cb.call(lastLive));
+        metrics.gauge("oqp_coordination_reentries", "Re-entries since start: this replica's running leases put back"
+                + " into the backend after an outage or after the backend lost them (restart, failover, flush)",
+                new String[0], cb -> cb.call(reentries.get()));
     }
 
     /**
@@ -102,6 +113,7 @@ public final class Coordination extends AbstractLifeCycle {
 
     @Override
     protected void doStart() {
+        backend.onDisconnected(() -> failed(new io.lettuce.core.RedisConnectionException("connection lost")));
         backend.connect(m -> wake.run());
         long hb = config.heartbeat().toMillis();
         timer.scheduleWithFixedDelay(this::heartbeat, 0, hb, TimeUnit.MILLISECONDS);
@@ -121,9 +133,30 @@ public final class Coordination extends AbstractLifeCycle {
         }
     }
 
+    /** What a stop gives back: lease count, then (id, host, client) per lease, then waiter ids (the slots). */
+    void onLeave(Supplier<List<String>> leaving) {
+        this.leaving = leaving;
+    }
+
     @Override
     protected void doStop() {
         timer.shutdownNow();
+        if (state == State.SHARED) {
+            // Leases and waiters of this replica go at once, and so does its place among the replicas.
+            List<String> args = new ArrayList<>(List.of(replicaId(), incarnation, backend.prefix,
+                    backend.freedChannel()));
+            args.addAll(leaving.get());
+            try {
+                backend.run(Backend.LEAVE, new String[] {backend.prefix + "replicas", backend.prefix + "replica-data",
+                    backend.prefix + "incarnations", backend.prefix + "waiting", backend.prefix + "waiter-data",
+                    backend.prefix + "global"}, args.toArray(String[]::new))
+                        .get(config.timeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                // Not in Valkey: the leases expire one lease after their last renewal, the replica after 3 heartbeats.
+                LOG.atInfo().addKeyValue("replica", replicaId()).log("coordination: could not leave at stop (" + e
+                        + "); its leases expire within one lease");
+            }
+        }
         backend.close();
     }
 
@@ -219,18 +252,43 @@ public final class Coordination extends AbstractLifeCycle {
         }
     }
 
+    /** The backend's epoch this replica knows ("" before the first heartbeat): the acquire script checks it. */
+    String epoch() {
+        String e = epoch;
+        return e == null ? "" : e;
+    }
+
+    /**
+     * The backend lost this replica's state while it was shared (an empty restart, a failover, a flush, an
+     * eviction: leases missing at a renewal, a new epoch): re-enters as after an outage, so its running leases
+     * are counted again and it takes nothing new until the others have had the chance to put theirs back.
+     */
+    void lost(String reason) {
+        if (state == State.SHARED && !reentering.get() && !isStopping() && !isStopped()) {
+            reentering.set(true);
+            announce(State.DEGRADED, "backend lost this replica's state: " + reason);
+            reenter();
+        }
+    }
+
     private void heartbeat() {
         try {
             backend.connect(m -> wake.run());
             String data = digest + "\n" + startedAt;
             long ttl = config.heartbeat().toMillis() * 3;
             backend.run(Backend.HEARTBEAT, new String[] {backend.prefix + "replicas", backend.prefix + "replica-data",
-                backend.prefix + "incarnations"}, replicaId(), Long.toString(ttl), data, incarnation)
+                backend.prefix + "incarnations", backend.prefix + "epoch", backend.prefix + "waiting",
+                backend.prefix + "waiter-data", backend.prefix + "sweep-cursor"}, replicaId(), Long.toString(ttl), data,
+                    incarnation, Long.toHexString(ThreadLocalRandom.current().nextLong()), previousIncarnation)
                     .whenComplete((reply, failure) -> {
                         if (failure != null) {
                             failed(failure);
                         } else {
-                            seen((List<?>) reply);
+                            try {
+                                seen((List<?>) reply);
+                            } catch (RuntimeException e) {
+                                LOG.warn("coordination heartbeat reply not understood", e);
+                            }
                         }
                     });
         } catch (RuntimeException e) {
@@ -240,41 +298,70 @@ public final class Coordination extends AbstractLifeCycle {
 
     private void seen(List<?> reply) {
         List<Replica> live = new ArrayList<>();
-        for (int i = 1; i + 2 < reply.size(); i += 3) {
-            String id = String.valueOf(reply.get(i));
-            long expires = (long) Double.parseDouble(String.valueOf(reply.get(i + 1)));
-            String[] data = String.valueOf(reply.get(i + 2)).split("\n", 2);
-            long started = data.length > 1 ? Long.parseLong(data[1]) : 0;
-            live.add(new Replica(id, data[0], started, expires));
+        long twins = reply.get(2) instanceof Number n ? n.longValue() : 0;
+        if (twins > 0 && twinLogged.compareAndSet(false, true)) {
+            LOG.atWarn().addKeyValue("replica", replicaId()).log("coordination: another live process has replica_id "
+                    + replicaId() + " (logged once): each replica needs its own coordination.replica_id");
+        }
+        for (int i = 3; i + 2 < reply.size(); i += 3) {
+            try {
+                String id = String.valueOf(reply.get(i));
+                long expires = (long) Double.parseDouble(String.valueOf(reply.get(i + 1)));
+                String[] data = String.valueOf(reply.get(i + 2)).split("\n", 2);
+                long started = data.length > 1 ? Long.parseLong(data[1]) : 0;
+                live.add(new Replica(id, data[0], started, expires));
+            } catch (RuntimeException e) {
+                // Another writer (an older or foreign version) left an entry this one cannot read: skipped.
+                if (badEntryLogged.compareAndSet(false, true)) {
+                    LOG.atWarn().addKeyValue("entry", String.valueOf(reply.get(i))).log("coordination: replica"
+                            + " entry not understood, skipped (logged once): " + e);
+                }
+            }
         }
         replicas = List.copyOf(live);
+        String now = String.valueOf(reply.get(1));
+        String before = epoch;
+        epoch = now;
+        if (before != null && !before.equals(now)) {
+            lost("epoch changed");
+        }
         if (state == State.SHARED) {
             // Not while re-entering: a backend that restarted empty lists only the replicas that have had a
             // heartbeat since, and local_share must not divide by too few on the next outage.
             lastLive = Math.max(1, live.size());
         }
         if (state == State.DEGRADED && reentering.compareAndSet(false, true)) {
-            // Waiters registered before the outage belong to the old incarnation: they expire and are swept.
-            incarnation = newIncarnation();
-            long failuresBefore = failures.get();
-            reentry.get().whenComplete((ok, failure) -> {
-                if (failure != null) {
-                    reentering.set(false);
-                    LOG.debug("coordination re-entry failed", failure);
-                    return;
-                }
-                // The other replicas adopt their own running leases at their first heartbeat after the outage:
-                // shared caps are used only once they have had that heartbeat, or the leases they took while
-                // degraded would not be counted yet. (At start nothing runs, so no wait.)
-                long grace = announced.get() ? config.heartbeat().toMillis() * 3 / 2 : 0;
-                later(grace, () -> {
-                    reentering.set(false);
-                    if (failures.get() == failuresBefore) {
-                        announce(State.SHARED, null);
-                    }
-                });
-            });
+            reenter();
         }
+    }
+
+    /** Adopts this replica's running leases, then holds new grants for 1.5 heartbeats; then shared again. */
+    private void reenter() {
+        if (announced.get()) {
+            reentries.incrementAndGet();
+        }
+        // Waiters registered before the outage belong to the old incarnation: it is removed at the next
+        // heartbeat, so they count as dead and are swept.
+        previousIncarnation = incarnation;
+        incarnation = newIncarnation();
+        long failuresBefore = failures.get();
+        reentry.get().whenComplete((ok, failure) -> {
+            if (failure != null) {
+                reentering.set(false);
+                LOG.debug("coordination re-entry failed", failure);
+                return;
+            }
+            // The other replicas adopt their own running leases at their first heartbeat after the outage:
+            // shared caps are used only once they have had that heartbeat, or the leases they took while
+            // degraded would not be counted yet. (At start nothing runs, so no wait.)
+            long grace = announced.get() ? config.heartbeat().toMillis() * 3 / 2 : 0;
+            later(grace, () -> {
+                reentering.set(false);
+                if (failures.get() == failuresBefore) {
+                    announce(State.SHARED, null);
+                }
+            });
+        });
     }
 
     private synchronized void announce(State next, String reason) {
@@ -283,7 +370,11 @@ public final class Coordination extends AbstractLifeCycle {
             return;
         }
         state = next;
-        if (next == State.DEGRADED) {
+        if (next == State.DEGRADED && reentering.get()) {
+            LOG.atWarn().addKeyValue("replica", replicaId()).addKeyValue("reason", reason)
+                    .log("coordination degraded: " + reason + "; re-entering (running leases put back, no new"
+                            + " dispatch for 1.5 heartbeats)");
+        } else if (next == State.DEGRADED) {
             LOG.atWarn().addKeyValue("replica", replicaId()).addKeyValue("reason", reason)
                     .addKeyValue("on_failure", config.onFailure().name().toLowerCase(java.util.Locale.ROOT))
                     .log("coordination degraded: backend unreachable; "

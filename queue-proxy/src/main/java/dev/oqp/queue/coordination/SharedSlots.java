@@ -45,6 +45,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     static final long GRANT_HOLD_MILLIS = 2000;
     /** Better-ranked waiters a grant looks at. */
     static final int SCAN = 64;
+    /** Acquires in flight beyond this replica's free slots: the best waiters of a pass ask, the rest wait. */
+    static final int EXTRA_ASKS = 4;
 
     private enum Step { IDLE, ASKING, GRANTED }
 
@@ -74,6 +76,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean wakePending = new AtomicBoolean();
+    /** Acquire scripts sent and not answered yet. */
+    private final java.util.concurrent.atomic.AtomicInteger asking = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Scheduler<SlotPool.HostLease> scheduler;
     private volatile Executor executor;
 
@@ -90,13 +94,16 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         this.scheduler = scheduler;
         this.executor = executor;
         coordination.attach(this::wake, this::adoptAll, this::stateChanged);
+        coordination.onLeave(this::leaving);
         coordination.every(coordination.config().lease().dividedBy(3), this::renewAll);
         coordination.every(Coordination.POLL, this::sweep);
     }
 
     /** True while inference requests must be refused ({@code on_failure: closed} and degraded). */
     public boolean refusing() {
-        return coordination.degraded() && coordination.config().onFailure() == CoordinationConfig.OnFailure.CLOSED;
+        // Not while re-entering: the backend answers, requests wait the 1.5 heartbeats in the queue.
+        return coordination.degraded() && !coordination.reentering()
+                && coordination.config().onFailure() == CoordinationConfig.OnFailure.CLOSED;
     }
 
     /** Leases of this replica held now (tests). */
@@ -121,7 +128,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             }
             return lease;
         }
-        Pending p = pending.computeIfAbsent(ticket, t -> new Pending(coordination.replicaId() + ":w" + ids.incrementAndGet()));
+        Pending p = pending.computeIfAbsent(ticket, t -> new Pending(coordination.incarnation() + ":w" + ids.incrementAndGet()));
         synchronized (p) {
             if (p.step == Step.GRANTED) {
                 pending.remove(ticket);
@@ -154,6 +161,11 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** Sends the acquire script for {@code ticket}; with {@code p}'s monitor held. */
     private void ask(Ticket<SlotPool.HostLease> ticket, Pending p) {
+        // A dispatch pass tries the best waiters first: those past the budget ask at a later pass, so a fleet
+        // with many waiting (client, model) pairs does not send one script per pair at every pass.
+        if (asking.get() >= Math.max(0, pool.globalCap() - pool.inFlight()) + EXTRA_ASKS) {
+            return;
+        }
         List<SlotPool.Choice> able = pool.able(ticket.model());
         if (able.isEmpty()) {
             return;
@@ -179,7 +191,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         String data = coordination.incarnation() + "\n" + client + "\n" + clientCap + "\n" + names;
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()), leaseId,
                 p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
-                Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix));
+                Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix,
+                coordination.epoch()));
         args.addAll(hostArgs);
         if (coldEverywhere(ticket.model(), able)) {
             // Cold-load coalescing: the first grant marks its host as loading the model; the others go there.
@@ -187,17 +200,23 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             args.add(Long.toString(coordination.loadingMark().toMillis()));
         }
         p.step = Step.ASKING;
+        asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
                 .whenComplete((reply, failure) -> answered(p, leaseId, client, reasons, (List<?>) reply, failure));
     }
 
     private void answered(Pending p, String leaseId, String client, Map<String, String> reasons, List<?> reply,
                           Throwable failure) {
+        // No pass on a refusal: the waiters held back by the budget ask at the next freed message or poll.
+        asking.decrementAndGet();
         boolean wake = false;
         synchronized (p) {
             p.step = Step.IDLE;
             if (failure != null) {
                 coordination.failed(failure);
+            } else if (((Number) reply.get(0)).longValue() < 0) {
+                // The backend's epoch is not the one this replica knows: it lost its data since.
+                coordination.lost("epoch changed");
             } else if (((Number) reply.get(0)).longValue() == 1) {
                 Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client);
                 if (p.gone) {
@@ -294,9 +313,16 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     /** One script call renews every lease this replica holds (about every lease / 3). */
     private void renewAll() {
         if (!coordination.degraded() || coordination.reentering()) {
-            renew("renew").whenComplete((r, failure) -> {
+            renew("renew").whenComplete((missing, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);
+                } else {
+                    // A script's integer comes back as a one-element list (output type MULTI).
+                    Object n = missing instanceof List<?> l && !l.isEmpty() ? l.get(0) : missing;
+                    if (n instanceof Number count && count.longValue() > 0) {
+                        // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
+                        coordination.lost(count.longValue() + " running lease(s) missing at renewal");
+                    }
                 }
             });
         }
@@ -320,6 +346,26 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             args.add(h.client());
         }
         return backend.run(Backend.RENEW, new String[] {backend.prefix + "global"}, args.toArray(String[]::new));
+    }
+
+    /** At stop: every lease held (count, then id, host, client each) and every waiter id, for the leave script. */
+    private List<String> leaving() {
+        List<Held> all = new ArrayList<>(held.values());
+        for (Pending p : pending.values()) {
+            synchronized (p) {
+                if (p.step == Step.GRANTED) {
+                    all.add(p.grant);
+                }
+            }
+        }
+        List<String> args = new ArrayList<>(List.of(Integer.toString(all.size())));
+        for (Held h : all) {
+            args.add(h.id());
+            args.add(h.host());
+            args.add(h.client());
+        }
+        pending.values().forEach(p -> args.add(p.waiterId));
+        return args;
     }
 
     private void stateChanged() {

@@ -22,7 +22,8 @@ public interface Capacity<L extends Lease> {
 
     /**
      * {@code ticket} left the queue without being dispatched (expired, cancelled, flushed, or refused after it was
-     * tried at admission); called under the lock like {@link #tryAcquire}. A capacity that reserves for waiting
+     * tried at admission), or its tier was paused (it is tried again once resumed); called under the lock like
+     * {@link #tryAcquire}. A capacity that reserves for waiting
      * tickets (coordination across replicas) gives back what it held for it; the default holds nothing.
      */
     default void forget(Ticket<L> ticket) {

@@ -335,7 +335,21 @@ public final class Scheduler<L extends Lease> {
     public void pause(Tier tier) {
         lock.lock();
         try {
-            paused.addAll(tiers(tier));
+            Set<Tier> affected = tiers(tier);
+            paused.addAll(affected);
+            // What the capacity holds for them goes back (with coordination: their place in the shared order,
+            // so they do not hold a host back from other replicas); they ask again once resumed.
+            for (ClientState c : clients.values()) {
+                for (Ticket<L> t : c.tickets) {
+                    if (affected.contains(t.requested())) {
+                        try {
+                            capacity.forget(t);
+                        } catch (RuntimeException e) {
+                            LOG.warn("capacity failed to forget {}", t, e);
+                        }
+                    }
+                }
+            }
         } finally {
             lock.unlock();
         }

@@ -2,9 +2,10 @@
 -- KEYS: 1 global set, 2 client set, 3 waiting index, 4 waiter data, 5 incarnations, 6.. candidate host sets,
 --       then, for a cold model only, its loading mark
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
---       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, then per candidate host: name, cap,
---       then, for a cold model only, the loading mark's ms
--- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset).
+--       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
+--       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms
+-- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset),
+-- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
 -- Cold model (loaded on no candidate): when its loading mark names a candidate, only that host is granted (the
 -- request waits for it rather than load the model elsewhere); else the granted host is marked as loading it.
 local t = redis.call('TIME')
@@ -12,6 +13,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs, leaseId, waiterId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local client, clientCap, globalCap = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local prefix = ARGV[10]
+if ARGV[11] ~= '' and redis.call('GET', prefix .. 'epoch') ~= ARGV[11] then
+  return {-1}
+end
 
 local function wait()
   redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[4]), waiterId)
@@ -31,14 +35,14 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 10) / 2)
+local n = math.floor((#ARGV - 11) / 2)
 local loadingKey, loadingMs, only = nil, 0, nil
-if #ARGV - 10 - 2 * n == 1 then
+if #ARGV - 11 - 2 * n == 1 then
   loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
   only = redis.call('GET', loadingKey) or nil
 end
 for i = 1, n do
-  local name, cap = ARGV[9 + 2 * i], tonumber(ARGV[10 + 2 * i])
+  local name, cap = ARGV[10 + 2 * i], tonumber(ARGV[11 + 2 * i])
   hosts[i] = name
   free[name] = cap - count(KEYS[5 + i])
 end

@@ -26,6 +26,7 @@ final class Replicas implements AutoCloseable {
     static final String KEY_A = "key-for-client-a-0123456789abcdef";
     static final String KEY_B = "key-for-client-b-0123456789abcdef";
     static final String KEY_C = "key-for-client-c-0123456789abcdef";
+    static final String KEY_ADMIN = "key-for-the-admin-0123456789abcdef";
 
     final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
@@ -44,6 +45,7 @@ final class Replicas implements AutoCloseable {
         b.append("    - { client_id: a, key: ").append(KEY_A).append(", max_priority: high, max_concurrent: 2 }\n");
         b.append("    - { client_id: b, key: ").append(KEY_B).append(", max_priority: high, max_concurrent: 3 }\n");
         b.append("    - { client_id: c, key: ").append(KEY_C).append(", max_priority: high }\n");
+        b.append("    - { client_id: admin, key: ").append(KEY_ADMIN).append(", scope: management }\n");
         b.append("coordination:\n  backend: ").append(backend).append("\n  replica_id: ").append(replicaId)
                 .append("\n  heartbeat: 500ms\n  timeout: 300ms\n").append(extraCoordination);
         b.append("logging:\n  level: warn\n  access_log: false\n");

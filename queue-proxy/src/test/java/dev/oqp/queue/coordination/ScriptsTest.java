@@ -154,7 +154,7 @@ class ScriptsTest {
                 p + "waiter-data", p + "incarnations"));
         List<String> names = new ArrayList<>();
         List<String> args = new ArrayList<>(List.of(Long.toString(leaseMs), leaseId, waiter, Long.toString(offset),
-                client, Integer.toString(clientCap), Integer.toString(globalCap), "64", "", p));
+                client, Integer.toString(clientCap), Integer.toString(globalCap), "64", "", p, ""));
         for (String[] h : hosts) {
             keys.add(p + "host:" + h[0]);
             names.add(h[0]);

@@ -118,7 +118,8 @@ class ReplicaKilledEndToEndTest {
     }
 
     /** Members of a lease set whose expiry (Redis server ms) is still ahead. */
-    private static long live(RedisCommands<String, String> sync, String key) {
+    /** Members of {@code key} whose expiry (by the server's clock) has not passed. */
+    static long live(RedisCommands<String, String> sync, String key) {
         List<String> time = sync.time();
         long now = Long.parseLong(time.get(0)) * 1000 + Long.parseLong(time.get(1)) / 1000;
         return sync.zcount(key, io.lettuce.core.Range.create(now, Double.POSITIVE_INFINITY));

@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import dev.oqp.common.config.EmbeddingCacheConfig;
 import dev.oqp.common.config.RedisUrls;
-import io.lettuce.core.ClientOptions;
+import dev.oqp.queue.valkey.LettuceClients;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
@@ -22,14 +22,12 @@ import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,17 +68,9 @@ final class RedisEmbeddingCache implements EmbeddingCache {
                 : "lookups are misses until it answers";
         this.uri = RedisURI.create(config.backend());
         uri.setTimeout(timeout);
-        this.resources = ClientResources.builder()
-                .ioThreadPoolSize(2)
-                .computationThreadPoolSize(1)
-                .reconnectDelay(Delay.exponential(Duration.ofMillis(100), Duration.ofSeconds(2), 2, TimeUnit.MILLISECONDS))
-                .build();
-        this.client = RedisClient.create(resources);
-        client.setOptions(ClientOptions.builder()
-                .autoReconnect(true)
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                .timeoutOptions(TimeoutOptions.enabled(timeout))
-                .build());
+        LettuceClients made = LettuceClients.create(timeout);
+        this.resources = made.resources();
+        this.client = made.client();
         // One line when a connection is lost and one when it is back (Lettuce's own reconnect warnings are
         // kept quiet: one every few seconds for as long as the outage lasts).
         client.addListener(new RedisConnectionStateListener() {

@@ -10,11 +10,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 import dev.oqp.common.config.CoordinationConfig;
@@ -65,14 +67,14 @@ public final class Coordination extends AbstractLifeCycle {
     private volatile int lastLive = 1;
     private final RedisAsyncCommands<String, String> commands;
     private final AtomicBoolean reentering = new AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
     private volatile Runnable wake = () -> { };
     private volatile Supplier<CompletableFuture<?>> reentry = () -> CompletableFuture.completedFuture(null);
     private volatile Runnable stateChanged = () -> { };
     private volatile Supplier<List<String>> leaving = () -> List.of("0");
     /** The backend's epoch at the last heartbeat: it changes when the server lost its data (restart, flush). */
     private volatile String epoch;
-    private final java.util.concurrent.atomic.AtomicLong reentries = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong reentries = new AtomicLong();
     private final AtomicBoolean badEntryLogged = new AtomicBoolean();
     private final AtomicBoolean twinLogged = new AtomicBoolean();
     /** The incarnation before the last re-entry: the heartbeat removes it so its waiters count as dead. */
@@ -246,7 +248,7 @@ public final class Coordination extends AbstractLifeCycle {
         failures.incrementAndGet();
         // Releases of requests cut by a stop fail once the backend is closed: not an outage.
         if (state == State.SHARED && !isStopping() && !isStopped()) {
-            Throwable t = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException
+            Throwable t = failure.getCause() != null && failure instanceof CompletionException
                     ? failure.getCause() : failure;
             announce(State.DEGRADED, t.getClass().getSimpleName() + ": " + t.getMessage());
         }

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -77,7 +78,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean wakePending = new AtomicBoolean();
     /** Acquire scripts sent and not answered yet. */
-    private final java.util.concurrent.atomic.AtomicInteger asking = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger asking = new AtomicInteger();
     private volatile Scheduler<SlotPool.HostLease> scheduler;
     private volatile Executor executor;
 

@@ -138,6 +138,16 @@ class SharedHealthEndToEndTest {
         FakeOllama gpu2 = host(FakeOllama.builder().installed("m").firstByteDelay(Duration.ofMillis(500)));
         Object[] fleet = {"gpu-1", gpu1.baseUri(), 1, "gpu-2", gpu2.baseUri(), 1};
         List<QueueProxy> all = List.of(replica("A", "", fleet), replica("B", "", fleet), replica("C", "", fleet));
+        // Every replica has seen both hosts' models (its first sync): before that a host's models are unknown,
+        // not cold, and a loaded machine could send the first requests before it.
+        for (QueueProxy p : all) {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+                String m = metrics(p);
+                return m.contains("oqp_host_models_installed{host=\"gpu-1\"} 1.0")
+                        && m.contains("oqp_host_models_installed{host=\"gpu-2\"} 1.0")
+                        && healthy(p, "gpu-1") && healthy(p, "gpu-2");
+            });
+        }
         long started = System.nanoTime();
         List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {

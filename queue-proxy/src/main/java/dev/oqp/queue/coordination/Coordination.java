@@ -7,14 +7,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -61,6 +64,8 @@ public final class Coordination extends AbstractLifeCycle {
     private final ScheduledExecutorService timer;
     private volatile String incarnation;
     private volatile State state = State.DEGRADED;
+    /** Completed when the state is first shared: the start waits a moment for it. */
+    private final CompletableFuture<Void> firstShared = new CompletableFuture<>();
     /** False until the first change is logged: the start into shared is logged at INFO, into degraded at WARN. */
     private final AtomicBoolean announced = new AtomicBoolean();
     private volatile List<Replica> replicas = List.of();
@@ -121,14 +126,12 @@ public final class Coordination extends AbstractLifeCycle {
         timer.scheduleWithFixedDelay(this::heartbeat, 0, hb, TimeUnit.MILLISECONDS);
         timer.scheduleWithFixedDelay(() -> wake.run(), POLL.toMillis(), POLL.toMillis(), TimeUnit.MILLISECONDS);
         // The first heartbeat decides the starting state; waiting a moment for it keeps the first requests shared.
-        long until = System.nanoTime() + config.timeout().toNanos() * 4;
-        while (state != State.SHARED && System.nanoTime() < until) {
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        try {
+            firstShared.get(config.timeout().toMillis() * 4, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // Not shared yet: announced as degraded below, and the heartbeats go on trying.
         }
         if (state != State.SHARED) {
             announce(State.DEGRADED, "not reachable at start");
@@ -372,13 +375,16 @@ public final class Coordination extends AbstractLifeCycle {
             return;
         }
         state = next;
+        if (next == State.SHARED) {
+            firstShared.complete(null); // after the state is set: the start reads it next
+        }
         if (next == State.DEGRADED && reentering.get()) {
             LOG.atWarn().addKeyValue("replica", replicaId()).addKeyValue("reason", reason)
                     .log("coordination degraded: " + reason + "; re-entering (running leases put back, no new"
                             + " dispatch for 1.5 heartbeats)");
         } else if (next == State.DEGRADED) {
             LOG.atWarn().addKeyValue("replica", replicaId()).addKeyValue("reason", reason)
-                    .addKeyValue("on_failure", config.onFailure().name().toLowerCase(java.util.Locale.ROOT))
+                    .addKeyValue("on_failure", config.onFailure().name().toLowerCase(Locale.ROOT))
                     .log("coordination degraded: backend unreachable; "
                             + (config.onFailure() == CoordinationConfig.OnFailure.CLOSED
                                     ? "inference requests get 503 until it answers"

@@ -153,6 +153,11 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     }
 
     @Override
+    public int slots() {
+        return pool.globalCap();
+    }
+
+    @Override
     public void forget(Ticket<SlotPool.HostLease> ticket) {
         Pending p = pending.remove(ticket);
         if (p != null) {

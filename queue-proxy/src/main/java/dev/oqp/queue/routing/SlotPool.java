@@ -349,6 +349,11 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return globalCap;
     }
 
+    @Override
+    public int slots() {
+        return globalCap();
+    }
+
     /** The slots of one dispatched request; released exactly once whatever calls {@link #release()}. */
     public final class HostLease implements Lease {
         private final String reason;

@@ -28,4 +28,12 @@ public interface Capacity<L extends Lease> {
      */
     default void forget(Ticket<L> ticket) {
     }
+
+    /**
+     * The slots requests run in at once (the global cap), for the wait estimates ({@link Scheduler#standing});
+     * 0 when unknown (the estimate then counts the leases in flight).
+     */
+    default int slots() {
+        return 0;
+    }
 }

@@ -432,6 +432,47 @@ public final class Scheduler<L extends Lease> {
         return flushed;
     }
 
+    /**
+     * Where a waiting ticket stands now, or null when it is not waiting (not yet submitted, dispatched, or answered
+     * otherwise). Its position is counted as at admission (see "Position"), against the queue as it is now.
+     */
+    public Standing standing(Ticket<L> ticket) {
+        lock.lock();
+        try {
+            if (ticket.state != Ticket.State.QUEUED) {
+                return null;
+            }
+            long now = ticks.nanos();
+            int position = position(ticket, now);
+            return new Standing(position, effectiveTier(ticket, now, config.aging().toNanos()), now - ticket.submittedAt,
+                    estimateNanos(position));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The wait ahead of the ticket at {@code position}: {@code position × average service time / slots}, where the
+     * average is the measured one (see "Retry-After"; 10 s before any release) and the slots are the capacity's
+     * ({@link Capacity#slots()}; the leases in flight, at least one, when it does not say). An estimate: service
+     * times vary by model and prompt, and a later arrival of higher priority moves the ticket back.
+     */
+    long estimateNanos(int position) {
+        double avg = Double.isNaN(avgServiceNanos) ? INITIAL_SERVICE_NANOS : avgServiceNanos;
+        int slots = capacity.slots();
+        return (long) Math.ceil(position * avg / Math.max(1, slots > 0 ? slots : inFlight));
+    }
+
+    /** The measured average service time (dispatch to release), or the 10 s assumed before any release. */
+    public long averageServiceNanos() {
+        lock.lock();
+        try {
+            return Double.isNaN(avgServiceNanos) ? INITIAL_SERVICE_NANOS : (long) avgServiceNanos;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A consistent view of depths, bytes, in-flight leases and the paused and draining tiers. */
     public Snapshot snapshot() {
         lock.lock();

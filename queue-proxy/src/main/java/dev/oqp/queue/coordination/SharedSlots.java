@@ -198,7 +198,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()), leaseId,
                 p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
                 Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix,
-                coordination.epoch()));
+                coordination.epoch(), Long.toString(fairSpacingMillis()), client + "\n" + ticket.requested().yamlName()));
         args.addAll(hostArgs);
         if (coldEverywhere(ticket.model(), able)) {
             // Cold-load coalescing: the first grant marks its host as loading the model; the others go there.
@@ -241,6 +241,18 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         if (wake) {
             wake();
         }
+    }
+
+    /**
+     * How far apart a client's successive requests of one tier are ranked in the shared waiting index: the time the
+     * fleet takes to serve one request (the measured average service time over the global cap), at least 1 ms. A
+     * client with n requests waiting over the replicas ranks its n-th as if it arrived n turns later, so another
+     * client's request interleaves with them (see acquire.lua).
+     */
+    private long fairSpacingMillis() {
+        Scheduler<SlotPool.HostLease> s = scheduler;
+        long service = s == null ? 0 : s.averageServiceNanos();
+        return Math.max(1, service / Math.max(1, pool.globalCap()) / 1_000_000);
     }
 
     /** True when cold loads are protected and no able host has {@code model} in memory, as far as this replica knows. */

@@ -3,9 +3,13 @@
 --       then, for a cold model only, its loading mark
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
 --       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
+--       12 fair-share spacing ms, 13 the client's fair-share field (client and tier),
 --       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms
--- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset),
+-- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by its score),
 -- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
+-- Score (rank, lowest first): tier offset + the waiter's fair-share start, taken once when it first asks: the later
+-- of now and its client's previous start in that tier + spacing, so a client's backlog (over every replica and
+-- model) interleaves with other clients' requests instead of going ahead of them (start-time fair queueing).
 -- Cold model (loaded on no candidate): when its loading mark names a candidate, only that host is granted (the
 -- request waits for it rather than load the model elsewhere); else the granted host is marked as loading it.
 local t = redis.call('TIME')
@@ -17,8 +21,20 @@ if ARGV[11] ~= '' and redis.call('GET', prefix .. 'epoch') ~= ARGV[11] then
   return {-1}
 end
 
+local mine = redis.call('ZSCORE', KEYS[3], waiterId)
+local score
+if mine then
+  score = tonumber(mine)
+else
+  local fairKey = prefix .. 'fair'
+  local start = math.max(now, tonumber(redis.call('HGET', fairKey, ARGV[13]) or '0') + tonumber(ARGV[12]))
+  redis.call('HSET', fairKey, ARGV[13], start)
+  redis.call('PEXPIRE', fairKey, 86400000)
+  score = start + tonumber(ARGV[4])
+end
+
 local function wait()
-  redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[4]), waiterId)
+  redis.call('ZADD', KEYS[3], 'NX', score, waiterId)
   redis.call('HSET', KEYS[4], waiterId, ARGV[9])
   return {0}
 end
@@ -35,14 +51,14 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 11) / 2)
+local n = math.floor((#ARGV - 13) / 2)
 local loadingKey, loadingMs, only = nil, 0, nil
-if #ARGV - 11 - 2 * n == 1 then
+if #ARGV - 13 - 2 * n == 1 then
   loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
   only = redis.call('GET', loadingKey) or nil
 end
 for i = 1, n do
-  local name, cap = ARGV[10 + 2 * i], tonumber(ARGV[11 + 2 * i])
+  local name, cap = ARGV[12 + 2 * i], tonumber(ARGV[13 + 2 * i])
   hosts[i] = name
   free[name] = cap - count(KEYS[5 + i])
 end
@@ -56,8 +72,6 @@ if only then
 end
 
 -- Better-ranked waiters of live replicas claim, in rank order, a slot they could use among these hosts.
-local mine = redis.call('ZSCORE', KEYS[3], waiterId)
-local score = mine and tonumber(mine) or (now + tonumber(ARGV[4]))
 local better = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', score, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[8]))
 for j = 1, #better, 2 do
   local other, otherScore = better[j], tonumber(better[j + 1])

@@ -24,6 +24,8 @@ class ScriptsTest {
     private static Backend backend;
     private static final List<String> freed = new CopyOnWriteArrayList<>();
     private static String p;
+    /** The fair-share spacing the acquire helper passes; 0 ranks by arrival alone. */
+    private static long spacing;
     private static RedisClient client;
     private static RedisCommands<String, String> sync;
 
@@ -55,6 +57,7 @@ class ScriptsTest {
     @BeforeEach
     void flush() throws Exception {
         sync.flushall();
+        spacing = 0;
         freed.clear();
         // Incarnations alive for a minute: i1 (better ranked in the priority tests) and i2.
         heartbeat("r1", "i1");
@@ -142,6 +145,26 @@ class ScriptsTest {
         assertThat(sync.hexists(p + "waiter-data", "ghost")).isFalse();
     }
 
+    @Test
+    void aClientsBacklogInterleavesWithAnotherClientsRequestByFairShare() throws Exception {
+        spacing = 1_000;
+        acquire(15_000, "l0", "w0", 0, "z", 0, 10, "i1", host("h1", 1));
+        // Client a's three waiters take starts 1 s apart; b's one, asking after them, ranks second.
+        for (String w : List.of("a1", "a2", "a3")) {
+            assertThat(acquire(15_000, "l" + w, w, 0, "a", 0, 10, "i1", host("h1", 1))).isNull();
+        }
+        assertThat(acquire(15_000, "lb1", "b1", 0, "b", 0, 10, "i2", host("h1", 1))).isNull();
+        assertThat(score("waiting", "a2") - score("waiting", "a1")).isEqualTo(1_000);
+        assertThat(members("waiting")).containsExactly("a1", "b1", "a2", "a3");
+        release("l0", "h1", "z");
+        // a1 ranks first: b1 is refused, a1 granted; at the next release b1 goes before a2.
+        assertThat(acquire(15_000, "lb1", "b1", 0, "b", 0, 10, "i2", host("h1", 1))).isNull();
+        assertThat(acquire(15_000, "la1", "a1", 0, "a", 0, 10, "i1", host("h1", 1))).isEqualTo("h1");
+        release("la1", "h1", "a");
+        assertThat(acquire(15_000, "la2", "a2", 0, "a", 0, 10, "i1", host("h1", 1))).isNull();
+        assertThat(acquire(15_000, "lb1", "b1", 0, "b", 0, 10, "i2", host("h1", 1))).isEqualTo("h1");
+    }
+
     // ---- helpers ----
 
     private static String[] host(String name, int cap) {
@@ -154,7 +177,8 @@ class ScriptsTest {
                 p + "waiter-data", p + "incarnations"));
         List<String> names = new ArrayList<>();
         List<String> args = new ArrayList<>(List.of(Long.toString(leaseMs), leaseId, waiter, Long.toString(offset),
-                client, Integer.toString(clientCap), Integer.toString(globalCap), "64", "", p, ""));
+                client, Integer.toString(clientCap), Integer.toString(globalCap), "64", "", p, "", Long.toString(spacing),
+                client + "\nlow"));
         for (String[] h : hosts) {
             keys.add(p + "host:" + h[0]);
             names.add(h[0]);

@@ -114,6 +114,51 @@ class SharedSlotsEndToEndTest {
     }
 
     @Test
+    void aClientsBacklogOverThreeReplicasInterleavesWithAnotherClientsRequests() throws Exception {
+        FakeOllama gpu = host(Replicas.host().tokens(List.of("x")).firstByteDelay(Duration.ofMillis(300)));
+        List<QueueProxy> proxies = new ArrayList<>();
+        for (String id : List.of("A", "B", "C")) {
+            proxies.add(replicas.start(Replicas.yaml(redis.url(), id, "", "gpu-1", gpu.baseUri(), 1)));
+        }
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        all.add(send(proxies.get(0), "c", "low", "busy"));
+        gpu.awaitRequests(1, Duration.ofSeconds(5));
+        // Client c has two requests waiting at each replica (one of each registered in the shared index)...
+        for (int i = 0; i < 6; i++) {
+            all.add(send(proxies.get(i % 3), "c", "low", "c" + i));
+        }
+        awaitWaiting(3);
+        // ... when client b's two arrive at C: round-robin between the clients, not c's backlog first.
+        all.add(send(proxies.get(2), "b", "low", "b0"));
+        all.add(send(proxies.get(2), "b", "low", "b1"));
+        all.forEach(f -> assertThat(f.join().statusCode()).isEqualTo(200));
+        List<String> order = new ArrayList<>();
+        for (RecordedRequest r : gpu.requests()) {
+            if (r.path().equals("/api/generate")) {
+                order.add(r.bodyJson().get("prompt").asText().substring(2));
+            }
+        }
+        System.out.println("coordination fair-share order at the host: " + order);
+        assertThat(order).hasSize(9);
+        assertThat(order.get(0)).isEqualTo("busy");
+        // By arrival alone b's would be 4th and 8th after the busy one (c's three registered waiters, then b's,
+        // then c's next three, each registered once the one before it was granted).
+        assertThat(order.subList(1, 5)).contains("b0", "b1");
+        assertSlotSetsEmpty();
+    }
+
+    private void awaitWaiting(int n) {
+        RedisClient client = RedisClient.create(redis.url());
+        try {
+            RedisCommands<String, String> sync = client.connect().sync();
+            Awaitility.await().atMost(Duration.ofSeconds(5))
+                    .until(() -> sync.zcard("{oqp:coord:}waiting") >= n);
+        } finally {
+            client.shutdown();
+        }
+    }
+
+    @Test
     void queueStatusListsTheLiveReplicasAndFlagsADifferingConfig() throws Exception {
         FakeOllama gpu = host(Replicas.host());
         QueueProxy a = replicas.start(Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 2));

@@ -66,6 +66,7 @@ final class Backend implements AutoCloseable {
     static final Script ACQUIRE = Script.load("acquire");
     static final Script RENEW = Script.load("renew");
     static final Script RELEASE = Script.load("release");
+    static final Script MOVE = Script.load("move");
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
     static final Script HOSTS = Script.load("hosts");

@@ -126,6 +126,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
             if (lease != null) {
                 held.put(id, new Held(id, lease.host().name(), ticket.clientId()));
+                lease.onMove(to -> moved(id, to.name()));
             }
             return lease;
         }
@@ -143,6 +144,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                     return null;
                 }
                 held.put(grant.id(), grant);
+                lease.onMove(to -> moved(grant.id(), to.name()));
                 return lease;
             }
             if (p.step == Step.IDLE) {
@@ -306,6 +308,29 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         if (h != null) {
             releaseShared(h);
         }
+    }
+
+    /**
+     * A failover moved a running lease to {@code host}: its shared slot moves with it (same expiry, no cap check:
+     * a failover over-commits one slot as alone), so the other replicas count the request where it runs. While
+     * degraded only the record moves; the re-entry adopts it on the new host.
+     */
+    private void moved(String id, String host) {
+        String[] from = new String[1];
+        held.computeIfPresent(id, (k, old) -> {
+            from[0] = old.host();
+            return new Held(old.id(), host, old.client());
+        });
+        if (from[0] == null || from[0].equals(host) || coordination.degraded()) {
+            return;
+        }
+        // Sent before the request goes on, so on the one connection it runs before the lease's release.
+        backend.run(Backend.MOVE, new String[] {backend.prefix + "host:" + from[0], backend.prefix + "host:" + host},
+                id, backend.freedChannel(), coordination.replicaId()).whenComplete((r, failure) -> {
+                    if (failure != null) {
+                        coordination.failed(failure);
+                    }
+                });
     }
 
     private void releaseShared(Held h) {

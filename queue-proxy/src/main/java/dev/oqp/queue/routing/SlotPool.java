@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.ToIntFunction;
 
 import dev.oqp.common.config.RoutingConfig;
@@ -363,6 +364,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         private final Runnable onRelease;
         // Guarded by the pool's monitor for writes; read by the request's own threads in sequence.
         private volatile Host host;
+        private volatile Consumer<Host> onMove;
 
         private HostLease(Host host, String reason, String clientId, String model, Runnable onRelease) {
             this.host = host;
@@ -389,7 +391,20 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
          * @return the new host, or null when none is left (the lease is unchanged then)
          */
         public Host failover(Set<String> tried) {
-            return move(this, tried);
+            Host moved = move(this, tried);
+            Consumer<Host> hook = onMove;
+            if (moved != null && hook != null) {
+                hook.accept(moved);
+            }
+            return moved;
+        }
+
+        /**
+         * Runs {@code hook} with the new host each time a failover moves this lease (coordination moves its shared
+         * slot with it); set once, right after the lease is taken.
+         */
+        public void onMove(Consumer<Host> hook) {
+            this.onMove = hook;
         }
 
         @Override

@@ -107,6 +107,34 @@ class SharedHealthEndToEndTest {
     }
 
     @Test
+    void aFailoverMovesTheSharedSlotSoAnotherReplicaDoesNotOvercommitTheNewHost() throws Exception {
+        FakeOllama gpu1 = host(Replicas.host());
+        // Only gpu-1 has the model in memory: model_aware sends A's request there first.
+        FakeOllama gpu2 = host(FakeOllama.builder().installed("m").firstByteDelay(Duration.ofMillis(2000)));
+        Object[] fleet = {"gpu-1", gpu1.baseUri(), 1, "gpu-2", gpu2.baseUri(), 1};
+        QueueProxy a = replica("A", "", fleet);
+        QueueProxy b = replica("B", "", fleet);
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> healthy(a, "gpu-1") && healthy(b, "gpu-1")
+                && healthy(a, "gpu-2") && healthy(b, "gpu-2"));
+
+        gpu1.fault(Fault.refuseConnections());
+        CompletableFuture<HttpResponse<String>> first = sendAsync(a, "c", "moved");
+        gpu2.awaitRequests(1, Duration.ofSeconds(5));
+        // The request runs on gpu-2 now, and so does its shared slot.
+        Awaitility.await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+            assertThat(redis.command("ZCARD {oqp:coord:}host:gpu-2")).isEqualTo(":1");
+            assertThat(redis.command("ZCARD {oqp:coord:}host:gpu-1")).isEqualTo(":0");
+        });
+        Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> !healthy(b, "gpu-1"));
+        // B may use gpu-2 only: it waits for the slot A's request holds there instead of running beside it.
+        HttpResponse<String> second = send(b, "c", "after");
+        assertThat(first.join().statusCode()).isEqualTo(200);
+        assertThat(first.join().headers().firstValue("X-Failover-Attempts")).hasValue("2");
+        assertThat(second.statusCode()).isEqualTo(200);
+        assertThat(Replicas.maxConcurrency(gpu2)).isEqualTo(1);
+    }
+
+    @Test
     void leastBusyCountsTheRequestsOfTheOtherReplicas() throws Exception {
         FakeOllama gpu1 = host(Replicas.host().tokens(List.of("x")).firstByteDelay(Duration.ofSeconds(3)));
         FakeOllama gpu2 = host(Replicas.host());

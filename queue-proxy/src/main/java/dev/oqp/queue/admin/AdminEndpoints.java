@@ -26,6 +26,7 @@ import dev.oqp.queue.limits.UsageReport;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.QueueControls;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
 
@@ -51,6 +52,8 @@ public final class AdminEndpoints {
             "X-Content-Type-Options", "nosniff", "Cross-Origin-Resource-Policy", "same-origin");
 
     private final Scheduler<?> scheduler;
+    /** The scheduler's own, or with coordination every replica's. */
+    private volatile QueueControls controls;
     private final Fleet fleet;
     private final QueueMetrics metrics;
     private final Usage usage;
@@ -66,6 +69,7 @@ public final class AdminEndpoints {
                           BooleanSupplier stopping, org.eclipse.jetty.util.thread.Scheduler timer) {
         this.timer = timer;
         this.scheduler = scheduler;
+        this.controls = scheduler;
         this.fleet = fleet;
         this.metrics = metrics;
         this.usage = usage;
@@ -73,9 +77,13 @@ public final class AdminEndpoints {
         this.status = new StatusJson(scheduler, pool, fleet, metrics);
     }
 
-    /** Lists the replicas in {@code /queue/status} (coordination on); call before serving. */
-    public void coordination(dev.oqp.queue.coordination.Coordination coordination) {
+    /**
+     * Lists the replicas in {@code /queue/status} and sends the queue controls to every replica through
+     * {@code controls} (coordination on); call before serving.
+     */
+    public void coordination(dev.oqp.queue.coordination.Coordination coordination, QueueControls controls) {
         status.coordination(coordination);
+        this.controls = controls;
     }
 
     /** True for an own endpoint that needs no key under {@code admin}. */
@@ -168,20 +176,20 @@ public final class AdminEndpoints {
         }
         return switch (action) {
             case "pause" -> {
-                scheduler.pause(tier);
+                controls.pause(tier);
                 yield controlled(action, "paused", tier, -1);
             }
             case "resume" -> {
-                scheduler.resume(tier);
+                controls.resume(tier);
                 yield controlled(action, "resumed", tier, -1);
             }
             case "drain" -> {
-                scheduler.drain(tier);
+                controls.drain(tier);
                 CompletableFuture<Reply> drained = new CompletableFuture<>();
                 whenEmpty(tier, drained, () -> controlled(action, "drained", tier, -1));
                 yield new Reply.Deferred(drained);
             }
-            default -> controlled(action, "flushed", tier, scheduler.flush(tier));
+            default -> controlled(action, "flushed", tier, controls.flush(tier));
         };
     }
 

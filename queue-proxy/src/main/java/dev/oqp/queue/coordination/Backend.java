@@ -82,6 +82,7 @@ final class Backend implements AutoCloseable {
     private volatile StatefulRedisPubSubConnection<String, String> pubSub;
     private volatile boolean closed;
     private volatile Consumer<String> onHealth = m -> { };
+    private volatile Consumer<String> onControl = m -> { };
     private final AtomicBoolean connecting = new AtomicBoolean();
     private final AtomicBoolean subscribing = new AtomicBoolean();
 
@@ -115,6 +116,16 @@ final class Backend implements AutoCloseable {
     /** The channel a replica publishes a host it marked down on ({@code <host>\n<mark>}). */
     String healthChannel() {
         return prefix + "health";
+    }
+
+    /** The channel a replica publishes an operator's queue control on ({@code <incarnation>\n<action>\n<tier>}). */
+    String controlChannel() {
+        return prefix + "control";
+    }
+
+    /** Runs {@code listener} on each message of the control channel (set before connecting). */
+    void onControl(Consumer<String> listener) {
+        this.onControl = listener;
     }
 
     /** Runs {@code listener} on each message of the health channel (set before connecting). */
@@ -155,13 +166,15 @@ final class Backend implements AutoCloseable {
                     public void message(String channel, String message) {
                         if (healthChannel().equals(channel)) {
                             onHealth.accept(message);
+                        } else if (controlChannel().equals(channel)) {
+                            onControl.accept(message);
                         } else {
                             onFreed.accept(message);
                         }
                     }
                 });
                 // Lettuce subscribes again by itself after a reconnect.
-                c.async().subscribe(freedChannel(), healthChannel());
+                c.async().subscribe(freedChannel(), healthChannel(), controlChannel());
                 pubSub = c;
             });
         }

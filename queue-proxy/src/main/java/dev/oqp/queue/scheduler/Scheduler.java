@@ -127,7 +127,7 @@ import org.slf4j.LoggerFactory;
  * ticket aged into HIGH is held by pausing LOW, not by pausing HIGH, and is flushed with LOW (as its
  * {@code max_wait}, depth and Retry-After also stay those of LOW).
  */
-public final class Scheduler<L extends Lease> {
+public final class Scheduler<L extends Lease> implements QueueControls {
 
     /** Told that the earliest expiry deadline is now {@code nanos} away; arm the shared timer if that is sooner. */
     @FunctionalInterface
@@ -332,6 +332,7 @@ public final class Scheduler<L extends Lease> {
      *
      * @param tier the requested tier to pause, or null for all tiers
      */
+    @Override
     public void pause(Tier tier) {
         lock.lock();
         try {
@@ -361,6 +362,7 @@ public final class Scheduler<L extends Lease> {
      *
      * @param tier the requested tier to resume, or null for all tiers
      */
+    @Override
     public void resume(Tier tier) {
         lock.lock();
         try {
@@ -383,6 +385,7 @@ public final class Scheduler<L extends Lease> {
      *
      * @param tier the requested tier to drain, or null for all tiers
      */
+    @Override
     public void drain(Tier tier) {
         lock.lock();
         try {
@@ -405,6 +408,7 @@ public final class Scheduler<L extends Lease> {
      * @param tier the requested tier to flush, or null for all tiers
      * @return how many tickets were flushed
      */
+    @Override
     public int flush(Tier tier) {
         int flushed = 0;
         lock.lock();

@@ -31,6 +31,7 @@ import dev.oqp.queue.auth.HeaderClients;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.cache.EmbeddingCache;
 import dev.oqp.queue.coordination.Coordination;
+import dev.oqp.queue.coordination.SharedControls;
 import dev.oqp.queue.coordination.SharedHealth;
 import dev.oqp.queue.coordination.SharedSlots;
 import dev.oqp.queue.limits.Limiter;
@@ -183,7 +184,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         AdminEndpoints admin = new AdminEndpoints(scheduler, pool, fleet, metrics, usageLedger, stopping,
                 server.getScheduler());
         if (coordination != null) {
-            admin.coordination(coordination);
+            admin.coordination(coordination, new SharedControls(scheduler, coordination));
         }
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
                 scheduler, forwarder, stopping, webhooks,

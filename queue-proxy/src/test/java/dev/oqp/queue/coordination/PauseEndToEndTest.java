@@ -57,6 +57,51 @@ class PauseEndToEndTest {
         assertThat(paused.join().statusCode()).isEqualTo(200);
     }
 
+    @Test
+    void aControlSentToOneReplicaActsOnEveryReplicaAndOneStartedLaterAdoptsIt() throws Exception {
+        FakeOllama gpu = Replicas.host().tokens(List.of("a")).start();
+        hosts.add(gpu);
+        QueueProxy a = replicas.start(Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 1));
+        QueueProxy b = replicas.start(Replicas.yaml(redis.url(), "B", "", "gpu-1", gpu.baseUri(), 1));
+        assertThat(control(a, "pause").statusCode()).isEqualTo(200);
+        long pausedAt = System.nanoTime();
+        Awaitility.await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(5))
+                .until(() -> pausedTiers(b).equals("[\"high\"]"));
+        System.out.printf("coordination controls: a pause sent to A held at B after %.1f ms%n",
+                (System.nanoTime() - pausedAt) / 1e6);
+        // B holds its high requests; its normal ones still go.
+        CompletableFuture<HttpResponse<String>> held = send(b, "high", "held");
+        assertThat(send(b, "normal", "flows").join().statusCode()).isEqualTo(200);
+        Awaitility.await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !held.isDone());
+        // A replica that starts now adopts the pause from the shared state.
+        QueueProxy c = replicas.start(Replicas.yaml(redis.url(), "C", "", "gpu-1", gpu.baseUri(), 1));
+        Awaitility.await().atMost(Duration.ofSeconds(3)).until(() -> pausedTiers(c).equals("[\"high\"]"));
+        // A resume sent to B ends it everywhere, and B's held request runs.
+        assertThat(control(b, "resume").statusCode()).isEqualTo(200);
+        assertThat(held.join().statusCode()).isEqualTo(200);
+        Awaitility.await().atMost(Duration.ofSeconds(2))
+                .until(() -> pausedTiers(a).equals("[]") && pausedTiers(c).equals("[]"));
+        assertThat(redis.command("HLEN {oqp:coord:}controls")).isEqualTo(":0");
+        // A flush sent to A empties B's waiting high requests too.
+        assertThat(control(a, "pause").statusCode()).isEqualTo(200);
+        Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> pausedTiers(b).equals("[\"high\"]"));
+        CompletableFuture<HttpResponse<String>> flushed = send(b, "high", "flushed");
+        Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> status(b).contains("\"queued_total\":1"));
+        assertThat(control(a, "flush").statusCode()).isEqualTo(200);
+        assertThat(flushed.join().statusCode()).isEqualTo(503);
+        assertThat(gpu.requests().stream().filter(r -> r.path().equals("/api/generate")).count()).isEqualTo(2);
+    }
+
+    private String status(QueueProxy p) throws Exception {
+        return replicas.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/queue/status"))
+                .header("Authorization", "Bearer " + Replicas.KEY_ADMIN).build(), HttpResponse.BodyHandlers.ofString())
+                .body();
+    }
+
+    private String pausedTiers(QueueProxy p) throws Exception {
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(status(p)).get("paused").toString();
+    }
+
     private HttpResponse<String> control(QueueProxy p, String action) throws Exception {
         return replicas.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/queue/" + action
                 + "?tier=high")).header("Authorization", "Bearer " + Replicas.KEY_ADMIN)

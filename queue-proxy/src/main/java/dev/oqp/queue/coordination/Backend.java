@@ -67,6 +67,7 @@ final class Backend implements AutoCloseable {
     static final Script RENEW = Script.load("renew");
     static final Script RELEASE = Script.load("release");
     static final Script MOVE = Script.load("move");
+    static final Script TOUCH = Script.load("touch");
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
     static final Script HOSTS = Script.load("hosts");

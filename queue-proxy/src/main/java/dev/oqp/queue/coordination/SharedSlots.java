@@ -65,8 +65,11 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
     }
 
-    /** A lease of this replica: its id and the host and client sets it is in. */
-    private record Held(String id, String host, String client) {
+    /**
+     * A lease of this replica: its id and the host and client sets it is in; {@code loading} is the model whose
+     * loading mark it set or followed (a cold grant), null otherwise.
+     */
+    private record Held(String id, String host, String client, String loading) {
     }
 
     private final SlotPool pool;
@@ -125,7 +128,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             String id = leaseId();
             SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
             if (lease != null) {
-                held.put(id, new Held(id, lease.host().name(), ticket.clientId()));
+                held.put(id, new Held(id, lease.host().name(), ticket.clientId(), null));
                 lease.onMove(to -> moved(id, to.name()));
             }
             return lease;
@@ -202,7 +205,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix,
                 coordination.epoch(), Long.toString(fairSpacingMillis()), client + "\n" + ticket.requested().yamlName()));
         args.addAll(hostArgs);
-        if (coldEverywhere(ticket.model(), able)) {
+        String loading = coldEverywhere(ticket.model(), able) ? ticket.model() : null;
+        if (loading != null) {
             // Cold-load coalescing: the first grant marks its host as loading the model; the others go there.
             keys.add(backend.prefix + "loading:" + ticket.model());
             args.add(Long.toString(coordination.loadingMark().toMillis()));
@@ -210,11 +214,12 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         p.step = Step.ASKING;
         asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
-                .whenComplete((reply, failure) -> answered(p, leaseId, client, reasons, (List<?>) reply, failure));
+                .whenComplete((reply, failure) -> answered(p, leaseId, client, loading, reasons, (List<?>) reply,
+                        failure));
     }
 
-    private void answered(Pending p, String leaseId, String client, Map<String, String> reasons, List<?> reply,
-                          Throwable failure) {
+    private void answered(Pending p, String leaseId, String client, String loading, Map<String, String> reasons,
+                          List<?> reply, Throwable failure) {
         // No pass on a refusal: the waiters held back by the budget ask at the next freed message or poll.
         asking.decrementAndGet();
         boolean wake = false;
@@ -226,7 +231,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 // The backend's epoch is not the one this replica knows: it lost its data since.
                 coordination.lost("epoch changed");
             } else if (((Number) reply.get(0)).longValue() == 1) {
-                Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client);
+                Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client, loading);
                 if (p.gone) {
                     releaseShared(grant);
                 } else {
@@ -319,7 +324,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         String[] from = new String[1];
         held.computeIfPresent(id, (k, old) -> {
             from[0] = old.host();
-            return new Held(old.id(), host, old.client());
+            // The loading mark names the first host: this request no longer loads the model there.
+            return new Held(old.id(), host, old.client(), null);
         });
         if (from[0] == null || from[0].equals(host) || coordination.degraded()) {
             return;
@@ -368,6 +374,36 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                     }
                 }
             });
+            renewLoadingMarks();
+        }
+    }
+
+    /**
+     * Keeps the loading marks of this replica's cold grants alive while their host loads the model (a load can
+     * outlast the mark's own life), until this replica's inventory shows the model in memory there; a mark another
+     * grant has moved to another host meanwhile is left alone (touch.lua).
+     */
+    private void renewLoadingMarks() {
+        List<String> keys = new ArrayList<>();
+        List<String> args = new ArrayList<>(List.of(Long.toString(coordination.loadingMark().toMillis())));
+        for (Held h : held.values()) {
+            if (h.loading() == null) {
+                continue;
+            }
+            if (pool.loaded(h.host(), h.loading())) {
+                held.computeIfPresent(h.id(), (k, old) -> new Held(old.id(), old.host(), old.client(), null));
+            } else {
+                keys.add(backend.prefix + "loading:" + h.loading());
+                args.add(h.host());
+            }
+        }
+        if (!keys.isEmpty()) {
+            backend.run(Backend.TOUCH, keys.toArray(String[]::new), args.toArray(String[]::new))
+                    .whenComplete((r, failure) -> {
+                        if (failure != null) {
+                            coordination.failed(failure);
+                        }
+                    });
         }
     }
 

@@ -314,6 +314,12 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         return choice.host();
     }
 
+    /** Whether the named host has {@code canonicalModel} in memory, as its last inventory says (false if unknown). */
+    public synchronized boolean loaded(String hostName, String canonicalModel) {
+        Host host = fleet.host(hostName);
+        return host != null && host.level(canonicalModel) == Host.Level.LOADED;
+    }
+
     /** Requests in flight across the fleet. */
     public synchronized int inFlight() {
         return inFlight;

@@ -165,7 +165,36 @@ class ScriptsTest {
         assertThat(acquire(15_000, "lb1", "b1", 0, "b", 0, 10, "i2", host("h1", 1))).isEqualTo("h1");
     }
 
+    @Test
+    void moveTakesALeaseToAnotherHostWithItsExpiryAndTouchExtendsOnlyAMarkNamingItsHost() throws Exception {
+        acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 1));
+        double expiry = score("host:h1", "l1");
+        Object moved = backend.run(Backend.MOVE, new String[] {p + "host:h1", p + "host:h2"}, "l1",
+                backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS);
+        assertThat(number(moved)).isEqualTo(1L);
+        assertThat(card("host:h1")).isZero();
+        assertThat(score("host:h2", "l1")).isEqualTo(expiry);
+        Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> freed.contains("r1"));
+        // A lease no longer there (released, expired) is not moved.
+        assertThat(number(backend.run(Backend.MOVE, new String[] {p + "host:h1", p + "host:h2"}, "gone",
+                backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS))).isEqualTo(0L);
+
+        sync.psetex(p + "loading:m", 1_000, "h1");
+        sync.psetex(p + "loading:n", 1_000, "h3");
+        Object touched = backend.run(Backend.TOUCH, new String[] {p + "loading:m", p + "loading:n"}, "60000", "h1",
+                "h2").get(2, TimeUnit.SECONDS);
+        assertThat(number(touched)).isEqualTo(1L);
+        assertThat(sync.pttl(p + "loading:m")).isGreaterThan(50_000);
+        assertThat(sync.pttl(p + "loading:n")).isLessThanOrEqualTo(1_000);
+    }
+
     // ---- helpers ----
+
+    /** A script's integer (it comes back as a one-element list: the scripts are run with output type MULTI). */
+    private static long number(Object reply) {
+        Object n = reply instanceof List<?> l && !l.isEmpty() ? l.get(0) : reply;
+        return ((Number) n).longValue();
+    }
 
     private static String[] host(String name, int cap) {
         return new String[] {name, Integer.toString(cap)};

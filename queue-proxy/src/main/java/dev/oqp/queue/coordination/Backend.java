@@ -29,6 +29,8 @@ import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Valkey or Redis that replicas coordinate through: one Lettuce client, one command connection and one
@@ -38,6 +40,8 @@ import io.lettuce.core.resource.ClientResources;
  * {@code NOSCRIPT}. Every key is under the hash tag {@code {<key_prefix>}}.
  */
 final class Backend implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Backend.class);
+
 
     /** A Lua script from this package's resources, with its SHA-1. */
     record Script(String name, String source, String sha) {
@@ -68,6 +72,7 @@ final class Backend implements AutoCloseable {
     static final Script RELEASE = Script.load("release");
     static final Script MOVE = Script.load("move");
     static final Script TOUCH = Script.load("touch");
+    static final Script CONTROL = Script.load("control");
     static final Script FORGET = Script.load("forget");
     static final Script HEARTBEAT = Script.load("heartbeat");
     static final Script HOSTS = Script.load("hosts");
@@ -119,7 +124,10 @@ final class Backend implements AutoCloseable {
         return prefix + "health";
     }
 
-    /** The channel a replica publishes an operator's queue control on ({@code <incarnation>\n<action>\n<tier>}). */
+    /**
+     * The channel a replica publishes an operator's queue control on
+     * ({@code <incarnation>\n<config digest>\n<action>\n<tier>}).
+     */
     String controlChannel() {
         return prefix + "control";
     }
@@ -175,7 +183,14 @@ final class Backend implements AutoCloseable {
                     }
                 });
                 // Lettuce subscribes again by itself after a reconnect.
-                c.async().subscribe(freedChannel(), healthChannel(), controlChannel());
+                c.async().subscribe(freedChannel(), healthChannel(), controlChannel()).whenComplete((r, refused) -> {
+                    if (refused != null) {
+                        // An ACL that denies the channels: no freed, health or control messages reach this replica.
+                        LOG.warn("coordination: could not subscribe to its channels ({}); freed slots are found by"
+                                + " the 250 ms poll, hosts down by this replica's own checks, queue controls at the next heartbeat",
+                                refused.toString());
+                    }
+                });
                 pubSub = c;
             });
         }

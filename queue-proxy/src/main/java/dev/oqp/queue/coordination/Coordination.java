@@ -9,9 +9,11 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -84,6 +86,8 @@ public final class Coordination extends AbstractLifeCycle {
     private final AtomicBoolean twinLogged = new AtomicBoolean();
     /** The incarnation before the last re-entry: the heartbeat removes it so its waiters count as dead. */
     private volatile String previousIncarnation = "";
+    /** {@code <replica> <digest>} pairs already warned of as differing from this replica's configuration. */
+    private final Set<String> digestWarned = ConcurrentHashMap.newKeySet();
 
     public Coordination(CoordinationConfig config, OqpConfig whole, QueueMetrics metrics) {
         this.config = config;
@@ -324,6 +328,15 @@ public final class Coordination extends AbstractLifeCycle {
             }
         }
         replicas = List.copyOf(live);
+        for (Replica r : live) {
+            if (!r.digest().equals(digest) && digestWarned.add(r.id() + " " + r.digest())) {
+                // Caps are what each replica sends: one with other caps uses the fleet's by its own numbers.
+                LOG.atWarn().addKeyValue("replica", r.id()).addKeyValue("digest", r.digest())
+                        .log("coordination: replica " + r.id() + " runs another configuration (digest " + r.digest()
+                                + ", this one " + digest + "): caps, limits and queue controls are only exact between"
+                                + " replicas with the same configuration; its queue controls are ignored here");
+            }
+        }
         String now = String.valueOf(reply.get(1));
         String before = epoch;
         epoch = now;
@@ -345,10 +358,13 @@ public final class Coordination extends AbstractLifeCycle {
         if (announced.get()) {
             reentries.incrementAndGet();
         }
-        // Waiters registered before the outage belong to the old incarnation: it is removed at the next
-        // heartbeat, so they count as dead and are swept.
-        previousIncarnation = incarnation;
-        incarnation = newIncarnation();
+        if (announced.get()) {
+            // Waiters registered before the outage belong to the old incarnation: it is removed at the next
+            // heartbeat, so they count as dead and are swept. At start nothing was registered: the incarnation the
+            // first heartbeat registered stays, so the first waiters are live at once.
+            previousIncarnation = incarnation;
+            incarnation = newIncarnation();
+        }
         long failuresBefore = failures.get();
         reentry.get().whenComplete((ok, failure) -> {
             if (failure != null) {
@@ -413,6 +429,12 @@ public final class Coordination extends AbstractLifeCycle {
             caps.put(k.clientId(), k.maxConcurrent());
         }
         b.append("clients ").append(caps).append('\n');
+        // Who may do what: a replica that lets more callers manage the queue must not steer the others.
+        Map<String, String> scopes = new TreeMap<>();
+        for (KeyConfig k : c.auth().keys()) {
+            scopes.put(k.clientId(), k.scope() + "/" + k.maxPriority() + "/" + k.limits() + "/" + k.models());
+        }
+        b.append("auth ").append(c.auth().enabled()).append(' ').append(scopes).append('\n');
         b.append("queue ").append(c.queue()).append('\n');
         b.append("routing ").append(c.routing()).append('\n');
         b.append("lease ").append(c.coordination().lease()).append(' ').append(c.coordination().keyPrefix());

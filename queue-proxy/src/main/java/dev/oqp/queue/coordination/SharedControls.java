@@ -4,6 +4,7 @@ import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -17,12 +18,17 @@ import org.slf4j.LoggerFactory;
  * (through the load balancer) applies to the queue of each.
  *
  * <p>The control is applied here at once, then published on the control channel (the other replicas apply it
- * within milliseconds). Pause and drain are also state, kept in {@code {p}controls} (one field per tier:
- * {@code paused} or {@code draining}; resume deletes it): each replica reads it every heartbeat and applies what
- * differs from what it applied last, so a replica that starts, missed a message or was cut off converges within
- * one heartbeat. A control given while the backend is down applies here and is written when it answers again (the
- * latest control per tier wins). A flush is an action, not state: it reaches the replicas connected then, and each
+ * within milliseconds). Pause, drain and resume are also state, kept in {@code {p}controls} (one field per tier:
+ * {@code <paused|draining|running>\n<ms>\n<digest>}, written by {@code control.lua} only over an older control):
+ * each replica reads it every heartbeat and applies what differs from what it applied last, so a replica that
+ * starts, missed a message or was cut off converges within one heartbeat. A control given while the backend is down
+ * applies here and is written when it answers, unless a later one was given meanwhile through another replica
+ * (then that one wins here too). A flush is an action, not state: it reaches the replicas connected then, and each
  * answers only for its own queue (the reply counts this replica's).
+ *
+ * <p>Only replicas with the same configuration digest (which covers auth and every key's scope) steer each other:
+ * a control published or recorded by a replica with another configuration (one started without auth, say) is
+ * ignored here, and {@link Coordination} warns of that replica once.
  */
 public final class SharedControls implements QueueControls {
     private static final Logger LOG = LoggerFactory.getLogger(SharedControls.class);
@@ -33,8 +39,8 @@ public final class SharedControls implements QueueControls {
     private final String key;
     /** Per tier: the state applied here last ({@code paused}, {@code draining}, or absent = running). */
     private final Map<Tier, String> applied = new EnumMap<>(Tier.class);
-    /** Tiers whose state this replica set and has not written to the backend yet. */
-    private final Set<Tier> unwritten = EnumSet.noneOf(Tier.class);
+    /** Per tier: the control given here and not written to the backend yet ({@code <state>\n<ms>\n<digest>}). */
+    private final Map<Tier, String> unwritten = new EnumMap<>(Tier.class);
     /** Bumped by every control applied here: a read sent before it is stale. */
     private final AtomicLong generation = new AtomicLong();
 
@@ -43,7 +49,8 @@ public final class SharedControls implements QueueControls {
         this.coordination = coordination;
         this.backend = coordination.backend();
         this.key = backend.prefix + "controls";
-        backend.onControl(this::message);
+        // Off Lettuce's event loop: a flush answers every waiting request of a tier.
+        backend.onControl(message -> coordination.later(0, () -> message(message)));
         coordination.later(0, this::sync);
         coordination.every(coordination.config().heartbeat(), this::sync);
     }
@@ -71,10 +78,18 @@ public final class SharedControls implements QueueControls {
     }
 
     private void control(String action, Tier tier) {
+        String value = state(action) + "\n" + System.currentTimeMillis() + "\n" + coordination.digest();
         synchronized (this) {
             generation.incrementAndGet();
             apply(action, tier);
-            unwritten.addAll(tiers(tier));
+            for (Tier t : tiers(tier)) {
+                unwritten.put(t, value);
+            }
+        }
+        if (coordination.degraded()) {
+            LOG.atWarn().addKeyValue("action", action).addKeyValue("tier", name(tier))
+                    .log("queue control applied to this replica only (coordination degraded); the others get it"
+                            + " when the backend answers, unless another control was given through them since");
         }
         write();
         publish(action, tier);
@@ -91,14 +106,10 @@ public final class SharedControls implements QueueControls {
                 return;
             }
         }
-        String state = switch (action) {
-            case "pause" -> "paused";
-            case "drain" -> "draining";
-            default -> null;
-        };
         if (!action.equals("flush")) {
+            String state = state(action);
             for (Tier t : tiers(tier)) {
-                if (state == null) {
+                if (state.equals("running")) {
                     applied.remove(t);
                 } else {
                     applied.put(t, state);
@@ -107,59 +118,71 @@ public final class SharedControls implements QueueControls {
         }
     }
 
-    /** Writes the state of the tiers controlled here and not written yet (the latest control per tier). */
+    private static String state(String action) {
+        return switch (action) {
+            case "pause" -> "paused";
+            case "drain" -> "draining";
+            default -> "running";
+        };
+    }
+
+    /** Writes the controls given here and not written yet (each only over an older one). */
     private void write() {
-        Map<Tier, String> pending = new EnumMap<>(Tier.class);
+        Map<Tier, String> pending;
         synchronized (this) {
-            for (Tier t : unwritten) {
-                pending.put(t, applied.get(t));
-            }
+            pending = new EnumMap<>(unwritten);
             unwritten.clear();
         }
-        for (Map.Entry<Tier, String> e : pending.entrySet()) {
-            Tier t = e.getKey();
+        pending.forEach((t, value) -> {
             try {
-                var command = e.getValue() == null ? coordination.commands().hdel(key, t.yamlName())
-                        : coordination.commands().hset(key, t.yamlName(), e.getValue());
-                command.whenComplete((r, failure) -> {
+                backend.run(Backend.CONTROL, new String[] {key}, t.yamlName(), value).whenComplete((r, failure) -> {
                     if (failure != null) {
-                        unwrittenAgain(t);
+                        unwrittenAgain(t, value);
                     }
                 });
             } catch (RuntimeException failure) {
-                unwrittenAgain(t);
+                unwrittenAgain(t, value);
             }
-        }
+        });
     }
 
-    private synchronized void unwrittenAgain(Tier tier) {
-        unwritten.add(tier);
+    private synchronized void unwrittenAgain(Tier tier, String value) {
+        unwritten.putIfAbsent(tier, value);
     }
 
     private void publish(String action, Tier tier) {
         try {
-            coordination.commands().publish(backend.controlChannel(), coordination.incarnation() + "\n" + action + "\n"
-                    + (tier == null ? "all" : tier.yamlName())).whenComplete((r, failure) -> { });
+            coordination.commands().publish(backend.controlChannel(), coordination.incarnation() + "\n"
+                    + coordination.digest() + "\n" + action + "\n" + name(tier)).whenComplete((r, failure) -> {
+                        if (failure != null) {
+                            LOG.atInfo().addKeyValue("action", action).log("queue control not published (" + failure
+                                    + "); the other replicas read pause, drain and resume at their next heartbeat");
+                        }
+                    });
         } catch (RuntimeException e) {
-            // Not connected: the state is written when it is, and the others read it at their next heartbeat.
+            // Not connected: announced by the degraded state; the state is written when it is.
         }
     }
 
     /** Another replica's control. */
     private void message(String message) {
         String[] parts = message.split("\n", -1);
-        if (parts.length != 3 || parts[0].equals(coordination.incarnation())) {
+        if (parts.length != 4 || parts[0].equals(coordination.incarnation())) {
             return;
         }
-        Tier tier = parts[2].equals("all") ? null : tier(parts[2]);
-        if (tier == null && !parts[2].equals("all")) {
+        if (!parts[1].equals(coordination.digest())) {
+            // Warned of once per replica by the heartbeat (Coordination).
             return;
         }
-        LOG.atInfo().addKeyValue("action", parts[1]).addKeyValue("tier", parts[2])
+        Tier tier = parts[3].equals("all") ? null : tier(parts[3]);
+        if (tier == null && !parts[3].equals("all")) {
+            return;
+        }
+        LOG.atInfo().addKeyValue("action", parts[2]).addKeyValue("tier", parts[3])
                 .log("queue control from another replica applied here");
         synchronized (this) {
             generation.incrementAndGet();
-            apply(parts[1], tier);
+            apply(parts[2], tier);
         }
     }
 
@@ -183,22 +206,30 @@ public final class SharedControls implements QueueControls {
 
     private synchronized void converge(Map<String, String> state, long readAt) {
         if (generation.get() != readAt || !unwritten.isEmpty()) {
-            // A control was applied since the read was sent: the next read sees it.
+            // A control was applied or is still to be written since the read was sent: the next read sees it.
             return;
         }
         for (Tier t : Tier.values()) {
-            String shared = state.get(t.yamlName());
-            if (shared != null && !shared.equals("paused") && !shared.equals("draining")) {
-                shared = null;
+            String[] recorded = state.getOrDefault(t.yamlName(), "running").split("\n", -1);
+            if (recorded.length == 3 && !recorded[2].equals(coordination.digest())) {
+                continue;
             }
-            if (!java.util.Objects.equals(shared, applied.get(t))) {
-                apply(shared == null ? "resume" : shared.equals("paused") ? "pause" : "drain", t);
+            String shared = recorded[0].equals("paused") || recorded[0].equals("draining") ? recorded[0] : null;
+            if (!Objects.equals(shared, applied.get(t))) {
+                String action = shared == null ? "resume" : shared.equals("paused") ? "pause" : "drain";
+                LOG.atInfo().addKeyValue("action", action).addKeyValue("tier", t.yamlName())
+                        .log("queue control recorded by another replica applied here");
+                apply(action, t);
             }
         }
     }
 
     private static Set<Tier> tiers(Tier tier) {
         return tier == null ? EnumSet.allOf(Tier.class) : EnumSet.of(tier);
+    }
+
+    private static String name(Tier tier) {
+        return tier == null ? "all" : tier.yamlName();
     }
 
     private static Tier tier(String name) {

@@ -11,9 +11,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import dev.oqp.common.config.CoordinationConfig;
+import dev.oqp.common.config.QueueConfig;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Scheduler;
@@ -75,7 +76,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private final SlotPool pool;
     private final Coordination coordination;
     private final Backend backend;
-    private final LongSupplier agingMillis;
+    private final Supplier<QueueConfig> queue;
     private final Map<Ticket<SlotPool.HostLease>, Pending> pending = new ConcurrentHashMap<>();
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
@@ -85,12 +86,12 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private volatile Scheduler<SlotPool.HostLease> scheduler;
     private volatile Executor executor;
 
-    /** @param agingMillis the queue's {@code aging} in force (the waiting index ranks by it) */
-    public SharedSlots(SlotPool pool, Coordination coordination, LongSupplier agingMillis) {
+    /** @param queue the queue settings in force (the waiting index ranks by {@code aging} and {@code max_wait}) */
+    public SharedSlots(SlotPool pool, Coordination coordination, Supplier<QueueConfig> queue) {
         this.pool = pool;
         this.coordination = coordination;
         this.backend = coordination.backend();
-        this.agingMillis = agingMillis;
+        this.queue = queue;
     }
 
     /** Wires the scheduler this is the capacity of; its passes run on {@code executor}. Call before starting. */
@@ -196,14 +197,16 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             hostArgs.add(Integer.toString(c.host().config().maxConcurrent()));
             names.append(names.length() == 0 ? "" : ",").append(name);
         }
-        long aging = agingMillis.getAsLong();
+        QueueConfig q = queue.get();
+        long aging = q.aging().toMillis();
         long offset = ticket.requested().ordinal() * (aging > 0 ? aging : 1_000_000_000_000L);
         String leaseId = leaseId();
         String data = coordination.incarnation() + "\n" + client + "\n" + clientCap + "\n" + names;
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()), leaseId,
                 p.waiterId, Long.toString(offset), client, Integer.toString(clientCap),
                 Integer.toString(pool.globalCap()), Integer.toString(SCAN), data, backend.prefix,
-                coordination.epoch(), Long.toString(fairSpacingMillis()), client + "\n" + ticket.requested().yamlName()));
+                coordination.epoch(), Long.toString(fairSpacingMillis()), client + "\n" + ticket.requested().yamlName(),
+                Long.toString(q.tier(ticket.requested()).maxWait().toMillis())));
         args.addAll(hostArgs);
         String loading = coldEverywhere(ticket.model(), able) ? ticket.model() : null;
         if (loading != null) {
@@ -331,7 +334,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             return;
         }
         // Sent before the request goes on, so on the one connection it runs before the lease's release.
-        backend.run(Backend.MOVE, new String[] {backend.prefix + "host:" + from[0], backend.prefix + "host:" + host},
+        backend.run(Backend.MOVE, new String[] {backend.prefix + "global", backend.prefix + "host:" + from[0],
+            backend.prefix + "host:" + host},
                 id, backend.freedChannel(), coordination.replicaId()).whenComplete((r, failure) -> {
                     if (failure != null) {
                         coordination.failed(failure);
@@ -365,13 +369,14 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             renew("renew").whenComplete((missing, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);
-                } else {
-                    // A script's integer comes back as a one-element list (output type MULTI).
-                    Object n = missing instanceof List<?> l && !l.isEmpty() ? l.get(0) : missing;
-                    if (n instanceof Number count && count.longValue() > 0) {
-                        // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
-                        coordination.lost(count.longValue() + " running lease(s) missing at renewal");
-                    }
+                    return;
+                }
+                // A lease released after the renewal listed it, its release run first, is missing for that
+                // reason alone: only a lease still held here and missing means the backend lost it.
+                long lost = missing instanceof List<?> ids ? ids.stream().filter(held::containsKey).count() : 0;
+                if (lost > 0) {
+                    // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
+                    coordination.lost(lost + " running lease(s) missing at renewal");
                 }
             });
             renewLoadingMarks();
@@ -415,7 +420,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     private CompletableFuture<?> renew(String mode) {
         List<Held> all = new ArrayList<>(held.values());
         if (all.isEmpty()) {
-            return CompletableFuture.completedFuture(0L);
+            return CompletableFuture.completedFuture(List.of());
         }
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()),
                 backend.prefix, mode));
@@ -424,7 +429,13 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             args.add(h.host());
             args.add(h.client());
         }
-        return backend.run(Backend.RENEW, new String[] {backend.prefix + "global"}, args.toArray(String[]::new));
+        CompletableFuture<Object> renewed = backend.run(Backend.RENEW, new String[] {backend.prefix + "global"},
+                args.toArray(String[]::new));
+        if (mode.equals("adopt")) {
+            // A lease released while the adoption was on its way was put back by it: give it back again.
+            renewed.thenRun(() -> all.stream().filter(h -> !held.containsKey(h.id())).forEach(this::releaseShared));
+        }
+        return renewed;
     }
 
     /** At stop: every lease held (count, then id, host, client each) and every waiter id, for the leave script. */

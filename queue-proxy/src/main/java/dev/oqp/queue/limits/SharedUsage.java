@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.lettuce.core.api.async.RedisAsyncCommands;
 
@@ -34,6 +35,8 @@ public final class SharedUsage implements Usage {
     private final UsageLedger local;
     private final Outage writes;
     private final Outage reads;
+    /** The read on its way, shared by the callers that ask meanwhile; null when none is. */
+    private final AtomicReference<CompletableFuture<UsageReport>> inFlight = new AtomicReference<>();
 
     /**
      * @param keyPrefix {@code coordination.key_prefix}
@@ -83,9 +86,29 @@ public final class SharedUsage implements Usage {
         });
     }
 
-    /** The shared days read at once (one pipelined {@code HGETALL} per day), or this replica's own, partial. */
+    /**
+     * The shared days read at once (one pipelined {@code HGETALL} per day), or this replica's own, partial. Callers
+     * that ask while a read is on its way share it: however many ask at once, one read per replica is in flight.
+     */
     @Override
     public CompletableFuture<UsageReport> report() {
+        CompletableFuture<UsageReport> mine = new CompletableFuture<>();
+        CompletableFuture<UsageReport> running = inFlight.compareAndExchange(null, mine);
+        if (running != null) {
+            return running;
+        }
+        read().whenComplete((report, failure) -> {
+            inFlight.set(null);
+            if (failure != null) {
+                mine.completeExceptionally(failure);
+            } else {
+                mine.complete(report);
+            }
+        });
+        return mine;
+    }
+
+    private CompletableFuture<UsageReport> read() {
         LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
         List<LocalDate> kept = new ArrayList<>();
         List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>();
@@ -112,8 +135,9 @@ public final class SharedUsage implements Usage {
     private UsageReport partial(Throwable failure) {
         reads.failed(failure);
         reads.degradedDecision();
-        return local.snapshot().partial("coordination backend unreachable (" + Outage.describe(failure)
-                + "): this replica's own counts since it started");
+        // The failure itself is logged (Outage); callers with the read scope learn no address or exception.
+        return local.snapshot().partial("coordination backend unreachable: this replica's own counts since it"
+                + " started");
     }
 
     private static UsageReport shared(List<LocalDate> kept, List<CompletableFuture<Map<String, String>>> reads) {

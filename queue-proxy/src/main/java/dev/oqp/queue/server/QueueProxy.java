@@ -119,7 +119,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.coordination = config.coordination().enabled()
                 ? new Coordination(config.coordination(), config, metrics) : null;
         SharedSlots sharedSlots = coordination == null ? null : new SharedSlots(pool, coordination,
-                () -> (settings == null ? config : settings.config()).queue().aging().toMillis());
+                () -> (settings == null ? config : settings.config()).queue());
         this.scheduler = new Scheduler<>(memory.queue(config), ticks, sharedSlots == null ? pool : sharedSlots,
                 timer);
         timer.attach(scheduler);

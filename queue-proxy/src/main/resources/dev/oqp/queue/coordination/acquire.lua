@@ -3,7 +3,7 @@
 --       then, for a cold model only, its loading mark
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
 --       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
---       12 fair-share spacing ms, 13 the client's fair-share field (client and tier),
+--       12 fair-share spacing ms, 13 the client's fair-share field (client and tier), 14 the tier's max_wait ms,
 --       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms
 -- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by its score),
 -- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
@@ -26,10 +26,13 @@ local score
 if mine then
   score = tonumber(mine)
 else
-  local fairKey = prefix .. 'fair'
-  local start = math.max(now, tonumber(redis.call('HGET', fairKey, ARGV[13]) or '0') + tonumber(ARGV[12]))
-  redis.call('HSET', fairKey, ARGV[13], start)
-  redis.call('PEXPIRE', fairKey, 86400000)
+  -- A previous start further ahead than the tier's max_wait is capped there (its waiters are gone by then), and a
+  -- start at least one spacing in the past says nothing any more: removed, so the set holds only busy clients.
+  local fairKey, spacing = prefix .. 'fair', tonumber(ARGV[12])
+  local previous = tonumber(redis.call('ZSCORE', fairKey, ARGV[13]) or '0')
+  local start = math.max(now, math.min(previous, now + tonumber(ARGV[14])) + spacing)
+  redis.call('ZADD', fairKey, start, ARGV[13])
+  redis.call('ZREMRANGEBYSCORE', fairKey, '-inf', now - spacing)
   score = start + tonumber(ARGV[4])
 end
 
@@ -51,14 +54,14 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 13) / 2)
+local n = math.floor((#ARGV - 14) / 2)
 local loadingKey, loadingMs, only = nil, 0, nil
-if #ARGV - 13 - 2 * n == 1 then
+if #ARGV - 14 - 2 * n == 1 then
   loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
   only = redis.call('GET', loadingKey) or nil
 end
 for i = 1, n do
-  local name, cap = ARGV[12 + 2 * i], tonumber(ARGV[13 + 2 * i])
+  local name, cap = ARGV[13 + 2 * i], tonumber(ARGV[14 + 2 * i])
   hosts[i] = name
   free[name] = cap - count(KEYS[5 + i])
 end

@@ -81,7 +81,7 @@ class CoordinationLatencyBenchTest {
             scheduler = new Scheduler<>(config.queue(), Ticks.SYSTEM, pool);
         } else {
             coordination = new Coordination(config.coordination(), config, new QueueMetrics());
-            SharedSlots shared = new SharedSlots(pool, coordination, () -> 60_000);
+            SharedSlots shared = new SharedSlots(pool, coordination, config::queue);
             scheduler = new Scheduler<>(config.queue(), Ticks.SYSTEM, shared);
             shared.attach(scheduler, ForkJoinPool.commonPool());
             coordination.start();

@@ -81,7 +81,8 @@ class PauseEndToEndTest {
         assertThat(held.join().statusCode()).isEqualTo(200);
         Awaitility.await().atMost(Duration.ofSeconds(2))
                 .until(() -> pausedTiers(a).equals("[]") && pausedTiers(c).equals("[]"));
-        assertThat(redis.command("HLEN {oqp:coord:}controls")).isEqualTo(":0");
+        assertThat(redis.command("EVAL \"return string.find(redis.call('HGET', KEYS[1], 'high'), '^running') and 1"
+                + " or 0\" 1 {oqp:coord:}controls")).isEqualTo(":1");
         // A flush sent to A empties B's waiting high requests too.
         assertThat(control(a, "pause").statusCode()).isEqualTo(200);
         Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> pausedTiers(b).equals("[\"high\"]"));
@@ -90,6 +91,24 @@ class PauseEndToEndTest {
         assertThat(control(a, "flush").statusCode()).isEqualTo(200);
         assertThat(flushed.join().statusCode()).isEqualTo(503);
         assertThat(gpu.requests().stream().filter(r -> r.path().equals("/api/generate")).count()).isEqualTo(2);
+    }
+
+    @Test
+    void aReplicaWithAnotherConfigurationNeitherSteersNorFollowsTheOthersControls() throws Exception {
+        FakeOllama gpu = Replicas.host().tokens(List.of("a")).start();
+        hosts.add(gpu);
+        QueueProxy a = replicas.start(Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 1));
+        QueueProxy b = replicas.start(Replicas.yaml(redis.url(), "B", "", "gpu-1", gpu.baseUri(), 1));
+        // Another slot count: another configuration digest.
+        QueueProxy other = replicas.start(Replicas.yaml(redis.url(), "X", "", "gpu-1", gpu.baseUri(), 2));
+        assertThat(control(other, "pause").statusCode()).isEqualTo(200);
+        assertThat(pausedTiers(other)).isEqualTo("[\"high\"]");
+        assertThat(control(a, "drain").statusCode()).isEqualTo(200);
+        Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> status(b).contains("\"draining\":[\"high\"]"));
+        // Two heartbeats (500 ms each) later neither crossed: A and B are not paused, X is not draining.
+        Awaitility.await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(3)).until(() ->
+                pausedTiers(a).equals("[]") && pausedTiers(b).equals("[]")
+                        && status(other).contains("\"draining\":[]"));
     }
 
     private String status(QueueProxy p) throws Exception {

@@ -95,8 +95,10 @@ class ScriptsTest {
     void renewExtendsOnlyExistingLeasesAndAdoptAddsMissingOnes() throws Exception {
         acquire(1_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 2));
         double before = score("global", "l1");
-        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a", "gone", "h1", "a")
-                .get(2, TimeUnit.SECONDS);
+        Object missing = backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a",
+                "gone", "h1", "a").get(2, TimeUnit.SECONDS);
+        // The ids missing from the global set, for the replica to tell a lease it released from one it lost.
+        assertThat(missing).isEqualTo(List.of("gone"));
         assertThat(score("global", "l1")).isGreaterThan(before + 50_000);
         assertThat(score("host:h1", "l1")).isEqualTo(score("global", "l1"));
         assertThat(members("global")).containsExactly("l1");
@@ -163,21 +165,35 @@ class ScriptsTest {
         release("la1", "h1", "a");
         assertThat(acquire(15_000, "la2", "a2", 0, "a", 0, 10, "i1", host("h1", 1))).isNull();
         assertThat(acquire(15_000, "lb1", "b1", 0, "b", 0, 10, "i2", host("h1", 1))).isEqualTo("h1");
+        // A client's start never runs further ahead than the tier's max_wait (600 s here), however many waiters
+        // it registered and forgot; starts in the past leave the set.
+        for (int i = 0; i < 700; i++) {
+            acquire(15_000, "lx" + i, "x" + i, 0, "x", 0, 10, "i1", host("h1", 1));
+            sync.zrem(p + "waiting", "x" + i);
+        }
+        double now = Double.parseDouble(sync.time().get(0)) * 1000;
+        assertThat(sync.zscore(p + "fair", "x\nlow")).isLessThanOrEqualTo(now + 600_000 + 1_000 + 2_000);
+        sync.zadd(p + "fair", 1, "old\nlow");
+        acquire(15_000, "ly", "y", 0, "y", 0, 10, "i1", host("h1", 1));
+        assertThat(sync.zscore(p + "fair", "old\nlow")).isNull();
     }
 
     @Test
     void moveTakesALeaseToAnotherHostWithItsExpiryAndTouchExtendsOnlyAMarkNamingItsHost() throws Exception {
         acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 1));
         double expiry = score("host:h1", "l1");
-        Object moved = backend.run(Backend.MOVE, new String[] {p + "host:h1", p + "host:h2"}, "l1",
+        Object moved = backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h1", p + "host:h2"}, "l1",
                 backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS);
         assertThat(number(moved)).isEqualTo(1L);
         assertThat(card("host:h1")).isZero();
-        assertThat(score("host:h2", "l1")).isEqualTo(expiry);
+        assertThat(score("host:h2", "l1")).isEqualTo(expiry).isEqualTo(score("global", "l1"));
         Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> freed.contains("r1"));
         // A lease no longer there (released, expired) is not moved.
-        assertThat(number(backend.run(Backend.MOVE, new String[] {p + "host:h1", p + "host:h2"}, "gone",
+        sync.zadd(p + "host:h3", 1e15, "gone");
+        assertThat(number(backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h3", p + "host:h2"}, "gone",
                 backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS))).isEqualTo(0L);
+        assertThat(card("host:h3")).isZero();
+        assertThat(members("host:h2")).containsExactly("l1");
 
         sync.psetex(p + "loading:m", 1_000, "h1");
         sync.psetex(p + "loading:n", 1_000, "h3");
@@ -207,7 +223,7 @@ class ScriptsTest {
         List<String> names = new ArrayList<>();
         List<String> args = new ArrayList<>(List.of(Long.toString(leaseMs), leaseId, waiter, Long.toString(offset),
                 client, Integer.toString(clientCap), Integer.toString(globalCap), "64", "", p, "", Long.toString(spacing),
-                client + "\nlow"));
+                client + "\nlow", "600000"));
         for (String[] h : hosts) {
             keys.add(p + "host:" + h[0]);
             names.add(h[0]);

@@ -20,8 +20,9 @@ import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticket;
 
 /**
- * The scheduler's capacity when replicas coordinate: the slots of every host, client cap and the global cap are
- * leases in Valkey, shared by all replicas, and a grant goes to the best-ranked live waiter whichever replica
+ * The scheduler's capacity when replicas coordinate: the slots of every host, client cap, per-(host, model) cap
+ * ({@code ollama.hosts[].models}, {@code ollama.models}) and the global cap are leases in Valkey, shared by all
+ * replicas, and a grant goes to the best-ranked live waiter whichever replica
  * holds it (see {@code acquire.lua} and docs/architecture.md).
  *
  * <p>{@link #tryAcquire} runs under the scheduler's lock and never waits: for a ticket with no shared grant yet it
@@ -58,6 +59,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         boolean gone;
         Held grant;
         String reason;
+        /** Per candidate host of the last ask: the model its (host, model) cap applies to, or "". */
+        Map<String, String> capped = Map.of();
         long grantedAt;
 
         Pending(String waiterId) {
@@ -65,8 +68,18 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
     }
 
-    /** A lease of this replica: its id and the host and client sets it is in. */
-    private record Held(String id, String host, String client) {
+    /**
+     * A lease of this replica: its id and the host and client sets it is in, and the model of its (host, model) set
+     * ("" when the host has no cap for the model: no such set).
+     */
+    private record Held(String id, String host, String client, String model) {
+        /** The script arguments that name this lease's sets: id, host, client, model. */
+        void addTo(List<String> args) {
+            args.add(id);
+            args.add(host);
+            args.add(client);
+            args.add(model);
+        }
     }
 
     private final SlotPool pool;
@@ -125,7 +138,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             String id = leaseId();
             SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
             if (lease != null) {
-                held.put(id, new Held(id, lease.host().name(), ticket.clientId()));
+                String model = lease.host().rules().maxConcurrent(ticket.model()) > 0 ? ticket.model() : "";
+                held.put(id, new Held(id, lease.host().name(), ticket.clientId(), model));
             }
             return lease;
         }
@@ -183,6 +197,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 backend.prefix + "waiting", backend.prefix + "waiter-data", backend.prefix + "incarnations"));
         StringBuilder names = new StringBuilder();
         List<String> hostArgs = new ArrayList<>();
+        List<String> modelKeys = new ArrayList<>();
+        List<String> modelCaps = new ArrayList<>();
+        Map<String, String> capped = new HashMap<>();
         for (SlotPool.Choice c : able) {
             String name = c.host().name();
             reasons.put(name, c.reason());
@@ -190,6 +207,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             hostArgs.add(name);
             hostArgs.add(Integer.toString(c.host().config().maxConcurrent()));
             names.append(names.length() == 0 ? "" : ",").append(name);
+            int modelCap = c.host().rules().maxConcurrent(ticket.model());
+            modelKeys.add(hostModelKey(name, ticket.model()));
+            modelCaps.add(Integer.toString(modelCap));
+            capped.put(name, modelCap > 0 ? ticket.model() : "");
         }
         long aging = agingMillis.getAsLong();
         long offset = ticket.requested().ordinal() * (aging > 0 ? aging : 1_000_000_000_000L);
@@ -205,6 +226,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             keys.add(backend.prefix + "loading:" + ticket.model());
             args.add(Long.toString(coordination.loadingMark().toMillis()));
         }
+        // Each candidate's (host, model) set and cap, after everything else (the script reads them from the end).
+        keys.addAll(modelKeys);
+        args.addAll(modelCaps);
+        p.capped = capped;
         p.step = Step.ASKING;
         asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
@@ -224,7 +249,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 // The backend's epoch is not the one this replica knows: it lost its data since.
                 coordination.lost("epoch changed");
             } else if (((Number) reply.get(0)).longValue() == 1) {
-                Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client);
+                String host = String.valueOf(reply.get(1));
+                Held grant = new Held(leaseId, host, client, p.capped.getOrDefault(host, ""));
                 if (p.gone) {
                     releaseShared(grant);
                 } else {
@@ -296,9 +322,18 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
     }
 
+    /** The (host, model) set of the per-model cap: host names have no colon, so the key reads back unambiguously. */
+    private String hostModelKey(String host, String model) {
+        return backend.prefix + "host-model:" + host + ":" + model;
+    }
+
     private void releaseShared(Held h) {
-        backend.run(Backend.RELEASE, new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
-            backend.prefix + "client:" + h.client()}, h.id(), backend.freedChannel(), coordination.replicaId())
+        String[] keys = h.model().isEmpty()
+                ? new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
+                    backend.prefix + "client:" + h.client()}
+                : new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
+                    backend.prefix + "client:" + h.client(), hostModelKey(h.host(), h.model())};
+        backend.run(Backend.RELEASE, keys, h.id(), backend.freedChannel(), coordination.replicaId())
                 .whenComplete((r, failure) -> {
                     if (failure != null) {
                         // Not in Valkey, or it expires there one lease after its last renewal.
@@ -347,14 +382,12 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()),
                 backend.prefix, mode));
         for (Held h : all) {
-            args.add(h.id());
-            args.add(h.host());
-            args.add(h.client());
+            h.addTo(args);
         }
         return backend.run(Backend.RENEW, new String[] {backend.prefix + "global"}, args.toArray(String[]::new));
     }
 
-    /** At stop: every lease held (count, then id, host, client each) and every waiter id, for the leave script. */
+    /** At stop: every lease held (count, then id, host, client, model each) and every waiter id, for the leave script. */
     private List<String> leaving() {
         List<Held> all = new ArrayList<>(held.values());
         for (Pending p : pending.values()) {
@@ -366,9 +399,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
         List<String> args = new ArrayList<>(List.of(Integer.toString(all.size())));
         for (Held h : all) {
-            args.add(h.id());
-            args.add(h.host());
-            args.add(h.client());
+            h.addTo(args);
         }
         pending.values().forEach(p -> args.add(p.waiterId));
         return args;

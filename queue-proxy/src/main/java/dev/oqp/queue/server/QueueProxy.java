@@ -111,7 +111,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS,
                 metrics::badRequest);
         List<HostConfig> hosts = config.ollama().hosts();
-        this.fleet = new Fleet(hosts);
+        this.fleet = new Fleet(hosts, config.ollama().models());
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
         // Off: the pool alone, exactly as one process always ran. On: the pool behind the shared leases.
@@ -237,7 +237,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     @Override
     public Fleet.Change apply(OqpConfig next, boolean cacheChanged, CacheService cache) {
         Settings old = settings;
-        Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
+        Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts(), next.ollama().models());
         pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
         scheduler.reconfigure(memory.queue(next));
         bodies.limit(memory.bodies(next));

@@ -92,12 +92,13 @@ class ScriptsTest {
     void renewExtendsOnlyExistingLeasesAndAdoptAddsMissingOnes() throws Exception {
         acquire(1_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 2));
         double before = score("global", "l1");
-        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a", "gone", "h1", "a")
+        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a", "", "gone", "h1", "a",
+                "")
                 .get(2, TimeUnit.SECONDS);
         assertThat(score("global", "l1")).isGreaterThan(before + 50_000);
         assertThat(score("host:h1", "l1")).isEqualTo(score("global", "l1"));
         assertThat(members("global")).containsExactly("l1");
-        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "adopt", "gone", "h1", "a")
+        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "adopt", "gone", "h1", "a", "")
                 .get(2, TimeUnit.SECONDS);
         assertThat(members("host:h1")).containsExactlyInAnyOrder("l1", "gone");
         assertThat(members("client:a")).containsExactlyInAnyOrder("l1", "gone");
@@ -142,10 +143,41 @@ class ScriptsTest {
         assertThat(sync.hexists(p + "waiter-data", "ghost")).isFalse();
     }
 
+    @Test
+    void aHostAtItsCapForAModelIsFullForThatModelOnlyAndTheCapIsRenewedAndReleasedWithTheLease() throws Exception {
+        // h1 has 4 slots and runs at most 1 request of model m; h2 has room for everything.
+        assertThat(acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 4, "m", 1), host("h2", 4, "m", 1)))
+                .isEqualTo("h1");
+        assertThat(members("host-model:h1:m")).containsExactly("l1");
+        // The next request of m skips h1 (at its cap for m) and is granted h2.
+        assertThat(acquire(15_000, "l2", "w2", 0, "b", 0, 10, "i1", host("h1", 4, "m", 1), host("h2", 4, "m", 1)))
+                .isEqualTo("h2");
+        // Only h1 able: refused, nothing taken anywhere.
+        assertThat(acquire(15_000, "l3", "w3", 0, "c", 0, 10, "i2", host("h1", 4, "m", 1))).isNull();
+        assertThat(members("host:h1")).containsExactly("l1");
+        // Another model (no cap) still goes to h1.
+        assertThat(acquire(15_000, "l4", "w4", 0, "d", 0, 10, "i1", host("h1", 4, "other", 0))).isEqualTo("h1");
+        assertThat(sync.exists(p + "host-model:h1:other")).isZero();
+        double before = score("host-model:h1:m", "l1");
+        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a", "m")
+                .get(2, TimeUnit.SECONDS);
+        assertThat(score("host-model:h1:m", "l1")).isGreaterThan(before + 40_000);
+        backend.run(Backend.RELEASE, new String[] {p + "global", p + "host:h1", p + "client:a", p + "host-model:h1:m"},
+                "l1", backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS);
+        assertThat(card("host-model:h1:m")).isZero();
+        // w3 waits, better ranked than a newcomer: granted h1 now that m is below its cap there.
+        assertThat(acquire(15_000, "l3", "w3", 0, "c", 0, 10, "i2", host("h1", 4, "m", 1))).isEqualTo("h1");
+    }
+
     // ---- helpers ----
 
     private static String[] host(String name, int cap) {
         return new String[] {name, Integer.toString(cap)};
+    }
+
+    /** A candidate host with its cap for the request's model (0 = none). */
+    private static String[] host(String name, int cap, String model, int modelCap) {
+        return new String[] {name, Integer.toString(cap), model, Integer.toString(modelCap)};
     }
 
     private static String acquire(long leaseMs, String leaseId, String waiter, long offset, String client, int clientCap,
@@ -160,6 +192,11 @@ class ScriptsTest {
             names.add(h[0]);
             args.add(h[0]);
             args.add(h[1]);
+        }
+        // Each host's (host, model) set and cap for the request's model, at the end.
+        for (String[] h : hosts) {
+            keys.add(p + "host-model:" + h[0] + ":" + (h.length > 2 ? h[2] : "m"));
+            args.add(h.length > 2 ? h[3] : "0");
         }
         args.set(8, incarnation + "\n" + client + "\n" + clientCap + "\n" + String.join(",", names));
         List<?> reply = (List<?>) backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))

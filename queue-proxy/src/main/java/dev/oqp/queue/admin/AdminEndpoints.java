@@ -73,6 +73,11 @@ public final class AdminEndpoints {
         this.status = new StatusJson(scheduler, pool, fleet, metrics);
     }
 
+    /** Shows each host's warm models' load state in {@code /queue/status}; call before serving. */
+    public void preloader(dev.oqp.queue.routing.Preloader preloader) {
+        status.preloader(preloader);
+    }
+
     /** Lists the replicas in {@code /queue/status} (coordination on); call before serving. */
     public void coordination(dev.oqp.queue.coordination.Coordination coordination) {
         status.coordination(coordination);

@@ -67,6 +67,10 @@ final class Exchange {
             // the error replaces everything from the limit on, the done line included
             lastIndex = Math.min(error.lines(), lines.size() - 1);
         }
+        if (r.slotModel() != null) {
+            // Counted per model from here to the end (ended once, after this: the listeners come next).
+            fake.modelStarted(r.slotModel());
+        }
         request.addFailureListener(this::clientGone);
         watch = fake.watcher().watch(request.getConnectionMetaData().getConnection().getEndPoint(),
                 () -> clientGone(new EofException("client closed the connection")));
@@ -210,6 +214,9 @@ final class Exchange {
         // Counted out before the outcome is visible, so a test that saw the outcome sees inFlight() agree.
         fake.exchangeEnded(record);
         mark.run();
+        if (reply != null && reply.slotModel() != null) {
+            fake.modelEnded(reply.slotModel());
+        }
         if (held) {
             fake.releaseSlot(reply.slotModel());
         } else if (waiting) {

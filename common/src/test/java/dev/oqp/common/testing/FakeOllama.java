@@ -399,8 +399,9 @@ public final class FakeOllama implements AutoCloseable {
 
     /**
      * The highest number of inference requests for {@code model} (Ollama's name matching) in progress at once, from
-     * arrival to the end of the response, including those waiting for a parallelism slot; load and unload requests
-     * (empty prompt) do not count.
+     * arrival until the last line of the response is handed to the connection (before the client can see the end,
+     * so a client that sends the next request once it read one never makes two overlap), including those waiting
+     * for a parallelism slot; load and unload requests (empty prompt) do not count.
      */
     public int maxConcurrency(String model) {
         synchronized (perModel) {

@@ -14,7 +14,8 @@ import dev.oqp.queue.routing.SlotPool;
 /**
  * A host's per-model fields of {@code /queue/status}: {@code warm_models}, the models it keeps warm ({@code preload}
  * and pinned) with whether its {@code /api/ps} lists them and where the proxy's last load of each stands, and
- * {@code model_caps}, the models it runs under a per-model {@code max_concurrent} with their requests in flight.
+ * {@code model_caps}, the models it runs under a per-model {@code max_concurrent} (its own entries, and the models it
+ * has or runs that a fleet glob caps) with their requests in flight.
  */
 final class HostModelsJson {
     private HostModelsJson() {
@@ -42,6 +43,9 @@ final class HostModelsJson {
         g.writeEndArray();
         Set<String> models = new TreeSet<>(pool.modelsInFlight(host).keySet());
         host.config().models().keySet().forEach(name -> models.add(ModelNames.normalise(name)));
+        // A fleet glob's cap shows for the models the host has.
+        models.addAll(host.inventory().installed());
+        models.addAll(host.inventory().loaded().keySet());
         g.writeArrayFieldStart("model_caps");
         for (String model : models) {
             int cap = host.rules().maxConcurrent(model);

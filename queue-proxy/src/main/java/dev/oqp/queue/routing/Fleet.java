@@ -24,6 +24,10 @@ public final class Fleet {
         /** The host's installed or loaded models changed (a waiting request may be able to go there now). */
         default void inventoryChanged(Host host) {
         }
+
+        /** A poll of the host's model lists answered, whether or not they changed (after the inventory is replaced). */
+        default void inventoryPolled(Host host) {
+        }
     }
 
     private volatile List<Host> hosts;
@@ -213,6 +217,9 @@ public final class Fleet {
             for (Listener listener : listeners) {
                 listener.inventoryChanged(host);
             }
+        }
+        for (Listener listener : listeners) {
+            listener.inventoryPolled(host);
         }
     }
 

@@ -45,7 +45,7 @@ public final class Host {
 
     /**
      * What a host has: canonical names installed, and loaded (canonical name to details); {@code syncedAt}
-     * null until the first successful read of both lists.
+     * (when the lists were asked for) null until the first successful read of both lists.
      */
     public record Inventory(Set<String> installed, Map<String, Loaded> loaded, Instant syncedAt) {
         static final Inventory NONE = new Inventory(Set.of(), Map.of(), null);

@@ -2,6 +2,7 @@ package dev.oqp.queue.routing;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
@@ -43,6 +44,8 @@ public final class Preloader implements Fleet.Listener {
     private final Supplier<Duration> idleTimeout;
     /** Per host, canonical model name to the state of its last load. */
     private final Map<Host, Map<String, State>> states = new ConcurrentHashMap<>();
+    /** Per host, canonical model name to when its last load succeeded. */
+    private final Map<Host, Map<String, Instant>> loadedAt = new ConcurrentHashMap<>();
 
     /**
      * @param keepAlive   the {@code keep_alive} in force (its default is what a preload asks for)
@@ -64,15 +67,17 @@ public final class Preloader implements Fleet.Listener {
     }
 
     @Override
-    public void inventoryChanged(Host host) {
+    public void inventoryPolled(Host host) {
         Host.Inventory inventory = host.inventory();
         if (inventory.syncedAt() == null || host.retired() || host.health() != Host.Health.HEALTHY) {
             return;
         }
         for (String name : host.rules().warm()) {
             String canonical = ModelNames.normalise(name);
+            Instant loaded = loadedAt.getOrDefault(host, Map.of()).get(canonical);
+            // Lists asked for before the load ended do not show it yet: only a later poll tells an eviction.
             if (host.rules().pinned(canonical) && !inventory.loaded().containsKey(canonical)
-                    && state(host, canonical) == State.LOADED) {
+                    && state(host, canonical) == State.LOADED && loaded != null && inventory.syncedAt().isAfter(loaded)) {
                 LOG.atInfo().addKeyValue("host", host.name()).addKeyValue("model", name)
                         .log("pinned model no longer loaded: loading it again");
                 load(host, name, canonical);
@@ -86,6 +91,7 @@ public final class Preloader implements Fleet.Listener {
             return;
         }
         states.keySet().removeIf(Host::retired);
+        loadedAt.keySet().removeIf(Host::retired);
         Map<String, State> mine = states.computeIfAbsent(host, h -> new ConcurrentHashMap<>());
         // A failure is retried once per recovery, never in a loop.
         mine.replaceAll((model, state) -> state == State.FAILED ? State.LOADED : state);
@@ -120,6 +126,7 @@ public final class Preloader implements Fleet.Listener {
             return java.util.concurrent.CompletableFuture.completedFuture(fetched);
         }).whenComplete((fetched, x) -> {
             if (x == null && fetched.ok()) {
+                loadedAt.computeIfAbsent(host, h -> new ConcurrentHashMap<>()).put(canonical, Instant.now());
                 mine.put(canonical, State.LOADED);
                 LOG.atInfo().addKeyValue("host", host.name()).addKeyValue("model", name)
                         .addKeyValue("keep_alive", keep == null ? "default" : keep.toString()).log("model loaded");

@@ -8,12 +8,16 @@ import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.oqp.common.config.ConfigLoader;
+import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
 import dev.oqp.common.testing.TestSockets;
+import dev.oqp.queue.reload.Reload;
 import dev.oqp.queue.routing.Host;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -117,6 +121,26 @@ class WarmModelsEndToEndTest {
         // Several model polls later (300 ms each), still the one attempt.
         await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(() -> loads(gpu).size() == 1);
         assertThat(warm(proxy).get("loaded").asBoolean()).isFalse();
+    }
+
+    @Test
+    void aReloadThatAddsAPreloadAndACapAppliesThemToTheRunningHost() throws Exception {
+        FakeOllama gpu = fixture.ollama(FakeOllama.builder().installed("phi3:mini", "llama3"));
+        String before = yaml(gpu, "", "");
+        QueueProxy proxy = fixture.start(gpu, 2, before);
+        await().atMost(WAIT).until(() -> proxy.fleet().host("gpu-1").health() == Host.Health.HEALTHY);
+        assertThat(loads(gpu)).isEmpty();
+
+        Reload result = proxy.reload(ConfigLoader.parse(yaml(gpu,
+                "      preload: [phi3:mini]\n      models: {llama3: {max_concurrent: 1}}\n", "")
+                + "proxy:\n  drain_timeout: 1s\nlogging:\n  level: warn\n  access_log: false\n",
+                Target.QUEUE_PROXY, Map.of()));
+
+        assertThat(result.applied()).isTrue();
+        await().atMost(WAIT).until(() -> gpu.isLoaded("phi3:mini"));
+        assertThat(loads(gpu)).hasSize(1);
+        assertThat(proxy.fleet().host("gpu-1").rules().maxConcurrent("llama3:latest")).isEqualTo(1);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(warm(proxy).get("loaded").asBoolean()).isTrue());
     }
 
     /** The empty generates the fake received (the proxy's loads). */

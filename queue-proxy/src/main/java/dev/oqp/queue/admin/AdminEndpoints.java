@@ -25,6 +25,7 @@ import dev.oqp.queue.limits.Usage;
 import dev.oqp.queue.limits.UsageReport;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.Preloader;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
@@ -74,7 +75,7 @@ public final class AdminEndpoints {
     }
 
     /** Shows each host's warm models' load state in {@code /queue/status}; call before serving. */
-    public void preloader(dev.oqp.queue.routing.Preloader preloader) {
+    public void preloader(Preloader preloader) {
         status.preloader(preloader);
     }
 

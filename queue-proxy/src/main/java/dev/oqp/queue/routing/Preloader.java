@@ -3,7 +3,9 @@ package dev.oqp.queue.routing;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
@@ -35,7 +37,7 @@ public final class Preloader implements Fleet.Listener {
         LOADING, LOADED, FAILED;
 
         public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -123,7 +125,7 @@ public final class Preloader implements Fleet.Listener {
                     && new String(fetched.body(), StandardCharsets.UTF_8).contains(NO_GENERATE)) {
                 return monitor.post(host, "/api/embed", body, idleTimeout.get());
             }
-            return java.util.concurrent.CompletableFuture.completedFuture(fetched);
+            return CompletableFuture.completedFuture(fetched);
         }).whenComplete((fetched, x) -> {
             if (x == null && fetched.ok()) {
                 loadedAt.computeIfAbsent(host, h -> new ConcurrentHashMap<>()).put(canonical, Instant.now());

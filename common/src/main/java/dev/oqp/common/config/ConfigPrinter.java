@@ -87,7 +87,11 @@ public final class ConfigPrinter {
             n.put("max_concurrent", h.maxConcurrent());
             n.put("weight", h.weight());
             headers(n, h.headers());
+            models(n.putObject("models"), h.models());
+            ArrayNode preload = n.putArray("preload");
+            h.preload().forEach(preload::add);
         }
+        models(ollama.putObject("models"), o.models());
         ollama.put("connect_timeout", Durations.format(o.connectTimeout()));
         ollama.put("request_timeout", Durations.format(o.requestTimeout()));
         ollama.put("health_check_interval", Durations.format(o.healthCheckInterval()));
@@ -240,5 +244,13 @@ public final class ConfigPrinter {
 
     private static String lower(Enum<?> e) {
         return e.name().toLowerCase(Locale.ROOT);
+    }
+
+    private static void models(ObjectNode out, Map<String, ModelConfig> models) {
+        models.forEach((name, m) -> {
+            ObjectNode n = out.putObject(name);
+            n.put("max_concurrent", m.maxConcurrent());
+            n.put("pin", m.pin());
+        });
     }
 }

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
 final class Hosts {
 
     /** The keys of a host. */
-    enum Key { NAME, URL, MAX_CONCURRENT, WEIGHT, HEADERS }
+    enum Key { NAME, URL, MAX_CONCURRENT, WEIGHT, HEADERS, MODELS, PRELOAD }
 
     /** {@code host}, {@code host:port} or {@code [v6]:port} without a scheme. */
     private static final Pattern HOST_PORT_ONLY =
@@ -56,7 +56,9 @@ final class Hosts {
                     HostConfig.DEFAULT_MAX_CONCURRENT);
             int weight = or(h.get(Key.WEIGHT).integer(1, Integer.MAX_VALUE), HostConfig.DEFAULT_WEIGHT);
             Map<String, String> headers = Values.headers(h.get(Key.HEADERS));
-            b.add(hosts, element.path, () -> new HostConfig(name, url, maxConcurrent, weight, headers));
+            Map<String, ModelConfig> models = ModelsBinder.hostModels(h.get(Key.MODELS));
+            List<String> preload = ModelsBinder.preload(h.get(Key.PRELOAD));
+            b.add(hosts, element.path, () -> new HostConfig(name, url, maxConcurrent, weight, headers, models, preload));
         }
         return hosts;
     }

@@ -4,12 +4,16 @@ import static dev.oqp.common.config.Values.or;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
-/** Binds {@code ollama:}: the hosts (see {@link Hosts}) and the upstream timeouts and intervals. */
+/**
+ * Binds {@code ollama:}: the hosts (see {@link Hosts}), the upstream timeouts and intervals, and the fleet-wide
+ * per-model settings (see {@link ModelsBinder}).
+ */
 final class OllamaBinder {
 
     /** The keys of {@code ollama:}. */
-    enum Key { HOSTS, CONNECT_TIMEOUT, REQUEST_TIMEOUT, HEALTH_CHECK_INTERVAL, MODEL_SYNC_INTERVAL }
+    enum Key { HOSTS, CONNECT_TIMEOUT, REQUEST_TIMEOUT, HEALTH_CHECK_INTERVAL, MODEL_SYNC_INTERVAL, MODELS }
 
     private OllamaBinder() {
     }
@@ -22,6 +26,7 @@ final class OllamaBinder {
         Duration health = or(m.get(Key.HEALTH_CHECK_INTERVAL).duration(false),
                 OllamaConfig.DEFAULT_HEALTH_CHECK_INTERVAL);
         Duration sync = or(m.get(Key.MODEL_SYNC_INTERVAL).duration(false), OllamaConfig.DEFAULT_MODEL_SYNC_INTERVAL);
-        return b.build(node.path, () -> new OllamaConfig(hosts, connect, request, health, sync));
+        Map<String, ModelConfig> models = ModelsBinder.globs(m.get(Key.MODELS));
+        return b.build(node.path, () -> new OllamaConfig(hosts, connect, request, health, sync, models));
     }
 }

@@ -2,7 +2,11 @@ package dev.oqp.common.config;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 
 /**
  * The upstream fleet ({@code ollama:}).
@@ -13,9 +17,12 @@ import java.util.List;
  * @param requestTimeout      upstream idle timeout (not total); default 300s; always positive
  * @param healthCheckInterval default 10s; always positive
  * @param modelSyncInterval   period of {@code /api/tags} and {@code /api/ps} on every host; default 15s; always positive
+ * @param models              fleet-wide per-model settings by model glob ({@code llama3.3:*}; the allow-list's glob
+ *                            rule), in file order (the first glob that matches applies); only {@code max_concurrent};
+ *                            a host's own entry for the model wins; default empty
  */
 public record OllamaConfig(List<HostConfig> hosts, Duration connectTimeout, Duration requestTimeout,
-        Duration healthCheckInterval, Duration modelSyncInterval) {
+        Duration healthCheckInterval, Duration modelSyncInterval, Map<String, ModelConfig> models) {
 
     /** The name of the one host used when {@code hosts} is omitted. */
     public static final String DEFAULT_HOST_NAME = "default";
@@ -35,5 +42,12 @@ public record OllamaConfig(List<HostConfig> hosts, Duration connectTimeout, Dura
         Checks.positive("requestTimeout", requestTimeout);
         Checks.positive("healthCheckInterval", healthCheckInterval);
         Checks.positive("modelSyncInterval", modelSyncInterval);
+        models = Collections.unmodifiableMap(new LinkedHashMap<>(Objects.requireNonNull(models, "models")));
+    }
+
+    /** Without fleet-wide model settings. */
+    public OllamaConfig(List<HostConfig> hosts, Duration connectTimeout, Duration requestTimeout,
+                        Duration healthCheckInterval, Duration modelSyncInterval) {
+        this(hosts, connectTimeout, requestTimeout, healthCheckInterval, modelSyncInterval, Map.of());
     }
 }

@@ -27,6 +27,7 @@ class ConfigurationDocTest {
             Map.entry("ProxyBinder.Key", new String[] {"proxy", ""}),
             Map.entry("OllamaBinder.Key", new String[] {"ollama", ""}),
             Map.entry("Hosts.Key", new String[] {"ollama", "hosts[]."}),
+            Map.entry("ModelsBinder.Key", new String[] {"ollama", "hosts[].models.<name>."}),
             Map.entry("QueueBinder.Key", new String[] {"queue", ""}),
             Map.entry("QueueBinder.TierKey", new String[] {"queue", "<tier>."}),
             Map.entry("AuthBinder.Key", new String[] {"auth", ""}),

@@ -35,6 +35,8 @@ final class Exchange {
     private boolean finished;
     private boolean waitingForSlot;
     private boolean holdsSlot;
+    /** Counted in its model's requests in progress ({@link FakeOllama#maxConcurrency(String)}); guarded by this. */
+    private boolean countedForModel;
     private Scheduler.Task pending;
     private int next;
     private int lastIndex;
@@ -66,6 +68,13 @@ final class Exchange {
         if (fault instanceof Fault.ErrorLineAfter error && r.streamed()) {
             // the error replaces everything from the limit on, the done line included
             lastIndex = Math.min(error.lines(), lines.size() - 1);
+        }
+        if (r.slotModel() != null) {
+            // Counted per model from here until its last line is handed to the connection, or it ends otherwise.
+            synchronized (this) {
+                countedForModel = true;
+            }
+            fake.modelStarted(r.slotModel());
         }
         request.addFailureListener(this::clientGone);
         watch = fake.watcher().watch(request.getConnectionMetaData().getConnection().getEndPoint(),
@@ -159,6 +168,7 @@ final class Exchange {
         if (last) {
             disarm();
             runOnComplete(); // state changes (model loaded) are visible before the client sees the end
+            modelDone(); // so is the end of the model's request (its per-model count)
         }
         // Recorded as the line is handed to the connection (it is written to the socket at once unless the
         // client is slow): a write-completion callback can run after the client has read the line and left.
@@ -175,6 +185,17 @@ final class Exchange {
             next++;
         }
         schedule(reply.streamed() ? fake.tokenDelay() : Duration.ZERO, this::writeNext);
+    }
+
+    /** Counts this request out of its model's requests in progress, once. */
+    private void modelDone() {
+        synchronized (this) {
+            if (!countedForModel) {
+                return;
+            }
+            countedForModel = false;
+        }
+        fake.modelEnded(reply.slotModel());
     }
 
     private void runOnComplete() {
@@ -210,6 +231,7 @@ final class Exchange {
         // Counted out before the outcome is visible, so a test that saw the outcome sees inFlight() agree.
         fake.exchangeEnded(record);
         mark.run();
+        modelDone();
         if (held) {
             fake.releaseSlot(reply.slotModel());
         } else if (waiting) {

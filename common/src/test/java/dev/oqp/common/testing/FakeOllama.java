@@ -237,6 +237,8 @@ public final class FakeOllama implements AutoCloseable {
     private final List<RecordedRequest> probes = new ArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger maxConcurrency = new AtomicInteger();
+    /** Per canonical model: inference requests in progress now, and the most at once; guarded by itself. */
+    private final Map<String, int[]> perModel = new HashMap<>();
     private volatile List<String> tokens;
     private volatile Duration tokenDelay;
     private volatile Duration firstByteDelay;
@@ -395,6 +397,24 @@ public final class FakeOllama implements AutoCloseable {
         return maxConcurrency.get();
     }
 
+    /**
+     * The highest number of inference requests for {@code model} (Ollama's name matching) in progress at once, from
+     * arrival until the last line of the response is handed to the connection (before the client can see the end,
+     * so a client that sends the next request once it read one never makes two overlap), including those waiting
+     * for a parallelism slot; load and unload requests (empty prompt) do not count.
+     */
+    public int maxConcurrency(String model) {
+        synchronized (perModel) {
+            int[] counts = perModel.get(Models.canonical(model));
+            return counts == null ? 0 : counts[1];
+        }
+    }
+
+    /** Unloads {@code model} as an eviction would (another model needed the memory): {@code /api/ps} drops it. */
+    public void evict(String model) {
+        models.unload(model);
+    }
+
     /** The number of requests in progress now, including those waiting for a slot. */
     public int inFlight() {
         return inFlight.get();
@@ -426,8 +446,8 @@ public final class FakeOllama implements AutoCloseable {
     }
 
     /**
-     * Clears the recorded requests and the concurrency high-water mark (restarted from the current
-     * {@link #inFlight()}), and the fault. Models and settings are kept.
+     * Clears the recorded requests and the concurrency high-water marks (restarted from the current
+     * {@link #inFlight()}, and per model from its requests in progress), and the fault. Models and settings are kept.
      */
     public void reset() {
         fault(Fault.none());
@@ -435,6 +455,9 @@ public final class FakeOllama implements AutoCloseable {
             requests.clear();
         }
         maxConcurrency.set(inFlight.get());
+        synchronized (perModel) {
+            perModel.values().forEach(counts -> counts[1] = counts[0]);
+        }
     }
 
     /** Stops the server, closing every connection. Idempotent. */
@@ -532,6 +555,20 @@ public final class FakeOllama implements AutoCloseable {
     void abandonSlot(String model, Exchange exchange) {
         synchronized (slots) {
             slots.get(model).waiting.remove(exchange);
+        }
+    }
+
+    void modelStarted(String model) {
+        synchronized (perModel) {
+            int[] counts = perModel.computeIfAbsent(model, m -> new int[2]);
+            counts[0]++;
+            counts[1] = Math.max(counts[1], counts[0]);
+        }
+    }
+
+    void modelEnded(String model) {
+        synchronized (perModel) {
+            perModel.get(model)[0]--;
         }
     }
 

@@ -133,6 +133,27 @@ class FakeOllamaTest {
     }
 
     @Test
+    void perModelConcurrencyCountsInferenceOfEachModelAndNotLoads() throws Exception {
+        start(FakeOllama.builder().installed("a", "b").tokenDelay(Duration.ofMillis(300)));
+        List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
+        for (String model : List.of("a", "a:latest", "b")) {
+            all.add(client.sendAsync(HttpRequest.newBuilder(fake.baseUri().resolve("/api/generate")).timeout(WAIT)
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"prompt\":\"hi\"}"))
+                    .build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        all.forEach(f -> assertThat(f.join().statusCode()).isEqualTo(200));
+        // An empty prompt loads the model: not an inference that counts.
+        assertThat(send("POST", "/api/generate", "{\"model\":\"b\"}").statusCode()).isEqualTo(200);
+        assertThat(fake.maxConcurrency("A")).isEqualTo(2);
+        assertThat(fake.maxConcurrency("b")).isEqualTo(1);
+        assertThat(fake.maxConcurrency("c")).isZero();
+        assertThat(fake.isLoaded("b")).isTrue();
+        fake.evict("b");
+        assertThat(fake.isLoaded("b")).isFalse();
+        assertThat(json(send("GET", "/api/ps", null).body()).get("models")).hasSize(1);
+    }
+
+    @Test
     void rootVersionAndPlainTextErrorsLookLikeOllama() throws Exception {
         start(FakeOllama.builder());
         HttpResponse<String> root = send("GET", "/", null);

@@ -25,6 +25,7 @@ import dev.oqp.queue.limits.Usage;
 import dev.oqp.queue.limits.UsageReport;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
+import dev.oqp.queue.routing.Preloader;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.QueueControls;
 import dev.oqp.queue.scheduler.Scheduler;
@@ -75,6 +76,11 @@ public final class AdminEndpoints {
         this.usage = usage;
         this.stopping = stopping;
         this.status = new StatusJson(scheduler, pool, fleet, metrics);
+    }
+
+    /** Shows each host's warm models' load state in {@code /queue/status}; call before serving. */
+    public void preloader(Preloader preloader) {
+        status.preloader(preloader);
     }
 
     /**

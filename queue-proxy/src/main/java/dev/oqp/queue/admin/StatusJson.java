@@ -21,6 +21,7 @@ import dev.oqp.queue.coordination.Coordination;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.Preloader;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
@@ -45,6 +46,8 @@ final class StatusJson {
     private final QueueMetrics metrics;
     /** Replicas acting as one, or null when {@code coordination} is off (the sections are absent then). */
     private volatile Coordination coordination;
+    /** The warm models' loads ({@code preload}, {@code pin}), or null (their state is then not shown). */
+    private volatile Preloader preloader;
 
     StatusJson(Scheduler<?> scheduler, SlotPool pool, Fleet fleet, QueueMetrics metrics) {
         this.scheduler = scheduler;
@@ -109,6 +112,10 @@ final class StatusJson {
         g.writeBooleanField("model_management_allowed", config.proxy().allowModelManagement());
         g.writeNumberField("active_keys", config.auth().keys().size());
         g.writeEndObject();
+    }
+
+    void preloader(Preloader preloader) {
+        this.preloader = preloader;
     }
 
     void coordination(Coordination coordination) {
@@ -180,6 +187,7 @@ final class StatusJson {
             g.writeEndObject();
         }
         g.writeEndArray();
+        HostModelsJson.write(g, host, pool, preloader);
         writeTime(g, "last_model_sync", inventory.syncedAt());
         writeTime(g, "last_health_check", checked);
         g.writeEndObject();

@@ -15,14 +15,16 @@ import java.util.function.Supplier;
 
 import dev.oqp.common.config.CoordinationConfig;
 import dev.oqp.common.config.QueueConfig;
+import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticket;
 
 /**
- * The scheduler's capacity when replicas coordinate: the slots of every host, client cap and the global cap are
- * leases in Valkey, shared by all replicas, and a grant goes to the best-ranked live waiter whichever replica
+ * The scheduler's capacity when replicas coordinate: the slots of every host, client cap, per-(host, model) cap
+ * ({@code ollama.hosts[].models}, {@code ollama.models}) and the global cap are leases in Valkey, shared by all
+ * replicas, and a grant goes to the best-ranked live waiter whichever replica
  * holds it (see {@code acquire.lua} and docs/architecture.md).
  *
  * <p>{@link #tryAcquire} runs under the scheduler's lock and never waits: for a ticket with no shared grant yet it
@@ -59,6 +61,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         boolean gone;
         Held grant;
         String reason;
+        /** Per candidate host of the last ask: the model its (host, model) cap applies to, or "". */
+        Map<String, String> capped = Map.of();
         long grantedAt;
 
         Pending(String waiterId) {
@@ -67,10 +71,22 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     }
 
     /**
-     * A lease of this replica: its id and the host and client sets it is in; {@code loading} is the model whose
-     * loading mark it set or followed (a cold grant), null otherwise.
+     * A lease of this replica: its id and the host and client sets it is in; {@code model} names its (host, model)
+     * set ("" when the host has no cap for the model: no such set); {@code requested} is the request's model (null
+     * for none) and {@code loading} whether it is a cold grant whose loading mark this replica renews.
      */
-    private record Held(String id, String host, String client, String loading) {
+    private record Held(String id, String host, String client, String model, String requested, boolean loading) {
+        /** The script arguments that name this lease's sets: id, host, client, model. */
+        void addTo(List<String> args) {
+            args.add(id);
+            args.add(host);
+            args.add(client);
+            args.add(model);
+        }
+
+        Held notLoading() {
+            return new Held(id, host, client, model, requested, false);
+        }
     }
 
     private final SlotPool pool;
@@ -129,8 +145,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             String id = leaseId();
             SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
             if (lease != null) {
-                held.put(id, new Held(id, lease.host().name(), ticket.clientId(), null));
-                lease.onMove(to -> moved(id, to.name()));
+                String model = lease.host().rules().maxConcurrent(ticket.model()) > 0 ? ticket.model() : "";
+                held.put(id, new Held(id, lease.host().name(), ticket.clientId(), model, ticket.model(), false));
+                lease.onMove(to -> moved(id, to));
             }
             return lease;
         }
@@ -148,7 +165,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                     return null;
                 }
                 held.put(grant.id(), grant);
-                lease.onMove(to -> moved(grant.id(), to.name()));
+                lease.onMove(to -> moved(grant.id(), to));
                 return lease;
             }
             if (p.step == Step.IDLE) {
@@ -189,6 +206,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 backend.prefix + "waiting", backend.prefix + "waiter-data", backend.prefix + "incarnations"));
         StringBuilder names = new StringBuilder();
         List<String> hostArgs = new ArrayList<>();
+        List<String> modelKeys = new ArrayList<>();
+        List<String> modelCaps = new ArrayList<>();
+        Map<String, String> capped = new HashMap<>();
         for (SlotPool.Choice c : able) {
             String name = c.host().name();
             reasons.put(name, c.reason());
@@ -196,6 +216,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             hostArgs.add(name);
             hostArgs.add(Integer.toString(c.host().config().maxConcurrent()));
             names.append(names.length() == 0 ? "" : ",").append(name);
+            int modelCap = c.host().rules().maxConcurrent(ticket.model());
+            modelKeys.add(hostModelKey(name, ticket.model()));
+            modelCaps.add(Integer.toString(modelCap));
+            capped.put(name, modelCap > 0 ? ticket.model() : "");
         }
         QueueConfig q = queue.get();
         long aging = q.aging().toMillis();
@@ -214,15 +238,19 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             keys.add(backend.prefix + "loading:" + ticket.model());
             args.add(Long.toString(coordination.loadingMark().toMillis()));
         }
+        // Each candidate's (host, model) set and cap, after everything else (the script reads them from the end).
+        keys.addAll(modelKeys);
+        args.addAll(modelCaps);
+        p.capped = capped;
         p.step = Step.ASKING;
         asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
-                .whenComplete((reply, failure) -> answered(p, leaseId, client, loading, reasons, (List<?>) reply,
-                        failure));
+                .whenComplete((reply, failure) -> answered(p, leaseId, client, ticket.model(), loading != null,
+                        reasons, (List<?>) reply, failure));
     }
 
-    private void answered(Pending p, String leaseId, String client, String loading, Map<String, String> reasons,
-                          List<?> reply, Throwable failure) {
+    private void answered(Pending p, String leaseId, String client, String model, boolean cold,
+                          Map<String, String> reasons, List<?> reply, Throwable failure) {
         // No pass on a refusal: the waiters held back by the budget ask at the next freed message or poll.
         asking.decrementAndGet();
         boolean wake = false;
@@ -234,7 +262,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 // The backend's epoch is not the one this replica knows: it lost its data since.
                 coordination.lost("epoch changed");
             } else if (((Number) reply.get(0)).longValue() == 1) {
-                Held grant = new Held(leaseId, String.valueOf(reply.get(1)), client, loading);
+                String host = String.valueOf(reply.get(1));
+                Held grant = new Held(leaseId, host, client, p.capped.getOrDefault(host, ""), model, cold);
                 if (p.gone) {
                     releaseShared(grant);
                 } else {
@@ -319,33 +348,49 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     }
 
     /**
-     * A failover moved a running lease to {@code host}: its shared slot moves with it (same expiry, no cap check:
-     * a failover over-commits one slot as alone), so the other replicas count the request where it runs. While
-     * degraded only the record moves; the re-entry adopts it on the new host.
+     * A failover moved a running lease to {@code to}: its shared slots move with it (same expiry, no cap check: a
+     * failover over-commits one slot as alone), so the other replicas count the request where it runs: its host
+     * slot, and its (host, model) slot when either host caps the model. While degraded only the record moves; the
+     * re-entry adopts it on the new host.
      */
-    private void moved(String id, String host) {
-        String[] from = new String[1];
+    private void moved(String id, Host to) {
+        Held[] from = new Held[1];
         held.computeIfPresent(id, (k, old) -> {
-            from[0] = old.host();
+            from[0] = old;
+            String model = old.requested() != null && to.rules().maxConcurrent(old.requested()) > 0
+                    ? old.requested() : "";
             // The loading mark names the first host: this request no longer loads the model there.
-            return new Held(old.id(), host, old.client(), null);
+            return new Held(old.id(), to.name(), old.client(), model, old.requested(), false);
         });
-        if (from[0] == null || from[0].equals(host) || coordination.degraded()) {
+        Held before = from[0];
+        if (before == null || before.host().equals(to.name()) || coordination.degraded()) {
             return;
         }
+        String model = before.requested() == null ? "" : before.requested();
+        boolean cappedThere = model.length() > 0 && to.rules().maxConcurrent(model) > 0;
         // Sent before the request goes on, so on the one connection it runs before the lease's release.
-        backend.run(Backend.MOVE, new String[] {backend.prefix + "global", backend.prefix + "host:" + from[0],
-            backend.prefix + "host:" + host},
-                id, backend.freedChannel(), coordination.replicaId()).whenComplete((r, failure) -> {
+        backend.run(Backend.MOVE, new String[] {backend.prefix + "global", backend.prefix + "host:" + before.host(),
+            backend.prefix + "host:" + to.name(), hostModelKey(before.host(), model), hostModelKey(to.name(), model)},
+                id, backend.freedChannel(), coordination.replicaId(), before.model().isEmpty() ? "0" : "1",
+                cappedThere ? "1" : "0").whenComplete((r, failure) -> {
                     if (failure != null) {
                         coordination.failed(failure);
                     }
                 });
     }
 
+    /** The (host, model) set of the per-model cap: host names have no colon, so the key reads back unambiguously. */
+    private String hostModelKey(String host, String model) {
+        return backend.prefix + "host-model:" + host + ":" + model;
+    }
+
     private void releaseShared(Held h) {
-        backend.run(Backend.RELEASE, new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
-            backend.prefix + "client:" + h.client()}, h.id(), backend.freedChannel(), coordination.replicaId())
+        String[] keys = h.model().isEmpty()
+                ? new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
+                    backend.prefix + "client:" + h.client()}
+                : new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
+                    backend.prefix + "client:" + h.client(), hostModelKey(h.host(), h.model())};
+        backend.run(Backend.RELEASE, keys, h.id(), backend.freedChannel(), coordination.replicaId())
                 .whenComplete((r, failure) -> {
                     if (failure != null) {
                         // Not in Valkey, or it expires there one lease after its last renewal.
@@ -392,13 +437,13 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         List<String> keys = new ArrayList<>();
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.loadingMark().toMillis())));
         for (Held h : held.values()) {
-            if (h.loading() == null) {
+            if (!h.loading()) {
                 continue;
             }
-            if (pool.loaded(h.host(), h.loading())) {
-                held.computeIfPresent(h.id(), (k, old) -> new Held(old.id(), old.host(), old.client(), null));
+            if (pool.loaded(h.host(), h.requested())) {
+                held.computeIfPresent(h.id(), (k, old) -> old.notLoading());
             } else {
-                keys.add(backend.prefix + "loading:" + h.loading());
+                keys.add(backend.prefix + "loading:" + h.requested());
                 args.add(h.host());
             }
         }
@@ -425,9 +470,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()),
                 backend.prefix, mode));
         for (Held h : all) {
-            args.add(h.id());
-            args.add(h.host());
-            args.add(h.client());
+            h.addTo(args);
         }
         CompletableFuture<Object> renewed = backend.run(Backend.RENEW, new String[] {backend.prefix + "global"},
                 args.toArray(String[]::new));
@@ -438,7 +481,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         return renewed;
     }
 
-    /** At stop: every lease held (count, then id, host, client each) and every waiter id, for the leave script. */
+    /** At stop: every lease held (count, then id, host, client, model each) and every waiter id, for the leave script. */
     private List<String> leaving() {
         List<Held> all = new ArrayList<>(held.values());
         for (Pending p : pending.values()) {
@@ -450,9 +493,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
         List<String> args = new ArrayList<>(List.of(Integer.toString(all.size())));
         for (Held h : all) {
-            args.add(h.id());
-            args.add(h.host());
-            args.add(h.client());
+            h.addTo(args);
         }
         pending.values().forEach(p -> args.add(p.waiterId));
         return args;

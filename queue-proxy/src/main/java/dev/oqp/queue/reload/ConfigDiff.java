@@ -20,7 +20,8 @@ import dev.oqp.common.config.OqpConfig;
  */
 public final class ConfigDiff {
     /** Options (or whole sections) a reload applies to requests from then on. */
-    static final List<String> LIVE = List.of("auth", "ollama.hosts", "ollama.request_timeout", "queue", "routing",
+    static final List<String> LIVE = List.of("auth", "ollama.hosts", "ollama.request_timeout", "ollama.models", "queue",
+            "routing",
             "proxy.max_concurrent", "proxy.trusted_proxies", "proxy.drain_timeout", "proxy.allow_model_management",
             "embedding_cache", "keep_alive", "admin", "logging", "webhooks");
     /** Options that keep their running values until a restart (listeners and what the start built once). */

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import dev.oqp.common.config.HostConfig;
+import dev.oqp.common.config.ModelConfig;
 
 /**
  * The Ollama hosts of {@code ollama.hosts}, in config order, with their health and inventories
@@ -23,6 +24,10 @@ public final class Fleet {
         /** The host's installed or loaded models changed (a waiting request may be able to go there now). */
         default void inventoryChanged(Host host) {
         }
+
+        /** A poll of the host's model lists answered, whether or not they changed (after the inventory is replaced). */
+        default void inventoryPolled(Host host) {
+        }
     }
 
     private volatile List<Host> hosts;
@@ -30,10 +35,15 @@ public final class Fleet {
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     public Fleet(List<HostConfig> configs) {
+        this(configs, Map.of());
+    }
+
+    /** @param modelGlobs {@code ollama.models}: fleet-wide per-model settings by glob */
+    public Fleet(List<HostConfig> configs, Map<String, ModelConfig> modelGlobs) {
         List<Host> list = new ArrayList<>();
         Map<String, Host> names = new LinkedHashMap<>();
         for (HostConfig config : configs) {
-            Host host = new Host(config, list.size());
+            Host host = new Host(config, list.size(), ModelRules.of(config, modelGlobs));
             list.add(host);
             names.put(config.name(), host);
         }
@@ -55,6 +65,11 @@ public final class Fleet {
      * request and its requests in flight finish. Requests keep the {@link Host} they were given.
      */
     public synchronized Change reconfigure(List<HostConfig> configs) {
+        return reconfigure(configs, Map.of());
+    }
+
+    /** {@link #reconfigure(List)} with the fleet's new {@code ollama.models} globs. */
+    public synchronized Change reconfigure(List<HostConfig> configs, Map<String, ModelConfig> modelGlobs) {
         List<Host> list = new ArrayList<>();
         Map<String, Host> names = new LinkedHashMap<>();
         List<String> added = new ArrayList<>();
@@ -66,10 +81,10 @@ public final class Fleet {
                 if (!old.config().equals(config)) {
                     changed.add(config.name());
                 }
-                old.reconfigure(config, list.size());
+                old.reconfigure(config, list.size(), ModelRules.of(config, modelGlobs));
                 host = old;
             } else {
-                host = new Host(config, list.size());
+                host = new Host(config, list.size(), ModelRules.of(config, modelGlobs));
                 (old == null ? added : changed).add(config.name());
                 if (old != null) {
                     old.retire();
@@ -202,6 +217,9 @@ public final class Fleet {
             for (Listener listener : listeners) {
                 listener.inventoryChanged(host);
             }
+        }
+        for (Listener listener : listeners) {
+            listener.inventoryPolled(host);
         }
     }
 

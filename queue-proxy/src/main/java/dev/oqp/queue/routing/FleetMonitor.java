@@ -162,13 +162,15 @@ public final class FleetMonitor extends ContainerLifeCycle {
             return;
         }
         Duration timeout = timeout(syncInterval);
+        // The lists are as of when they were asked for (a load that ended after this is not in them).
+        Instant asked = Instant.now();
         CompletableFuture<Fetched> tags = probe(host, "/api/tags", timeout);
         CompletableFuture<Fetched> ps = probe(host, "/api/ps", timeout);
         tags.thenCombine(ps, (t, p) -> {
             busy.set(false);
             if (isRunning() && t.ok() && p.ok()) {
                 try {
-                    fleet.inventory(host, inventory(JSON.readTree(t.body()), JSON.readTree(p.body()), Instant.now()));
+                    fleet.inventory(host, inventory(JSON.readTree(t.body()), JSON.readTree(p.body()), asked));
                 } catch (IOException | RuntimeException e) {
                     // Not Ollama's shape: keep what was known; the next poll tries again.
                 }

@@ -45,7 +45,7 @@ public final class Host {
 
     /**
      * What a host has: canonical names installed, and loaded (canonical name to details); {@code syncedAt}
-     * null until the first successful read of both lists.
+     * (when the lists were asked for) null until the first successful read of both lists.
      */
     public record Inventory(Set<String> installed, Map<String, Loaded> loaded, Instant syncedAt) {
         static final Inventory NONE = new Inventory(Set.of(), Map.of(), null);
@@ -57,6 +57,7 @@ public final class Host {
     }
 
     private volatile HostConfig config;
+    private volatile ModelRules rules;
     private volatile int index;
     /** Removed from the configuration by a reload: takes no new request; its requests in flight finish. */
     private volatile boolean retired;
@@ -71,8 +72,13 @@ public final class Host {
     private volatile Instant lastHealthCheck;
 
     Host(HostConfig config, int index) {
+        this(config, index, ModelRules.NONE);
+    }
+
+    Host(HostConfig config, int index, ModelRules rules) {
         this.config = config;
         this.index = index;
+        this.rules = rules;
     }
 
     public HostConfig config() {
@@ -88,10 +94,16 @@ public final class Host {
         return index;
     }
 
-    /** A reload kept this host (same name and URL) with new slots, weight or headers, at a new position. */
-    void reconfigure(HostConfig next, int position) {
+    /** The per-model caps, pins and preloads in force here. */
+    public ModelRules rules() {
+        return rules;
+    }
+
+    /** A reload kept this host (same name and URL) with new slots, weight, headers or model rules, at a new position. */
+    void reconfigure(HostConfig next, int position, ModelRules nextRules) {
         config = next;
         index = position;
+        rules = nextRules;
     }
 
     /** A reload removed this host. */

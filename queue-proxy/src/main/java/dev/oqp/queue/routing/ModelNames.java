@@ -1,7 +1,5 @@
 package dev.oqp.queue.routing;
 
-import java.util.Locale;
-
 /**
  * Model names compared the way Ollama matches them, for routing only (a request body is never
  * rewritten): {@code llama3}, {@code llama3:latest}, {@code library/llama3} and
@@ -13,36 +11,12 @@ import java.util.Locale;
  * is a tag.
  */
 public final class ModelNames {
-    private static final String DEFAULT_REGISTRY = "registry.ollama.ai/";
-    private static final String DEFAULT_NAMESPACE = "library/";
-
     private ModelNames() {
     }
 
-    /** The canonical form of {@code name}, or null for a null or blank name. */
+    /** The canonical form of {@code name}, or null for a null or blank name (the rule lives in common's config). */
     public static String normalise(String name) {
-        if (name == null) {
-            return null;
-        }
-        String n = name.trim();
-        if (n.isEmpty()) {
-            return null;
-        }
-        int at = n.indexOf('@');
-        if (at >= 0) {
-            n = n.substring(0, at);
-        }
-        n = n.toLowerCase(Locale.ROOT);
-        if (n.indexOf(':', n.lastIndexOf('/') + 1) < 0) {
-            n = n + ":latest";
-        }
-        if (n.startsWith(DEFAULT_REGISTRY)) {
-            n = n.substring(DEFAULT_REGISTRY.length());
-        }
-        if (n.startsWith(DEFAULT_NAMESPACE)) {
-            n = n.substring(DEFAULT_NAMESPACE.length());
-        }
-        return n;
+        return dev.oqp.common.config.ModelNames.normalise(name);
     }
 
     /** True when both names denote the same model. */

@@ -17,8 +17,9 @@ import dev.oqp.queue.scheduler.Ticket;
 
 /**
  * The slots a dispatched request holds (pipeline step 8) and the host it goes to (step 9): one of the global
- * cap, one of its client's {@code max_concurrent}, one of a host's {@code max_concurrent}. All or nothing:
- * {@link #tryAcquire} takes all three or none.
+ * cap, one of its client's {@code max_concurrent}, one of a host's {@code max_concurrent}, and one of the host's
+ * per-model {@code max_concurrent} for the request's model when it has one ({@link ModelRules}). All or nothing:
+ * {@link #tryAcquire} takes all of them or none.
  *
  * <h2>Host choice</h2>
  * <ol>
@@ -31,7 +32,8 @@ import dev.oqp.queue.scheduler.Ticket;
  *       not a fallback case: its request waits for one of them (the gate answers 503 before queueing).</li>
  *   <li>A request waits until an able host has a free slot: it never spills over to a host without its model
  *       while the hosts with it are busy, and it holds nothing while it waits, so requests for other models
- *       with free hosts go ahead (the scheduler skips it).</li>
+ *       with free hosts go ahead (the scheduler skips it). A host that runs as many requests of the model as its
+ *       per-model cap allows counts as full for that model only: requests for other models still go there.</li>
  *   <li>Among able hosts with a free slot, the most preferred: {@code model_aware} prefers loaded, then
  *       installed, then not synced, then the fewest requests in flight per unit of {@code weight};
  *       {@code least_busy} the fewest in flight per unit of weight (loaded or not; with coordination, in flight
@@ -56,6 +58,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     private int globalCap;
     private ToIntFunction<String> clientCap;
     private final Map<String, Integer> clientInFlight = new HashMap<>();
+    private final ModelSlots modelSlots = new ModelSlots();
     private int inFlight;
     /** Replicas sharing every cap in a degraded coordination ({@link #share}); 1 = the whole caps, as alone. */
     private int share = 1;
@@ -139,6 +142,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
 
     private HostLease take(Choice choice, String clientId, String model, Runnable onRelease) {
         choice.host().slotsInUse++;
+        modelSlots.take(choice.host(), model);
         inFlight++;
         clientInFlight.merge(clientId, 1, Integer::sum);
         return new HostLease(choice.host(), choice.reason(), clientId, model, onRelease);
@@ -219,7 +223,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         List<Host> preferred = new ArrayList<>();
         Host.Level bestLevel = null;
         for (Host host : hosts) {
-            if (!candidate(host, tried) || needSlot && host.slotsInUse >= shared(host.config().maxConcurrent())) {
+            if (!candidate(host, tried) || needSlot && full(host, model)) {
                 continue;
             }
             Host.Level level = host.level(model);
@@ -245,6 +249,12 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
             case ROUND_ROBIN -> "round_robin";
         };
         return new Choice(best, reason);
+    }
+
+    /** True when {@code host} has no free slot, or none for {@code model} (its per-model cap); holds the monitor. */
+    private boolean full(Host host, String model) {
+        return host.slotsInUse >= shared(host.config().maxConcurrent())
+                || modelSlots.full(host, model, shared(host.rules().maxConcurrent(model)));
     }
 
     /**
@@ -290,6 +300,7 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
 
     private synchronized void release(HostLease lease) {
         lease.host.slotsInUse--;
+        modelSlots.release(lease.host, lease.model);
         inFlight--;
         clientInFlight.computeIfPresent(lease.clientId, (id, k) -> k <= 1 ? null : k - 1);
     }
@@ -301,15 +312,18 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         }
         Choice choice = choose(lease.model, tried, true);
         if (choice == null) {
-            // Every able host left is full: a failover is not sent back to the queue, it over-commits one slot
-            // of the best of them (Ollama queues it there) rather than fail a request a host could still serve.
+            // Every able host left is full (its slots, or its cap for the model): a failover is not sent back to
+            // the queue, it over-commits one slot of the best of them (Ollama queues it there) rather than fail a
+            // request a host could still serve.
             choice = choose(lease.model, tried, false);
         }
         if (choice == null) {
             return null;
         }
         lease.host.slotsInUse--;
+        modelSlots.release(lease.host, lease.model);
         choice.host().slotsInUse++;
+        modelSlots.take(choice.host(), lease.model);
         lease.host = choice.host();
         return choice.host();
     }
@@ -329,6 +343,16 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     public synchronized int inFlight(String hostName) {
         Host host = fleet.host(hostName);
         return host == null ? 0 : host.slotsInUse;
+    }
+
+    /** Requests of {@code canonicalModel} in flight on {@code host}. */
+    public synchronized int inFlight(Host host, String canonicalModel) {
+        return modelSlots.inUse(host, canonicalModel);
+    }
+
+    /** The models with requests in flight on {@code host}, and how many each. */
+    public synchronized Map<String, Integer> modelsInFlight(Host host) {
+        return modelSlots.of(host);
     }
 
     /** Requests in flight on {@code host} (also a retired one). */
@@ -391,8 +415,9 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
         }
 
         /**
-         * The request could not be sent to its host: moves its host slot to the best other able host not in
-         * {@code tried} (a free slot if there is one, else over-committing one). Global and client slots stay.
+         * The request could not be sent to its host: moves its host slot (and its per-model slot) to the best other
+         * able host not in {@code tried} (a free slot if there is one, else over-committing one, the per-model cap
+         * included). Global and client slots stay.
          *
          * @return the new host, or null when none is left (the lease is unchanged then)
          */

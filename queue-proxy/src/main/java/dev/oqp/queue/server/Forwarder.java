@@ -75,7 +75,13 @@ final class Forwarder extends ProxyBase implements Sender {
     @Override
     protected RequestBody requestBody(Request clientToProxyRequest) {
         Call call = Call.of(clientToProxyRequest);
-        return call.body != null ? RequestBody.buffered(call.body) : RequestBody.streamed(call.maxBody);
+        if (call.body == null) {
+            return RequestBody.streamed(call.maxBody);
+        }
+        // A model pinned on the chosen host stays resident there (a failover keeps the first host's body).
+        boolean pinned = call.route.kind() == Route.Kind.INFERENCE && call.host() != null
+                && InferenceBody.acceptsKeepAlive(call.path()) && call.host().rules().pinned(call.model);
+        return RequestBody.buffered(pinned ? InferenceBody.withPinnedKeepAlive(call.body) : call.body);
     }
 
     @Override

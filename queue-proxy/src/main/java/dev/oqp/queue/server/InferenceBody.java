@@ -157,6 +157,21 @@ public record InferenceBody(String model, String canonicalModel, boolean stream,
         return splice(body, close, field);
     }
 
+    /**
+     * {@code body} (a JSON object) with {@code "keep_alive": -1} appended as its last field, the one Ollama's Go
+     * decoder keeps when a key appears twice: whatever the client or the configured default set, a model pinned on
+     * the host it goes to stays resident ({@code ollama.hosts[].models.NAME.pin}).
+     */
+    public static byte[] withPinnedKeepAlive(byte[] body) {
+        int open = indexOf(body, (byte) '{', 0);
+        int close = lastIndexOf(body, (byte) '}');
+        if (open < 0 || close < open) {
+            return body;
+        }
+        boolean empty = firstNonSpace(body, open + 1) == close;
+        return splice(body, close, ((empty ? "" : ",") + "\"keep_alive\":-1").getBytes(StandardCharsets.UTF_8));
+    }
+
     private static byte[] splice(byte[] body, int at, byte[] insert) {
         byte[] out = new byte[body.length + insert.length];
         System.arraycopy(body, 0, out, 0, at);

@@ -46,6 +46,8 @@ import dev.oqp.queue.reload.Reload;
 import dev.oqp.queue.reload.Reloader;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.FleetMonitor;
+import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.routing.Preloader;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Ticks;
@@ -97,6 +99,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     private final QueueMetrics metrics = new QueueMetrics();
     private final Webhooks webhooks;
     private final Reloader reloader;
+    private final Preloader preloader;
     /** The replicas' coordination when {@code coordination.backend} is set, else null. */
     private final Coordination coordination;
     /** Set once every port is bound: a start that failed stops without the drain and its log lines. */
@@ -112,7 +115,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.server = Servers.newServer("queue-proxy", config.proxy().drainTimeout(), MAX_CLIENT_CONNECTIONS,
                 metrics::badRequest);
         List<HostConfig> hosts = config.ollama().hosts();
-        this.fleet = new Fleet(hosts);
+        this.fleet = new Fleet(hosts, config.ollama().models());
         this.pool = new SlotPool(fleet, config.routing(), config.proxy().maxConcurrent(), Settings.clientCaps(config));
         ExpiryTimer timer = new ExpiryTimer(server.getScheduler());
         // Off: the pool alone, exactly as one process always ran. On: the pool behind the shared leases.
@@ -143,6 +146,8 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(clientSettings, server,
                 "FleetMonitor-client", false), server.getScheduler(), config.ollama().healthCheckInterval(),
                 config.ollama().modelSyncInterval());
+        this.preloader = new Preloader(fleet, monitor, () -> (settings == null ? config : settings.config()).keepAlive(),
+                () -> (settings == null ? config : settings.config()).ollama().requestTimeout());
         CacheService cache = config.embeddingCache().enabled()
                 ? new CacheService(config.embeddingCache(), EmbeddingCache.create(config.embeddingCache()), metrics) : null;
         // The cache in force is connected when the server starts and closed when it has stopped (after the drain).
@@ -186,6 +191,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         if (coordination != null) {
             admin.coordination(coordination, new SharedControls(scheduler, coordination));
         }
+        admin.preloader(preloader);
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
                 scheduler, forwarder, stopping, webhooks,
                 sharedSlots == null ? () -> false : sharedSlots::refusing);
@@ -238,7 +244,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
     @Override
     public Fleet.Change apply(OqpConfig next, boolean cacheChanged, CacheService cache) {
         Settings old = settings;
-        Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts());
+        Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts(), next.ollama().models());
         pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
         scheduler.reconfigure(memory.queue(next));
         bodies.limit(memory.bodies(next));
@@ -257,6 +263,13 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         }
         // New hosts or slots may take what waits now.
         scheduler.capacityChanged();
+        for (String name : hosts.changed()) {
+            Host host = fleet.host(name);
+            if (host != null && host.health() == Host.Health.HEALTHY) {
+                // Its preloads or pins may have changed (a new URL is a new host: warmed once it answers).
+                preloader.warm(host);
+            }
+        }
         return hosts;
     }
 

@@ -1,10 +1,11 @@
 -- Takes a slot of the global cap, of the client and of one candidate host for one request, all or none.
 -- KEYS: 1 global set, 2 client set, 3 waiting index, 4 waiter data, 5 incarnations, 6.. candidate host sets,
---       then, for a cold model only, its loading mark
+--       then, for a cold model only, its loading mark, then per candidate host its (host, model) set
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
 --       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
 --       12 fair-share spacing ms, 13 the client's fair-share field (client and tier), 14 the tier's max_wait ms,
---       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms
+--       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms,
+--       then per candidate host: its cap for the request's model (0 = none; its (host, model) set is then untouched)
 -- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by its score),
 -- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
 -- Score (rank, lowest first): tier offset + the waiter's fair-share start, taken once when it first asks: the later
@@ -54,11 +55,18 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 14) / 2)
+local n = math.floor((#ARGV - 14) / 3)
+local cold = #ARGV - 14 - 3 * n
 local loadingKey, loadingMs, only = nil, 0, nil
-if #ARGV - 14 - 2 * n == 1 then
-  loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
+if cold == 1 then
+  loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[15 + 2 * n])
   only = redis.call('GET', loadingKey) or nil
+end
+-- The (host, model) caps: a host at its cap for this model is full for this request only.
+local modelFree = {}
+for i = 1, n do
+  local modelCap = tonumber(ARGV[14 + 2 * n + cold + i])
+  modelFree[i] = modelCap <= 0 or count(KEYS[5 + n + cold + i]) < modelCap
 end
 for i = 1, n do
   local name, cap = ARGV[13 + 2 * i], tonumber(ARGV[14 + 2 * i])
@@ -111,7 +119,7 @@ if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 for i = 1, n do
-  if free[hosts[i]] > 0 and (only == nil or hosts[i] == only) then
+  if free[hosts[i]] > 0 and modelFree[i] and (only == nil or hosts[i] == only) then
     local expiry = now + leaseMs
     if loadingKey and only == nil then
       redis.call('SET', loadingKey, hosts[i], 'PX', loadingMs)
@@ -119,6 +127,9 @@ for i = 1, n do
     redis.call('ZADD', KEYS[1], expiry, leaseId)
     redis.call('ZADD', KEYS[2], expiry, leaseId)
     redis.call('ZADD', KEYS[5 + i], expiry, leaseId)
+    if tonumber(ARGV[14 + 2 * n + cold + i]) > 0 then
+      redis.call('ZADD', KEYS[5 + n + cold + i], expiry, leaseId)
+    end
     redis.call('ZREM', KEYS[3], waiterId)
     redis.call('HDEL', KEYS[4], waiterId)
     return {1, hosts[i]}

@@ -128,7 +128,7 @@ final class Replicas implements AutoCloseable {
         return maxPerClient(hosts, r -> r.bodyJson().get("prompt").asText().split(" ")[0]);
     }
 
-    private static Map<String, Integer> maxPerClient(List<FakeOllama> hosts,
+    static Map<String, Integer> maxPerClient(List<FakeOllama> hosts,
             java.util.function.Function<RecordedRequest, String> key) {
         List<long[]> events = new ArrayList<>();
         List<String> who = new ArrayList<>();

@@ -96,13 +96,13 @@ class ScriptsTest {
         acquire(1_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 2));
         double before = score("global", "l1");
         Object missing = backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a",
-                "gone", "h1", "a").get(2, TimeUnit.SECONDS);
+                "", "gone", "h1", "a", "").get(2, TimeUnit.SECONDS);
         // The ids missing from the global set, for the replica to tell a lease it released from one it lost.
         assertThat(missing).isEqualTo(List.of("gone"));
         assertThat(score("global", "l1")).isGreaterThan(before + 50_000);
         assertThat(score("host:h1", "l1")).isEqualTo(score("global", "l1"));
         assertThat(members("global")).containsExactly("l1");
-        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "adopt", "gone", "h1", "a")
+        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "adopt", "gone", "h1", "a", "")
                 .get(2, TimeUnit.SECONDS);
         assertThat(members("host:h1")).containsExactlyInAnyOrder("l1", "gone");
         assertThat(members("client:a")).containsExactlyInAnyOrder("l1", "gone");
@@ -182,16 +182,22 @@ class ScriptsTest {
     void moveTakesALeaseToAnotherHostWithItsExpiryAndTouchExtendsOnlyAMarkNamingItsHost() throws Exception {
         acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 1));
         double expiry = score("host:h1", "l1");
-        Object moved = backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h1", p + "host:h2"}, "l1",
-                backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS);
+        Object moved = backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h1", p + "host:h2",
+            p + "host-model:h1:m", p + "host-model:h2:m"}, "l1", backend.freedChannel(), "r1", "0", "1")
+                .get(2, TimeUnit.SECONDS);
         assertThat(number(moved)).isEqualTo(1L);
         assertThat(card("host:h1")).isZero();
         assertThat(score("host:h2", "l1")).isEqualTo(expiry).isEqualTo(score("global", "l1"));
+        // The host it joins caps its model: it is counted in that (host, model) set too.
+        assertThat(score("host-model:h2:m", "l1")).isEqualTo(expiry);
         Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> freed.contains("r1"));
         // A lease no longer there (released, expired) is not moved.
         sync.zadd(p + "host:h3", 1e15, "gone");
-        assertThat(number(backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h3", p + "host:h2"}, "gone",
-                backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS))).isEqualTo(0L);
+        sync.zadd(p + "host-model:h3:m", 1e15, "gone");
+        assertThat(number(backend.run(Backend.MOVE, new String[] {p + "global", p + "host:h3", p + "host:h2",
+            p + "host-model:h3:m", p + "host-model:h2:m"}, "gone", backend.freedChannel(), "r1", "1", "1")
+                .get(2, TimeUnit.SECONDS))).isEqualTo(0L);
+        assertThat(card("host-model:h3:m")).isZero();
         assertThat(card("host:h3")).isZero();
         assertThat(members("host:h2")).containsExactly("l1");
 
@@ -204,6 +210,32 @@ class ScriptsTest {
         assertThat(sync.pttl(p + "loading:n")).isLessThanOrEqualTo(1_000);
     }
 
+    @Test
+    void aHostAtItsCapForAModelIsFullForThatModelOnlyAndTheCapIsRenewedAndReleasedWithTheLease() throws Exception {
+        // h1 has 4 slots and runs at most 1 request of model m; h2 has room for everything.
+        assertThat(acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 4, "m", 1), host("h2", 4, "m", 1)))
+                .isEqualTo("h1");
+        assertThat(members("host-model:h1:m")).containsExactly("l1");
+        // The next request of m skips h1 (at its cap for m) and is granted h2.
+        assertThat(acquire(15_000, "l2", "w2", 0, "b", 0, 10, "i1", host("h1", 4, "m", 1), host("h2", 4, "m", 1)))
+                .isEqualTo("h2");
+        // Only h1 able: refused, nothing taken anywhere.
+        assertThat(acquire(15_000, "l3", "w3", 0, "c", 0, 10, "i2", host("h1", 4, "m", 1))).isNull();
+        assertThat(members("host:h1")).containsExactly("l1");
+        // Another model (no cap) still goes to h1.
+        assertThat(acquire(15_000, "l4", "w4", 0, "d", 0, 10, "i1", host("h1", 4, "other", 0))).isEqualTo("h1");
+        assertThat(sync.exists(p + "host-model:h1:other")).isZero();
+        double before = score("host-model:h1:m", "l1");
+        backend.run(Backend.RENEW, new String[] {p + "global"}, "60000", p, "renew", "l1", "h1", "a", "m")
+                .get(2, TimeUnit.SECONDS);
+        assertThat(score("host-model:h1:m", "l1")).isGreaterThan(before + 40_000);
+        backend.run(Backend.RELEASE, new String[] {p + "global", p + "host:h1", p + "client:a", p + "host-model:h1:m"},
+                "l1", backend.freedChannel(), "r1").get(2, TimeUnit.SECONDS);
+        assertThat(card("host-model:h1:m")).isZero();
+        // w3 waits, better ranked than a newcomer: granted h1 now that m is below its cap there.
+        assertThat(acquire(15_000, "l3", "w3", 0, "c", 0, 10, "i2", host("h1", 4, "m", 1))).isEqualTo("h1");
+    }
+
     // ---- helpers ----
 
     /** A script's integer (it comes back as a one-element list: the scripts are run with output type MULTI). */
@@ -214,6 +246,11 @@ class ScriptsTest {
 
     private static String[] host(String name, int cap) {
         return new String[] {name, Integer.toString(cap)};
+    }
+
+    /** A candidate host with its cap for the request's model (0 = none). */
+    private static String[] host(String name, int cap, String model, int modelCap) {
+        return new String[] {name, Integer.toString(cap), model, Integer.toString(modelCap)};
     }
 
     private static String acquire(long leaseMs, String leaseId, String waiter, long offset, String client, int clientCap,
@@ -229,6 +266,11 @@ class ScriptsTest {
             names.add(h[0]);
             args.add(h[0]);
             args.add(h[1]);
+        }
+        // Each host's (host, model) set and cap for the request's model, at the end.
+        for (String[] h : hosts) {
+            keys.add(p + "host-model:" + h[0] + ":" + (h.length > 2 ? h[2] : "m"));
+            args.add(h.length > 2 ? h[3] : "0");
         }
         args.set(8, incarnation + "\n" + client + "\n" + clientCap + "\n" + String.join(",", names));
         List<?> reply = (List<?>) backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))

@@ -87,11 +87,19 @@ import org.slf4j.LoggerFactory;
  * in the same or a higher requested tier, aging and round-robin left aside.
  *
  * <h2>Expiry</h2>
- * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
- * it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
+ * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait}, or its own sooner limit
+ * (see "Deadlines"; aging does not move it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
  * one, so a single timer serves the whole queue; the {@link Alarm} is told when a newly queued ticket
  * brings the next deadline forward. A dispatch pass also expires due tickets first, so a ticket past its
  * deadline is never dispatched.
+ *
+ * <h2>Deadlines</h2>
+ * A ticket may carry a wait limit of its own ({@link Ticket#maxWait}, the client's {@code X-Queue-Max-Wait}). Its
+ * deadline is then the sooner of that and its requested tier's {@code max_wait}. Queued at admission, it is refused at
+ * once ({@link Rejection.Reason#DEADLINE}, {@code overflow_status_code}) when the wait estimated for its position
+ * ({@link #estimateNanos}) is longer than that limit; {@code Retry-After} is that estimate (1–3600 s). Still waiting at
+ * its deadline, it ends with {@link Ticket.Listener#missedDeadline} (not {@code expired}), with the estimate for the
+ * position it then holds. Without a limit of its own nothing changes.
  *
  * <h2>Retry-After</h2>
  * Service time is measured from dispatch to lease release and averaged with an exponentially weighted moving
@@ -243,11 +251,21 @@ public final class Scheduler<L extends Lease> {
                         reject(ticket, overLimit, config.overflowStatusCode(), announced.add(ticket.requested()));
                         admission = Admission.REJECTED;
                     } else {
-                        admission = Admission.QUEUED;
                         ticket.position = position(ticket, now);
-                        admitted(ticket.requested());
-                        if (byDeadline.first() == ticket) {
-                            wakeUpIn = Math.max(0, ticket.deadline - now);
+                        long eta = estimateNanos(ticket.position);
+                        if (Deadlines.cannotMeet(ticket, eta, ticket.deadline - now)) {
+                            left(ticket);
+                            ticket.state = Ticket.State.DONE;
+                            ticket.position = 0;
+                            Rejection late = Deadlines.rejection(ticket.requested(), config.overflowStatusCode(), eta);
+                            post(() -> ticket.listener().rejected(late));
+                            admission = Admission.REJECTED;
+                        } else {
+                            admission = Admission.QUEUED;
+                            admitted(ticket.requested());
+                            if (byDeadline.first() == ticket) {
+                                wakeUpIn = Math.max(0, ticket.deadline - now);
+                            }
                         }
                     }
                 }
@@ -530,7 +548,7 @@ public final class Scheduler<L extends Lease> {
     private void enqueue(Ticket<L> t, long now) {
         t.seq = ++seqCounter;
         t.submittedAt = now;
-        t.deadline = now + config.tier(t.requested()).maxWait().toNanos();
+        t.deadline = now + Deadlines.limitNanos(config.tier(t.requested()).maxWait().toNanos(), t.maxWaitNanos());
         t.state = Ticket.State.QUEUED;
         clients.computeIfAbsent(t.clientId(), ClientState::new).tickets.add(t);
         byDeadline.add(t);
@@ -622,10 +640,17 @@ public final class Scheduler<L extends Lease> {
     private void expire(long now) {
         while (!byDeadline.isEmpty() && byDeadline.first().deadline - now <= 0) {
             Ticket<L> t = byDeadline.first();
+            long waited = now - t.submittedAt;
+            if (t.maxWaitNanos() >= 0) {
+                // Its own deadline: answered like a refusal, with the wait still predicted for it.
+                Rejection late = Deadlines.rejection(t.requested(), config.overflowStatusCode(),
+                        estimateNanos(position(t, now)));
+                post(() -> t.listener().missedDeadline(late, waited));
+            } else {
+                post(() -> t.listener().expired(waited));
+            }
             left(t);
             t.state = Ticket.State.DONE;
-            long waited = now - t.submittedAt;
-            post(() -> t.listener().expired(waited));
         }
     }
 

@@ -654,7 +654,7 @@ public final class Scheduler<L extends Lease> {
         }
     }
 
-    /** The place of the just-queued ticket {@code t} in the dispatch order (see "Position" above). */
+    /** The place of the waiting ticket {@code t} in the dispatch order now (see "Position" above). */
     private int position(Ticket<L> t, long now) {
         int waiting = 0;
         for (int d : depth) {
@@ -676,7 +676,9 @@ public final class Scheduler<L extends Lease> {
         Comparator<ClientState> rotation = rotation();
         int ownOlder = 0;
         for (Ticket<L> o : own.tickets) {
-            if (o != t && effectiveTier(o, now, agingNanos) == tier && (pausedToo || !paused.contains(o.requested()))) {
+            // Older only: at admission t is its client's newest, but standing() asks later, with newer ones behind it.
+            if (o.seq < t.seq && effectiveTier(o, now, agingNanos) == tier
+                    && (pausedToo || !paused.contains(o.requested()))) {
                 ownOlder++;
             }
         }

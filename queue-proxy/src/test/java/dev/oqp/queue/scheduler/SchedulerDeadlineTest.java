@@ -129,6 +129,27 @@ class SchedulerDeadlineTest {
     }
 
     @Test
+    void theStandingOfAWaitingTicketCountsOnlyItsClientsOlderTicketsAndFallsAsTheQueueMoves() {
+        Scheduler s = new Scheduler(config(), ticks, new FakeCapacity(1));
+        Recorder.Entry busy = occupy(s, "busy");
+        Recorder.Entry[] mine = new Recorder.Entry[3];
+        for (int i = 0; i < 3; i++) {
+            mine[i] = rec.ticket("a" + i, "a", NORMAL);
+            s.submit(mine[i].ticket);
+        }
+        for (int i = 0; i < 3; i++) {
+            assertThat(s.standing(mine[i].ticket).position()).as("a%d", i).isEqualTo(i + 1);
+            assertThat(s.standing(mine[i].ticket).etaNanos()).isEqualTo((i + 1) * 10_000_000_000L);
+        }
+
+        busy.release();
+
+        assertThat(s.standing(mine[0].ticket)).as("dispatched").isNull();
+        assertThat(s.standing(mine[1].ticket).position()).isEqualTo(1);
+        assertThat(s.standing(mine[2].ticket).position()).isEqualTo(2);
+    }
+
+    @Test
     void aNegativeLimitIsRefused() {
         Ticket<?> t = rec.ticket("t", "a", NORMAL).ticket;
         assertThatThrownBy(() -> t.maxWait(-1)).isInstanceOf(IllegalArgumentException.class);

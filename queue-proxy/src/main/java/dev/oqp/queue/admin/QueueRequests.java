@@ -142,7 +142,7 @@ public final class QueueRequests {
             return w >= 0 ? w : System.nanoTime() - trackedAtNanos;
         }
 
-        /** Its 1-based place when it was queued ({@code X-Queue-Position}), 0 when it did not wait; known at dispatch. */
+        /** Its 1-based place when it was queued ({@code X-Queue-Position}), 0 when it did not wait (or not yet). */
         public int admissionPosition() {
             return admissionPosition;
         }

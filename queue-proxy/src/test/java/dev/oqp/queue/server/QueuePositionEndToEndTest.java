@@ -109,7 +109,7 @@ class QueuePositionEndToEndTest {
         // Follow each until it ends: its place falls, then it is dispatched, then forgotten.
         Map<String, List<String>> seen = new ConcurrentHashMap<>();
         CompletableFuture<Void> all = CompletableFuture.allOf(queued.toArray(CompletableFuture[]::new));
-        while (!all.isDone()) {
+        await().atMost(Duration.ofSeconds(30)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5)).until(() -> {
             for (String id : ids) {
                 HttpResponse<String> r = request(proxy, id, KEY_ALICE);
                 String state = r.statusCode() == 404 ? "gone" : describe(JSON.readTree(r.body()));
@@ -118,8 +118,8 @@ class QueuePositionEndToEndTest {
                     list.add(state);
                 }
             }
-            Thread.sleep(5); // a polling client's pace, not a wait for an event
-        }
+            return all.isDone();
+        });
         System.out.println("[queue position] observed: " + seen);
         assertThat(done(blocker).statusCode()).isEqualTo(200);
         for (int i = 0; i < ids.size(); i++) {

@@ -18,11 +18,6 @@ final class Deadlines {
         return ownMaxWaitNanos >= 0 ? Math.max(1, Math.min(tierMaxWaitNanos, ownMaxWaitNanos)) : tierMaxWaitNanos;
     }
 
-    /** True when the ticket has a limit of its own and the wait predicted for it ({@code etaNanos}) goes past it. */
-    static boolean cannotMeet(Ticket<?> ticket, long etaNanos, long remainingNanos) {
-        return ticket.maxWaitNanos() >= 0 && etaNanos > remainingNanos;
-    }
-
     /**
      * The refusal of a ticket whose deadline cannot be (or was not) met: the overflow status, and the predicted wait
      * as {@code Retry-After}, rounded up to whole seconds and clamped to 1 s – {@value Scheduler#MAX_RETRY_AFTER_SECONDS} s.

@@ -252,8 +252,9 @@ public final class Scheduler<L extends Lease> {
                         admission = Admission.REJECTED;
                     } else {
                         ticket.position = position(ticket, now);
-                        long eta = estimateNanos(ticket.position);
-                        if (Deadlines.cannotMeet(ticket, eta, ticket.deadline - now)) {
+                        // Only a ticket with a limit of its own is refused for its predicted wait (see "Deadlines").
+                        long eta = ticket.maxWaitNanos() >= 0 ? estimateNanos(ticket.position) : 0;
+                        if (eta > ticket.deadline - now) {
                             left(ticket);
                             ticket.state = Ticket.State.DONE;
                             ticket.position = 0;

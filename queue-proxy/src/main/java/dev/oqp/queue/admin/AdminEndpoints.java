@@ -34,7 +34,9 @@ import dev.oqp.queue.scheduler.Snapshot;
 /**
  * The queue proxy's own endpoints on the main port (pipeline step 2). Without a key: {@code /health} (also
  * answered before the gate), {@code /ready}, and {@code /metrics} when {@code admin.metrics_public}. Scope read:
- * {@code /metrics}, {@code /queue/status}, {@code /queue/summary}, {@code /dashboard}, {@code /usage}. Scope
+ * {@code /metrics}, {@code /queue/status}, {@code /queue/summary}, {@code /dashboard}, {@code /usage},
+ * {@code /queue/requests/{X-Request-ID}} (a queued or running request of the caller's own client, any client's with
+ * the management scope; another client's answers 404 as an unknown id, and so does one that ended). Scope
  * management: {@code POST /queue/pause|resume|drain|flush[?tier=high|normal|low]} (no tier: all tiers); a bad
  * tier is 400, decided after authorisation so that it tells an unauthorised caller nothing. A control answers the
  * Python ollama-queue-proxy's body ({@code {"status":"paused","tier":"low"}}, {@code "resumed"}, {@code "drained"},
@@ -45,6 +47,8 @@ import dev.oqp.queue.scheduler.Snapshot;
  */
 public final class AdminEndpoints {
     private static final JsonFactory JSON = new JsonFactory();
+    /** The path prefix of {@code GET /queue/requests/{X-Request-ID}}. */
+    public static final String QUEUE_REQUESTS = "/queue/requests/";
     /** How often a drain looks whether the drained tiers are empty yet. */
     static final long DRAIN_POLL_MILLIS = 100;
     private static final Map<String, String> NO_STORE = Map.of("Cache-Control", "no-store");
@@ -61,6 +65,8 @@ public final class AdminEndpoints {
     private final BooleanSupplier stopping;
     private final StatusJson status;
     private final org.eclipse.jetty.util.thread.Scheduler timer;
+    /** Queued requests by id, as the intake tracks them. */
+    private final QueueRequests requests = new QueueRequests();
 
     /**
      * @param stopping true once the server is shutting down ({@code /ready} answers 503 then)
@@ -81,6 +87,11 @@ public final class AdminEndpoints {
     /** Shows each host's warm models' load state in {@code /queue/status}; call before serving. */
     public void preloader(Preloader preloader) {
         status.preloader(preloader);
+    }
+
+    /** Where the intake tracks queued requests ({@code GET /queue/requests/{id}}, the waiters of the status). */
+    public QueueRequests requests() {
+        return requests;
     }
 
     /**
@@ -117,9 +128,20 @@ public final class AdminEndpoints {
     public Reply authorized(String path, Client client, String tier, OqpConfig config, Set<String> configuredClients,
                             CacheService cache) {
         AdminConfig admin = config.admin();
+        // A management key sees every client's requests; any other key only its own.
+        String visible = client.scope() == Scope.MANAGEMENT ? null : client.clientId();
+        if (path.startsWith(QUEUE_REQUESTS)) {
+            QueueRequests.Entry entry = requests.find(path.substring(QUEUE_REQUESTS.length()), visible);
+            // Another client's request answers exactly as an unknown one.
+            return entry == null ? new Reply.Error(404, "no queued or running request with this id", "not_found")
+                    : json(200, g -> QueueRequestsJson.request(g, entry));
+        }
         return switch (path) {
             case "/metrics" -> metrics();
-            case "/queue/status" -> json(200, g -> status.status(g, config, configuredClients, cache));
+            case "/queue/status" -> json(200, g -> {
+                status.status(g, config, configuredClients, cache);
+                QueueRequestsJson.waiters(g, requests, visible);
+            });
             case "/queue/summary" -> json(200, g -> status.summary(g, true));
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->
                     control(path.substring("/queue/".length()), tier);

@@ -54,7 +54,8 @@ public final class QueueMetrics {
             .register(registry);
     public final Counter queueRejected = Counter.builder()
             .name("oqp_queue_rejected_total")
-            .help("Requests refused at admission: tier_full, bytes_full (max_queued_bytes), draining or paused")
+            .help("Requests refused at admission: tier_full, bytes_full (max_queued_bytes), draining or paused; deadline"
+                    + " (X-Queue-Max-Wait shorter than the predicted wait at admission, or passed while waiting)")
             .labelNames("tier", "reason")
             .register(registry);
     public final Counter queueExpired = Counter.builder()
@@ -72,6 +73,13 @@ public final class QueueMetrics {
             .help("Time from enqueue to dispatch (never includes generation)")
             .labelNames("tier")
             .classicUpperBounds(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+            .register(registry);
+    public final Histogram queuePosition = Histogram.builder()
+            .name("oqp_queue_position")
+            .help("The 1-based place in the dispatch order of each request that waited, when it was queued"
+                    + " (X-Queue-Position), by the tier it was admitted into")
+            .labelNames("tier")
+            .classicUpperBounds(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
             .register(registry);
     public final Counter hostRequests = Counter.builder()
             .name("oqp_host_requests_total")
@@ -211,14 +219,14 @@ public final class QueueMetrics {
 
     /** The series of one tier. */
     public record TierSeries(CounterDataPoint processed, CounterDataPoint expired, CounterDataPoint cancelled,
-                             DistributionDataPoint waited) {
+                             DistributionDataPoint waited, DistributionDataPoint position) {
     }
 
     public QueueMetrics() {
         for (Tier t : Tier.values()) {
             String name = t.yamlName();
             tierSeries.put(t, new TierSeries(queueProcessed.labelValues(name), queueExpired.labelValues(name),
-                    queueCancelled.labelValues(name), queueWait.labelValues(name)));
+                    queueCancelled.labelValues(name), queueWait.labelValues(name), queuePosition.labelValues(name)));
         }
     }
 
@@ -312,6 +320,13 @@ public final class QueueMetrics {
     /** Counts one host choice or refusal (a fixed set of reasons, see the help text). */
     public void routingDecision(String reason) {
         decisionSeries.computeIfAbsent(reason, routingDecisions::labelValues).inc();
+    }
+
+    /** Counts the place a request took when it was queued (a request dispatched at once has none). */
+    public void queuePosition(Tier tier, int position) {
+        if (position > 0) {
+            tier(tier).position().observe(position);
+        }
     }
 
     /** The series of a tier. */

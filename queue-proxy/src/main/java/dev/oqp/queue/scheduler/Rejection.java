@@ -9,7 +9,8 @@ import dev.oqp.common.config.Tier;
  *
  * @param reason            why
  * @param tier              the tier the ticket asked for
- * @param statusCode        {@code queue.overflow_status_code} (503 or 429) when the queue is full; 503 when draining
+ * @param statusCode        {@code queue.overflow_status_code} (503 or 429) when the queue is full or a deadline cannot
+ *                          be met; 503 when draining
  * @param retryAfterSeconds value for the {@code Retry-After} header; at least 1
  *                          (see {@link Scheduler} for the estimate)
  * @param announce          true for the first refusal of its reason (full tier, or byte budget) in its tier since
@@ -25,7 +26,12 @@ public record Rejection(Reason reason, Tier tier, int statusCode, long retryAfte
         /** Queueing the body would exceed {@code max_queued_bytes} (all tiers together). */
         BYTES_FULL,
         /** The scheduler is draining: nothing new is accepted. */
-        DRAINING;
+        DRAINING,
+        /**
+         * The ticket's own wait limit ({@link Ticket#maxWait}) is shorter than the wait predicted for it at admission,
+         * or passed while it waited ({@link Ticket.Listener#missedDeadline}).
+         */
+        DEADLINE;
 
         /** Lower-case name for metric labels ({@code oqp_queue_rejected_total{reason}}). */
         public String label() {

@@ -87,11 +87,19 @@ import org.slf4j.LoggerFactory;
  * in the same or a higher requested tier, aging and round-robin left aside.
  *
  * <h2>Expiry</h2>
- * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait} (aging does not move
- * it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
+ * A waiting ticket's deadline is fixed at submit: its requested tier's {@code max_wait}, or its own sooner limit
+ * (see "Deadlines"; aging does not move it). {@link #expireDue()} answers every ticket at or past its deadline and returns the delay to the next
  * one, so a single timer serves the whole queue; the {@link Alarm} is told when a newly queued ticket
  * brings the next deadline forward. A dispatch pass also expires due tickets first, so a ticket past its
  * deadline is never dispatched.
+ *
+ * <h2>Deadlines</h2>
+ * A ticket may carry a wait limit of its own ({@link Ticket#maxWait}, the client's {@code X-Queue-Max-Wait}). Its
+ * deadline is then the sooner of that and its requested tier's {@code max_wait}. Queued at admission, it is refused at
+ * once ({@link Rejection.Reason#DEADLINE}, {@code overflow_status_code}) when the wait estimated for its position
+ * ({@link #estimateNanos}) is longer than that limit; {@code Retry-After} is that estimate (1–3600 s). Still waiting at
+ * its deadline, it ends with {@link Ticket.Listener#missedDeadline} (not {@code expired}), with the estimate for the
+ * position it then holds. Without a limit of its own nothing changes.
  *
  * <h2>Retry-After</h2>
  * Service time is measured from dispatch to lease release and averaged with an exponentially weighted moving
@@ -243,11 +251,22 @@ public final class Scheduler<L extends Lease> implements QueueControls {
                         reject(ticket, overLimit, config.overflowStatusCode(), announced.add(ticket.requested()));
                         admission = Admission.REJECTED;
                     } else {
-                        admission = Admission.QUEUED;
                         ticket.position = position(ticket, now);
-                        admitted(ticket.requested());
-                        if (byDeadline.first() == ticket) {
-                            wakeUpIn = Math.max(0, ticket.deadline - now);
+                        // Only a ticket with a limit of its own is refused for its predicted wait (see "Deadlines").
+                        long eta = ticket.maxWaitNanos() >= 0 ? estimateNanos(ticket.position) : 0;
+                        if (eta > ticket.deadline - now) {
+                            left(ticket);
+                            ticket.state = Ticket.State.DONE;
+                            ticket.position = 0;
+                            Rejection late = Deadlines.rejection(ticket.requested(), config.overflowStatusCode(), eta);
+                            post(() -> ticket.listener().rejected(late));
+                            admission = Admission.REJECTED;
+                        } else {
+                            admission = Admission.QUEUED;
+                            admitted(ticket.requested());
+                            if (byDeadline.first() == ticket) {
+                                wakeUpIn = Math.max(0, ticket.deadline - now);
+                            }
                         }
                     }
                 }
@@ -534,7 +553,7 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     private void enqueue(Ticket<L> t, long now) {
         t.seq = ++seqCounter;
         t.submittedAt = now;
-        t.deadline = now + config.tier(t.requested()).maxWait().toNanos();
+        t.deadline = now + Deadlines.limitNanos(config.tier(t.requested()).maxWait().toNanos(), t.maxWaitNanos());
         t.state = Ticket.State.QUEUED;
         clients.computeIfAbsent(t.clientId(), ClientState::new).tickets.add(t);
         byDeadline.add(t);
@@ -626,14 +645,21 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     private void expire(long now) {
         while (!byDeadline.isEmpty() && byDeadline.first().deadline - now <= 0) {
             Ticket<L> t = byDeadline.first();
+            long waited = now - t.submittedAt;
+            if (t.maxWaitNanos() >= 0) {
+                // Its own deadline: answered like a refusal, with the wait still predicted for it.
+                Rejection late = Deadlines.rejection(t.requested(), config.overflowStatusCode(),
+                        estimateNanos(position(t, now)));
+                post(() -> t.listener().missedDeadline(late, waited));
+            } else {
+                post(() -> t.listener().expired(waited));
+            }
             left(t);
             t.state = Ticket.State.DONE;
-            long waited = now - t.submittedAt;
-            post(() -> t.listener().expired(waited));
         }
     }
 
-    /** The place of the just-queued ticket {@code t} in the dispatch order (see "Position" above). */
+    /** The place of the waiting ticket {@code t} in the dispatch order now (see "Position" above). */
     private int position(Ticket<L> t, long now) {
         int waiting = 0;
         for (int d : depth) {
@@ -655,7 +681,9 @@ public final class Scheduler<L extends Lease> implements QueueControls {
         Comparator<ClientState> rotation = rotation();
         int ownOlder = 0;
         for (Ticket<L> o : own.tickets) {
-            if (o != t && effectiveTier(o, now, agingNanos) == tier && (pausedToo || !paused.contains(o.requested()))) {
+            // Older only: at admission t is its client's newest, but standing() asks later, with newer ones behind it.
+            if (o.seq < t.seq && effectiveTier(o, now, agingNanos) == tier
+                    && (pausedToo || !paused.contains(o.requested()))) {
                 ownOlder++;
             }
         }

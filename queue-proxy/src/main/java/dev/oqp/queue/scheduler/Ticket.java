@@ -8,7 +8,7 @@ import dev.oqp.common.config.Tier;
  * One request to be scheduled, created by the proxy and submitted once to a {@link Scheduler}.
  *
  * <p>Every submitted ticket gets <b>exactly one</b> outcome on its {@link Listener}: {@code dispatched},
- * {@code rejected}, {@code expired}, {@code cancelled} or {@code flushed}. Callbacks are invoked outside
+ * {@code rejected}, {@code expired}, {@code missedDeadline}, {@code cancelled} or {@code flushed}. Callbacks are invoked outside
  * the scheduler's lock, on some thread that is calling into the scheduler (the submitting thread, a thread
  * releasing a lease, the expiry timer…); they must be quick and must not block (hand work to an executor).
  * They may call back into the scheduler, and may release the lease synchronously.
@@ -33,6 +33,15 @@ public final class Ticket<L extends Lease> {
         /** The ticket waited its requested tier's {@code max_wait} and was removed (answer 503). */
         void expired(long waitedNanos);
 
+        /**
+         * The ticket had a wait limit of its own ({@link #maxWait}) and was still waiting at its deadline; it was
+         * removed. {@code rejection} says what to answer: reason {@link Rejection.Reason#DEADLINE}, the overflow
+         * status and a {@code Retry-After} from the wait still predicted for it. By default: {@link #expired}.
+         */
+        default void missedDeadline(Rejection rejection, long waitedNanos) {
+            expired(waitedNanos);
+        }
+
         /** The ticket was removed by {@link Scheduler#cancel} (its client left). */
         void cancelled(long waitedNanos);
 
@@ -55,6 +64,8 @@ public final class Ticket<L extends Lease> {
     long deadline;
     /** See {@link #position()}; written under the lock at admission, read after the outcome. */
     int position;
+    /** The client's own wait limit ({@link #maxWait}), or -1; set before submit. */
+    private long maxWaitNanos = -1;
 
     /**
      * @param clientId  the client the ticket counts against (round-robin, caps); never null
@@ -102,6 +113,28 @@ public final class Ticket<L extends Lease> {
      */
     public int position() {
         return position;
+    }
+
+    /**
+     * Gives the ticket a wait limit of its own ({@code X-Queue-Max-Wait}); call before {@link Scheduler#submit}. Its
+     * deadline becomes the sooner of this and its requested tier's {@code max_wait}, admission refuses it at once
+     * when the wait predicted for its position already exceeds that, and it ends with
+     * {@link Listener#missedDeadline} instead of {@link Listener#expired} (see {@link Scheduler}, "Deadlines").
+     *
+     * @param nanos the longest wait the client accepts, at least 0
+     * @return this ticket
+     */
+    public Ticket<L> maxWait(long nanos) {
+        if (nanos < 0) {
+            throw new IllegalArgumentException("maxWait: " + nanos + " (expected: >= 0)");
+        }
+        this.maxWaitNanos = nanos;
+        return this;
+    }
+
+    /** The client's own wait limit in nanoseconds, or -1 when it has none. */
+    public long maxWaitNanos() {
+        return maxWaitNanos;
     }
 
     Listener<L> listener() {

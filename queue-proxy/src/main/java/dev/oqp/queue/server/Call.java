@@ -10,6 +10,7 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.BodyDrain;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.Exchange;
+import dev.oqp.queue.admin.QueueRequests;
 import dev.oqp.queue.auth.Client;
 import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.cache.CacheService;
@@ -94,6 +95,10 @@ final class Call {
     long waitedNanos = -1;
     /** The 1-based place a request that waited took in the queue at admission; 0 when it did not wait. */
     int queuePosition;
+    /** The client's {@code X-Queue-Max-Wait} in nanoseconds, or -1 (none). */
+    long maxWaitNanos = -1;
+    /** The request's entry in {@code GET /queue/requests/{id}} while it is queued or runs, or null; ended with it. */
+    volatile QueueRequests.Entry tracked;
     /** The client left while its request was queued, looked up or handed to the forwarder. */
     volatile boolean gone;
     /** A byte of the client's next request was read while watching: close the connection after this response. */
@@ -232,6 +237,10 @@ final class Call {
      */
     void complete(int status, long bytes, String error, double upstreamMs) {
         if (completed.compareAndSet(false, true)) {
+            QueueRequests.Entry entry = tracked;
+            if (entry != null) {
+                entry.end();
+            }
             ledger.record(this, status, bytes, error, upstreamMs);
         }
     }

@@ -39,7 +39,7 @@ import org.eclipse.jetty.server.Request;
  * inference route means the model is now loaded there, 404 that the host does not have it.
  *
  * <p>Upstream requests never carry the client's {@code Authorization} or {@code x-api-key} (the key is the proxy's
- * business, not Ollama's), nor {@code X-Queue-Priority} or {@code X-Ollama-Host}; they carry the host's configured
+ * business, not Ollama's), nor {@code X-Queue-Priority}, {@code X-Queue-Max-Wait} or {@code X-Ollama-Host}; they carry the host's configured
  * headers, {@code X-Client-ID} and {@code X-Request-ID}.
  */
 final class Forwarder extends ProxyBase implements Sender {
@@ -91,6 +91,7 @@ final class Forwarder extends ProxyBase implements Sender {
         // A key whatever the route: the proxy's business, like Authorization (a host's headers may set one).
         proxyToServerHeaders.remove(Headers.X_API_KEY);
         proxyToServerHeaders.remove(Headers.X_QUEUE_PRIORITY);
+        proxyToServerHeaders.remove(Headers.X_QUEUE_MAX_WAIT);
         proxyToServerHeaders.remove(Headers.X_OLLAMA_HOST);
         // What a client claims about itself or earlier hops is not passed on (the proxy base sets
         // X-Forwarded-For/Proto/Host from what it saw).

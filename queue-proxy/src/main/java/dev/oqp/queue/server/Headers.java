@@ -6,6 +6,8 @@ final class Headers {
     static final String X_CLIENT_ID = "X-Client-ID";
     static final String X_QUEUE_PRIORITY = "X-Queue-Priority";
     static final String X_QUEUE_WAIT_TIME = "X-Queue-Wait-Time";
+    /** The longest wait a client accepts ({@code 30s}, {@code 1500ms}, or seconds); never sent upstream. */
+    static final String X_QUEUE_MAX_WAIT = "X-Queue-Max-Wait";
     static final String X_UPSTREAM_HOST = "X-Upstream-Host";
     static final String X_OLLAMA_HOST = "X-Ollama-Host";
     static final String X_FAILOVER_ATTEMPTS = "X-Failover-Attempts";

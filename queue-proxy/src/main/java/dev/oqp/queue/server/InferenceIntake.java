@@ -13,6 +13,7 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.common.proxy.BodyTooLargeException;
 import dev.oqp.common.proxy.ErrorResponses;
 import dev.oqp.common.proxy.ProxyErrors;
+import dev.oqp.queue.admin.QueueRequests;
 import dev.oqp.queue.cache.CachePlan;
 import dev.oqp.queue.cache.CacheService;
 import dev.oqp.queue.limits.Limiter;
@@ -31,7 +32,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Pipeline steps 5 to 7 for an authorised inference request: the client's rate limits (429), the requested
- * priority (400 for a bad one), the body read once and bounded (413, 408, 503 past the shared body budget),
+ * priority and {@code X-Queue-Max-Wait} (400 for a bad one), the body read once and bounded (413, 408, 503 past the shared body budget),
  * parsed for the model (400), the model allow-list (403), the embedding cache (a full hit is answered here),
  * a host able to serve the model (503, 404 under {@code fallback: reject}), {@code keep_alive}; then the
  * request joins the queue as a {@link QueuedCall}. Nothing here blocks: a shared rate limit check, the body and
@@ -56,19 +57,26 @@ final class InferenceIntake {
     static final long CLOSED_RETRY_AFTER_SECONDS = 2;
     /** True while coordination is degraded with {@code on_failure: closed}: inference gets 503. */
     private final BooleanSupplier closed;
+    /** The queued requests by id ({@code GET /queue/requests/{id}}). */
+    private final QueueRequests requests;
 
     /** @param stopping true once the server is shutting down */
     InferenceIntake(Limiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
                     Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
                     Webhooks webhooks) {
-        this(rates, metrics, usage, fleet, bodies, executor, scheduler, sender, stopping, webhooks, () -> false);
+        this(rates, metrics, usage, fleet, bodies, executor, scheduler, sender, stopping, webhooks, () -> false,
+                new QueueRequests());
     }
 
-    /** @param closed true while inference must be refused (coordination degraded, {@code on_failure: closed}) */
+    /**
+     * @param closed   true while inference must be refused (coordination degraded, {@code on_failure: closed})
+     * @param requests where queued requests are tracked by id while they wait and run
+     */
     InferenceIntake(Limiter rates, QueueMetrics metrics, UsageRecorder usage, Fleet fleet, BodyReader.Budget bodies,
                     Executor executor, Scheduler<SlotPool.HostLease> scheduler, Sender sender, BooleanSupplier stopping,
-                    Webhooks webhooks, BooleanSupplier closed) {
+                    Webhooks webhooks, BooleanSupplier closed, QueueRequests requests) {
         this.closed = closed;
+        this.requests = requests;
         this.rates = rates;
         this.metrics = metrics;
         this.usage = usage;
@@ -137,6 +145,12 @@ final class InferenceIntake {
                 call.answer(400, "X-Queue-Priority must be high, normal or low", "bad_priority");
                 return;
             }
+        }
+        try {
+            call.maxWaitNanos = MaxWait.nanos(call.request.getHeaders().get(Headers.X_QUEUE_MAX_WAIT));
+        } catch (IllegalArgumentException e) {
+            call.answer(400, MaxWait.INVALID, "bad_max_wait");
+            return;
         }
         call.tier = requested.min(call.client.maxPriority());
         // Held in one array: a body over 1 GiB is refused whatever max_body says.
@@ -274,7 +288,9 @@ final class InferenceIntake {
             return;
         }
         call.body = parsed.withKeepAlive(call.path(), body, settings.config().keepAlive());
-        new QueuedCall(call, scheduler, executor, sender, metrics, fleet, stopping, webhooks).submit();
+        QueuedCall queued = new QueuedCall(call, scheduler, executor, sender, metrics, fleet, stopping, webhooks);
+        call.tracked = requests.track(call.requestId, call.client.clientId(), call.tier, queued::standing);
+        queued.submit();
     }
 
     /** Refused before queueing: the answer carries no tier. */

@@ -194,7 +194,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         admin.preloader(preloader);
         InferenceIntake intake = new InferenceIntake(rates, metrics, usage, fleet, bodies, server.getThreadPool(),
                 scheduler, forwarder, stopping, webhooks,
-                sharedSlots == null ? () -> false : sharedSlots::refusing);
+                sharedSlots == null ? () -> false : sharedSlots::refusing, admin.requests());
         DirectRoute direct = new DirectRoute(fleet, pool, metrics, new MergedLists(fleet, monitor, metrics), bodies,
                 forwarder);
 

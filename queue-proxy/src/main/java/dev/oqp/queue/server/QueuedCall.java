@@ -1,5 +1,6 @@
 package dev.oqp.queue.server;
 
+import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.BooleanSupplier;
@@ -7,6 +8,7 @@ import java.util.function.BooleanSupplier;
 import dev.oqp.common.config.Durations;
 import dev.oqp.common.config.QueueConfig;
 import dev.oqp.common.proxy.ClientCloseWatcher;
+import dev.oqp.queue.admin.QueueRequests;
 import dev.oqp.queue.metrics.QueueMetrics;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
@@ -15,6 +17,7 @@ import dev.oqp.queue.scheduler.Admission;
 import dev.oqp.queue.scheduler.Grant;
 import dev.oqp.queue.scheduler.Rejection;
 import dev.oqp.queue.scheduler.Scheduler;
+import dev.oqp.queue.scheduler.Standing;
 import dev.oqp.queue.scheduler.Ticket;
 import dev.oqp.queue.webhooks.Event;
 import dev.oqp.queue.webhooks.Webhooks;
@@ -80,6 +83,9 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         // While queued the tier's max_wait governs, not the connection's idle timeout.
         call.request.addIdleTimeoutListener(timeout -> false);
         Ticket<SlotPool.HostLease> ticket = new Ticket<>(call.client.clientId(), call.tier, call.body.length, call.model, this);
+        if (call.maxWaitNanos >= 0) {
+            ticket.maxWait(call.maxWaitNanos);
+        }
         call.ticket = ticket;
         call.request.addFailureListener(this::clientGone);
         // A client that sends bytes while its request waits is not waiting for this answer: treated as gone.
@@ -87,8 +93,17 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         submitter = Thread.currentThread();
         Admission admission = scheduler.submit(ticket);
         submitter = null;
-        if (admission == Admission.QUEUED && w != null) {
-            watch(w);
+        if (admission == Admission.QUEUED) {
+            // Written by this thread at admission: readable here.
+            int position = ticket.position();
+            metrics.queuePosition(call.tier, position);
+            QueueRequests.Entry entry = call.tracked;
+            if (entry != null) {
+                entry.queuedAt(position);
+            }
+            if (w != null) {
+                watch(w);
+            }
         }
     }
 
@@ -124,6 +139,12 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         }
     }
 
+    /** Where the ticket stands while it waits, or null (not submitted yet, or out of the queue). */
+    Standing standing() {
+        Ticket<SlotPool.HostLease> ticket = call.ticket;
+        return ticket == null ? null : scheduler.standing(ticket);
+    }
+
     private void clientGone(Throwable failure) {
         call.gone = true;
         scheduler.cancel(call.ticket);
@@ -135,6 +156,10 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         call.grant = grant;
         call.waitedNanos = waitedNanos;
         call.queuePosition = call.ticket.position();
+        QueueRequests.Entry entry = call.tracked;
+        if (entry != null) {
+            entry.dispatched(waitedNanos, call.queuePosition);
+        }
         Host host = hostLease.host();
         call.cold = host.level(call.model) != Host.Level.LOADED;
         metrics.routingDecision(hostLease.reason());
@@ -181,6 +206,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
             case TIER_FULL -> "queue full for priority " + tier + "; retry after " + rejection.retryAfterSeconds() + "s";
             case BYTES_FULL -> "queue full (max_queued_bytes reached); retry after " + rejection.retryAfterSeconds() + "s";
             case DRAINING -> "not accepting requests: the queue is draining";
+            case DEADLINE -> deadline(rejection);
         };
         call.answer(rejection.statusCode(), message, "rejected_" + rejection.reason().label(),
                 rejection.retryAfterSeconds());
@@ -194,6 +220,22 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         call.answer(503, "waited in the queue longer than max_wait ("
                 + Durations.format(call.settings.config().queue().tier(call.tier).maxWait()) + " for priority "
                 + call.tier.yamlName() + ")", "expired", RETRY_AFTER_SECONDS);
+    }
+
+    @Override
+    public void missedDeadline(Rejection rejection, long waitedNanos) {
+        call.waitedNanos = waitedNanos;
+        rejected(rejection);
+    }
+
+    /** The message of a refusal for {@code X-Queue-Max-Wait}, at admission or at the request's deadline. */
+    private String deadline(Rejection rejection) {
+        long limit = Math.min(call.ticket.maxWaitNanos(),
+                call.settings.config().queue().tier(call.tier).maxWait().toNanos());
+        String text = Durations.format(Duration.ofNanos(limit));
+        return (call.waitedNanos >= 0 ? "waited its X-Queue-Max-Wait (" + text + ") in the queue"
+                : "predicted queue wait exceeds X-Queue-Max-Wait (" + text + ")")
+                + "; retry after " + rejection.retryAfterSeconds() + "s";
     }
 
     @Override

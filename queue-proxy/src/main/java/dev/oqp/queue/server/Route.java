@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Set;
 
 import dev.oqp.common.config.Scope;
+import dev.oqp.queue.admin.AdminEndpoints;
 
 /**
  * What the queue proxy does with a request (pipeline step 4), decided from its method and path alone.
@@ -95,6 +96,9 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
     private static final Route BLOB_HEAD = new Route(Kind.METADATA, Scope.READ, Target.MANAGEMENT_HOST, false);
     private static final Route BLOB_UPLOAD = new Route(Kind.MANAGEMENT, Scope.MANAGEMENT, Target.MANAGEMENT_HOST, false);
     private static final Route MODEL_INFO = new Route(Kind.METADATA, Scope.READ, Target.MODEL_HOST, false);
+    /** {@code GET /queue/requests/{X-Request-ID}}: where a queued request stands. */
+    private static final String QUEUE_REQUESTS = AdminEndpoints.QUEUE_REQUESTS;
+    private static final Route QUEUE_REQUEST = new Route(Kind.OWN, Scope.READ, Target.NONE, false);
 
     /** The route of a path that exists nowhere: 404. */
     public static Route notFound() {
@@ -114,6 +118,10 @@ public record Route(Kind kind, Scope scope, Target target, boolean embedding) {
                 case "POST" -> BLOB_UPLOAD;
                 default -> NOT_ALLOWED;
             };
+        }
+        if (path.startsWith(QUEUE_REQUESTS) && path.length() > QUEUE_REQUESTS.length()
+                && path.indexOf('/', QUEUE_REQUESTS.length()) < 0) {
+            return "GET".equals(method) ? QUEUE_REQUEST : NOT_ALLOWED;
         }
         if (path.startsWith("/v1/models/") && path.length() > "/v1/models/".length()
                 && path.indexOf('/', "/v1/models/".length()) < 0) {

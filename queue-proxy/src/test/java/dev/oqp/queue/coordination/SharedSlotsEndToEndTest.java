@@ -51,8 +51,10 @@ class SharedSlotsEndToEndTest {
         FakeOllama gpu2 = host(Replicas.host().tokens(List.of("a", "b", "c")).tokenDelay(Duration.ofMillis(5)));
         List<QueueProxy> proxies = new ArrayList<>();
         for (String id : List.of("A", "B", "C")) {
+            // Shared exactness is what this measures: a 300 ms command timeout on a loaded 2-core machine can
+            // flip a replica to local_share (at least one slot per host each: 3 on a 2-slot host, as documented).
             proxies.add(replicas.start(Replicas.yaml(redis.url(), id, "", "gpu-1", gpu1.baseUri(), 3, "gpu-2",
-                    gpu2.baseUri(), 2)));
+                    gpu2.baseUri(), 2).replace("timeout: 300ms", "timeout: 2s")));
         }
         String[] clients = {"a", "b", "c", "c"};
         String[] tiers = {"high", "normal", "low"};

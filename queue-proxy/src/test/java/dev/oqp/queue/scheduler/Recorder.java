@@ -49,6 +49,13 @@ final class Recorder {
         }
 
         @Override
+        public void missedDeadline(Rejection r, long waitedNanos) {
+            rejection = r;
+            waited = waitedNanos;
+            outcomes.add("missed");
+        }
+
+        @Override
         public void cancelled(long waitedNanos) {
             outcomes.add("cancelled");
         }

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 class SchedulerStormTest {
 
-    private static final Set<String> OUTCOMES = Set.of("dispatched", "rejected", "expired", "cancelled", "flushed");
+    private static final Set<String> OUTCOMES = Set.of("dispatched", "rejected", "expired", "missed", "cancelled",
+            "flushed");
 
     private static QueueConfig config() {
         return new QueueConfig(new TierConfig(5, Duration.ofSeconds(30)), new TierConfig(8, Duration.ofSeconds(60)),
@@ -54,6 +55,10 @@ class SchedulerStormTest {
                 Recorder.Entry e = rec.ticket("t" + step, "c" + random.nextInt(5), tier, random.nextInt(1500),
                         "m" + random.nextInt(3));
                 boolean releaseAtOnce = random.nextInt(10) == 0;
+                if (random.nextInt(8) == 0) {
+                    // A wait limit of its own (X-Queue-Max-Wait): refused at admission, or missed at its deadline.
+                    e.ticket.maxWait(Duration.ofMillis(random.nextInt(40_000)).toNanos());
+                }
                 e.onDispatch = (entry, lease) -> {
                     if (paused.contains(tier)) {
                         violations.add(entry.name + " dispatched while " + tier + " was paused");

@@ -53,6 +53,11 @@ class RouteTest {
         assertThat(Route.classify("GET", "/dashboard").scope()).isEqualTo(Scope.READ);
         assertThat(Route.classify("POST", "/queue/flush").scope()).isEqualTo(Scope.MANAGEMENT);
         assertThat(Route.classify("GET", "/queue/flush").kind()).isEqualTo(Kind.METHOD_NOT_ALLOWED);
+        assertThat(Route.classify("GET", "/queue/requests/job-42"))
+                .isEqualTo(new Route(Kind.OWN, Scope.READ, Target.NONE, false));
+        assertThat(Route.classify("POST", "/queue/requests/job-42").kind()).isEqualTo(Kind.METHOD_NOT_ALLOWED);
+        assertThat(Route.classify("GET", "/queue/requests/").kind()).isEqualTo(Kind.NOT_FOUND);
+        assertThat(Route.classify("GET", "/queue/requests/a/b").kind()).isEqualTo(Kind.NOT_FOUND);
     }
 
     @Test

@@ -285,7 +285,10 @@ class SchedulingEndToEndTest {
             Runnable sendHigh = () -> {
                 String name = "h" + (++sent[0]);
                 sentAt.put(name, System.nanoTime());
-                highs.add(fixture.sendAsync(post(generate, gen(name, 6), "X-Queue-Priority", "high")));
+                // The first holds the slot 300 ms, so that the next two and the low one are all queued behind it even
+                // on a loaded machine (at 60 ms, h2 could start before the low one arrived: the depth never reached 3).
+                int tokens = sent[0] == 1 ? 30 : 6;
+                highs.add(fixture.sendAsync(post(generate, gen(name, tokens), "X-Queue-Priority", "high")));
             };
 
             sendHigh.run();

@@ -205,6 +205,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             keys.add(backend.prefix + "loading:" + ticket.model());
             args.add(Long.toString(coordination.loadingMark().toMillis()));
         }
+        // Always last: the global slots that must stay free after this grant (reserves, as this replica sees them).
+        args.add(Integer.toString(ticket.keepFree()));
         p.step = Step.ASKING;
         asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))

@@ -55,6 +55,8 @@ public final class Ticket<L extends Lease> {
     long deadline;
     /** See {@link #position()}; written under the lock at admission, read after the outcome. */
     int position;
+    /** See {@link #keepFree()}. */
+    int keepFree;
 
     /**
      * @param clientId  the client the ticket counts against (round-robin, caps); never null
@@ -102,6 +104,16 @@ public final class Ticket<L extends Lease> {
      */
     public int position() {
         return position;
+    }
+
+    /**
+     * The global slots that must stay free after this ticket takes one: the reserves of other tiers and clients
+     * ({@code reserved_slots}, {@code min_slots}) that it may not borrow now. Set by the scheduler just before each
+     * {@link Capacity#tryAcquire}, under its lock; a capacity refuses the ticket when fewer would stay free.
+     * 0 when nothing is reserved.
+     */
+    public int keepFree() {
+        return keepFree;
     }
 
     Listener<L> listener() {

@@ -3,7 +3,8 @@
 --       then, for a cold model only, its loading mark
 -- ARGV: 1 lease ms, 2 lease id, 3 waiter id, 4 tier offset ms, 5 client, 6 client cap (0 = none),
 --       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
---       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms
+--       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms,
+--       and last the global slots that must stay free after this grant (reserved for others; 0 = none)
 -- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by arrival + offset),
 -- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
 -- Cold model (loaded on no candidate): when its loading mark names a candidate, only that host is granted (the
@@ -13,6 +14,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs, leaseId, waiterId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local client, clientCap, globalCap = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local prefix = ARGV[10]
+local keepFree = tonumber(ARGV[#ARGV])
+local argc = #ARGV - 1
 if ARGV[11] ~= '' and redis.call('GET', prefix .. 'epoch') ~= ARGV[11] then
   return {-1}
 end
@@ -31,14 +34,14 @@ end
 local globalFree = globalCap - count(KEYS[1])
 local clientUsed = {}
 clientUsed[client] = count(KEYS[2])
-if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+if globalFree <= 0 or globalFree - 1 < keepFree or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 11) / 2)
+local n = math.floor((argc - 11) / 2)
 local loadingKey, loadingMs, only = nil, 0, nil
-if #ARGV - 11 - 2 * n == 1 then
-  loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[#ARGV])
+if argc - 11 - 2 * n == 1 then
+  loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[argc])
   only = redis.call('GET', loadingKey) or nil
 end
 for i = 1, n do
@@ -90,7 +93,7 @@ for j = 1, #better, 2 do
   end
 end
 
-if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+if globalFree <= 0 or globalFree - 1 < keepFree or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 for i = 1, n do

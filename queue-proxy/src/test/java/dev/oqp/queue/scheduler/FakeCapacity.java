@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * N global slots, optional per-client caps, optional set of models that have no host; remembers which
+ * N global slots (leaving a ticket's {@link Ticket#keepFree()} of them free), optional per-client caps, optional set of models that have no host; remembers which
  * tickets it was asked for. Its leases are deliberately NOT idempotent, so that tests prove the scheduler's
  * wrapper is.
  */
@@ -48,7 +48,7 @@ final class FakeCapacity implements Capacity {
         tried.add(ticket);
         String client = ticket.clientId();
         int mine = perClient.getOrDefault(client, 0);
-        if (used >= slots || mine >= caps.getOrDefault(client, Integer.MAX_VALUE)
+        if (used >= slots || slots - used - 1 < ticket.keepFree() || mine >= caps.getOrDefault(client, Integer.MAX_VALUE)
                 || unservedModels.contains(ticket.model())) {
             return null;
         }
@@ -58,6 +58,11 @@ final class FakeCapacity implements Capacity {
         FakeLease lease = new FakeLease(client);
         leases.add(lease);
         return lease;
+    }
+
+    @Override
+    public synchronized int slots() {
+        return slots;
     }
 
     synchronized int used() {

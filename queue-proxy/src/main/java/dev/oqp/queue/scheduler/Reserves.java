@@ -1,5 +1,6 @@
 package dev.oqp.queue.scheduler;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -75,7 +76,7 @@ final class Reserves {
             reserved[t.ordinal()] = queue.tier(t).reservedSlots();
             borrow[t.ordinal()] = queue.tier(t).borrow();
         }
-        Map<String, Integer> clients = new java.util.HashMap<>();
+        Map<String, Integer> clients = new HashMap<>();
         minSlots.forEach((id, n) -> {
             if (n > 0) {
                 clients.put(Objects.requireNonNull(id, "client id"), n);

@@ -19,6 +19,7 @@ final class FakeCapacity implements Capacity {
     private final Map<String, Integer> perClient = new HashMap<>();
     private final Set<String> unservedModels = new HashSet<>();
     private int maxPerClientSeen;
+    private boolean reportSlots;
     private final Set<Ticket> tried = new HashSet<>();
     final List<FakeLease> leases = new ArrayList<>();
 
@@ -60,9 +61,15 @@ final class FakeCapacity implements Capacity {
         return lease;
     }
 
+    /** From now on {@link #slots()} reports the slot count (else 0, "unknown", as the interface's default). */
+    synchronized FakeCapacity reportingSlots() {
+        reportSlots = true;
+        return this;
+    }
+
     @Override
     public synchronized int slots() {
-        return slots;
+        return reportSlots ? slots : 0;
     }
 
     synchronized int used() {

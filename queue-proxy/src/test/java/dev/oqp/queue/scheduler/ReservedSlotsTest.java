@@ -56,7 +56,7 @@ class ReservedSlotsTest {
 
     @Test
     void aReservedSlotNeverLentStaysFreeForHighWhileLowWaits() {
-        FakeCapacity capacity = new FakeCapacity(4);
+        FakeCapacity capacity = new FakeCapacity(4).reportingSlots();
         Scheduler s = new Scheduler(config(tier(1, 0), Duration.ZERO), ticks, capacity);
         List<Recorder.Entry> lows = submit(s, "low", "batch", LOW, 6);
         assertThat(dispatched(lows)).isEqualTo(3);
@@ -76,7 +76,7 @@ class ReservedSlotsTest {
 
     @Test
     void withNothingHighWaitingLowBorrowsUpToBorrowAndTheReserveIsRestoredAtTheNextRelease() {
-        FakeCapacity capacity = new FakeCapacity(4);
+        FakeCapacity capacity = new FakeCapacity(4).reportingSlots();
         Scheduler s = new Scheduler(config(tier(2, 1), Duration.ZERO), ticks, capacity);
         List<Recorder.Entry> lows = submit(s, "low", "batch", LOW, 6);
         assertThat(dispatched(lows)).as("2 unreserved slots + 1 borrowed").isEqualTo(3);
@@ -109,7 +109,7 @@ class ReservedSlotsTest {
 
     @Test
     void aPausedTiersWaitingTicketsDoNotHoldItsReserve() {
-        FakeCapacity capacity = new FakeCapacity(2);
+        FakeCapacity capacity = new FakeCapacity(2).reportingSlots();
         Scheduler s = new Scheduler(config(tier(1, 1), Duration.ZERO), ticks, capacity);
         s.pause(HIGH);
         Recorder.Entry high = submit(s, "high", "chat", HIGH, 1).get(0);
@@ -120,7 +120,7 @@ class ReservedSlotsTest {
 
     @Test
     void anAgedLowTicketDoesNotTakeTheSlotReservedForARequestedHighOne() {
-        FakeCapacity capacity = new FakeCapacity(2);
+        FakeCapacity capacity = new FakeCapacity(2).reportingSlots();
         Scheduler s = new Scheduler(config(tier(1, 0), Duration.ofSeconds(1)), ticks, capacity);
         List<Recorder.Entry> lows = submit(s, "low", "batch", LOW, 3);
         assertThat(dispatched(lows)).isEqualTo(1);
@@ -133,7 +133,7 @@ class ReservedSlotsTest {
 
     @Test
     void aClientsMinSlotsGoToItsWaitingRequestBeforeOtherClientsHigherTierOnes() {
-        FakeCapacity capacity = new FakeCapacity(3);
+        FakeCapacity capacity = new FakeCapacity(3).reportingSlots();
         Scheduler s = new Scheduler(config(tier(0, 0), Duration.ZERO), ticks, capacity);
         s.minSlots(Map.of("chat", 1));
         List<Recorder.Entry> batch = submit(s, "batch", "batch", HIGH, 5);
@@ -160,7 +160,7 @@ class ReservedSlotsTest {
 
     @Test
     void theDefaultsKeepNothingAndLowTakesTheLastSlot() {
-        FakeCapacity capacity = new FakeCapacity(2);
+        FakeCapacity capacity = new FakeCapacity(2).reportingSlots();
         Scheduler s = new Scheduler(config(tier(0, 0), Duration.ZERO), ticks, capacity);
         assertThat(dispatched(submit(s, "low", "batch", LOW, 3))).isEqualTo(2);
         assertThat(reserves(s)).extracting(Reserve::reserved).containsOnly(0);
@@ -168,7 +168,7 @@ class ReservedSlotsTest {
 
     @Test
     void aReloadChangesTheReservesOfTheNextDecisions() {
-        FakeCapacity capacity = new FakeCapacity(2);
+        FakeCapacity capacity = new FakeCapacity(2).reportingSlots();
         Scheduler s = new Scheduler(config(tier(1, 0), Duration.ZERO), ticks, capacity);
         List<Recorder.Entry> lows = submit(s, "low", "batch", LOW, 3);
         assertThat(dispatched(lows)).isEqualTo(1);

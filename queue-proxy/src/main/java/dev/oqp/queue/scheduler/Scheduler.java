@@ -199,7 +199,7 @@ public final class Scheduler<L extends Lease> {
     private final EnumSet<Tier> announcedBytes = EnumSet.noneOf(Tier.class);
     private boolean anyWaiting;
     private volatile Signals signals = Signals.NONE;
-    /** Reserved slots of tiers and clients (see {@link Reserves}); {@link #keepFree} reads them. */
+    /** Reserved slots of tiers and clients (see {@link Reserves}), read before each {@code tryAcquire}. */
     private Reserves reserves;
     private final int[] tierInFlight = new int[Tier.values().length];
     private final Reserves.Load load = new Load();

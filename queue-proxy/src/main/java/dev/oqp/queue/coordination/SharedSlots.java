@@ -321,15 +321,19 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     /** One script call renews every lease this replica holds (about every lease / 3). */
     private void renewAll() {
         if (!coordination.degraded() || coordination.reentering()) {
-            renew("renew").whenComplete((missing, failure) -> {
+            List<Held> all = new ArrayList<>(held.values());
+            renew("renew", all).whenComplete((missing, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);
                 } else {
                     // A script's integer comes back as a one-element list (output type MULTI).
                     Object n = missing instanceof List<?> l && !l.isEmpty() ? l.get(0) : missing;
-                    if (n instanceof Number count && count.longValue() > 0) {
+                    // A lease released after the list was taken may have been given back before the script ran:
+                    // missing there, but not lost.
+                    long released = all.stream().filter(h -> !held.containsKey(h.id())).count();
+                    if (n instanceof Number count && count.longValue() - released > 0) {
                         // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
-                        coordination.lost(count.longValue() + " running lease(s) missing at renewal");
+                        coordination.lost((count.longValue() - released) + " running lease(s) missing at renewal");
                     }
                 }
             });
@@ -338,11 +342,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** Re-entry: every running lease of this replica, also those taken while degraded, is put (back) in Valkey. */
     private CompletableFuture<?> adoptAll() {
-        return renew("adopt");
+        return renew("adopt", new ArrayList<>(held.values()));
     }
 
-    private CompletableFuture<?> renew(String mode) {
-        List<Held> all = new ArrayList<>(held.values());
+    private CompletableFuture<?> renew(String mode, List<Held> all) {
         if (all.isEmpty()) {
             return CompletableFuture.completedFuture(0L);
         }

@@ -151,6 +151,9 @@ public final class ConfigLoader {
         WebhooksConfig webhooks = WebhooksBinder.bind(m.get(Key.WEBHOOKS), b);
         CoordinationConfig coordination = CoordinationBinder.bind(m.get(Key.COORDINATION), b);
         b.checks.serviceIdentities();
+        if (proxy != null && ollama != null && queue != null && auth != null) {
+            ReserveCheck.check(b.ctx, proxy, ollama, queue, auth);
+        }
         b.ctx.requireEveryKeyBound();
         if (!b.ctx.problems.isEmpty()) {
             return null; // a section may be missing: the caller reports the problems

@@ -104,6 +104,8 @@ public final class ConfigPrinter {
             n.put("max_depth", q.tier(t).maxDepth());
             n.put("max_wait", Durations.format(q.tier(t).maxWait()));
             n.put("high_watermark_pct", q.tier(t).highWatermarkPct());
+            n.put("reserved_slots", q.tier(t).reservedSlots());
+            n.put("borrow", q.tier(t).borrow());
         }
         queue.put("overflow_status_code", q.overflowStatusCode());
         queue.put("aging", Durations.format(q.aging()));
@@ -134,6 +136,7 @@ public final class ConfigPrinter {
             n.put("max_priority", k.maxPriority().yamlName());
             n.put("scope", k.scope().yamlName());
             n.put("max_concurrent", k.maxConcurrent());
+            n.put("min_slots", k.minSlots());
             ArrayNode models = n.putArray("models");
             k.models().forEach(m -> models.add(literal(m)));
             n.put("requests_per_minute", k.limits().requestsPerMinute());

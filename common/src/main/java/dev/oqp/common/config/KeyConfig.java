@@ -25,9 +25,13 @@ import java.util.Objects;
  * @param models        allowed model name globs ({@code *}, {@code ?}); default empty = all models
  * @param limits        requests and tokens per minute, tokens per day; default none
  * @param description   free text shown in {@code /queue/status} and the dashboard; default {@code null}
+ * @param minSlots      slots of the fleet kept for this client's requests against every other client's: another
+ *                      client's request may take one only while none of this client's waits (lent in full
+ *                      otherwise); at most {@code maxConcurrent} when that is set; default 0 = none
  */
 public record KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
-        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description) {
+        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description,
+        int minSlots) {
 
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
@@ -61,6 +65,15 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         Checks.range("maxConcurrent", maxConcurrent, 0, Integer.MAX_VALUE);
         models = List.copyOf(models);
         Objects.requireNonNull(limits, "limits");
+        Checks.range("minSlots", minSlots, 0, maxConcurrent > 0 ? maxConcurrent : Integer.MAX_VALUE);
+    }
+
+    /** A key without reserved slots. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits,
+                     String description) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits,
+                description, 0);
     }
 
     /** A key without a description. */
@@ -91,6 +104,6 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         return "KeyConfig[clientId=" + clientId + ", source=" + source + ", key=***, keySha256=***, keyEnv=" + keyEnv
                 + ", keyFile=" + keyFile + ", maxPriority=" + maxPriority + ", scope=" + scope
                 + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits
-                + ", description=" + description + "]";
+                + ", description=" + description + ", minSlots=" + minSlots + "]";
     }
 }

@@ -11,7 +11,7 @@ final class QueueBinder {
     enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES, PAUSED }
 
     /** The keys of one tier ({@code queue.high}, {@code queue.normal}, {@code queue.low}). */
-    enum TierKey { MAX_DEPTH, MAX_WAIT, HIGH_WATERMARK_PCT }
+    enum TierKey { MAX_DEPTH, MAX_WAIT, HIGH_WATERMARK_PCT, RESERVED_SLOTS, BORROW }
 
     private QueueBinder() {
     }
@@ -44,6 +44,15 @@ final class QueueBinder {
         int maxDepth = or(m.get(TierKey.MAX_DEPTH).integer(0, Integer.MAX_VALUE), defaults.maxDepth());
         Duration maxWait = or(m.get(TierKey.MAX_WAIT).duration(false), defaults.maxWait());
         int watermark = or(m.get(TierKey.HIGH_WATERMARK_PCT).integer(1, 100), defaults.highWatermarkPct());
-        return b.build(node.path, () -> new TierConfig(maxDepth, maxWait, watermark));
+        int reserved = or(m.get(TierKey.RESERVED_SLOTS).integer(0, Integer.MAX_VALUE), 0);
+        Node borrowNode = m.get(TierKey.BORROW);
+        Integer borrowed = borrowNode.integer(0, Integer.MAX_VALUE);
+        if (borrowed != null && borrowed > reserved) {
+            borrowNode.problem(borrowed + " (expected: at most reserved_slots, " + reserved + ")");
+            borrowed = reserved;
+        }
+        // Work-conserving by default: every reserved slot may be lent while nothing of the tier waits.
+        int borrow = or(borrowed, reserved);
+        return b.build(node.path, () -> new TierConfig(maxDepth, maxWait, watermark, reserved, borrow));
     }
 }

@@ -274,7 +274,8 @@ class SectionsConfigTest {
                                 + "keep_alive, admin, logging, sidecar, webhooks, coordination)",
                         "proxy.prot: unknown key (expected one of: host, port, allow_public, max_concurrent, max_body, "
                                 + "drain_timeout, trusted_proxies, allow_model_management)",
-                        "queue.high.depth: unknown key (expected one of: max_depth, max_wait, high_watermark_pct)",
+                        "queue.high.depth: unknown key (expected one of: max_depth, max_wait, high_watermark_pct, reserved_slots,"
+                                + " borrow)",
                         "auth.rate_limit.max: unknown key (expected one of: max_failures, window)");
     }
 

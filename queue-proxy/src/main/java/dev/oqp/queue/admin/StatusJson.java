@@ -23,6 +23,7 @@ import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.Preloader;
 import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Reserve;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
 
@@ -83,6 +84,7 @@ final class StatusJson {
         g.writeNumberField("active", pool.inFlight());
         g.writeNumberField("max", pool.globalCap());
         g.writeEndObject();
+        writeReserves(g, config);
         writeTiers(g, "paused", s.paused());
         writeTiers(g, "draining", s.draining());
         g.writeObjectFieldStart("queued");
@@ -144,6 +146,29 @@ final class StatusJson {
             g.writeEndObject();
         }
         g.writeEndArray();
+    }
+
+    /**
+     * {@code reserves}: per tier its {@code reserved_slots}, {@code borrow} and the reserved slots other tiers hold now
+     * ({@code borrowed}); {@code clients}: each client with {@code min_slots}, to that number.
+     */
+    private void writeReserves(JsonGenerator g, OqpConfig config) throws IOException {
+        g.writeObjectFieldStart("reserves");
+        for (Reserve r : scheduler.reserves()) {
+            g.writeObjectFieldStart(r.tier().yamlName());
+            g.writeNumberField("reserved", r.reserved());
+            g.writeNumberField("borrow", r.borrow());
+            g.writeNumberField("borrowed", r.borrowed());
+            g.writeEndObject();
+        }
+        g.writeObjectFieldStart("clients");
+        for (KeyConfig key : config.auth().keys()) {
+            if (key.minSlots() > 0) {
+                g.writeNumberField(key.clientId(), key.minSlots());
+            }
+        }
+        g.writeEndObject();
+        g.writeEndObject();
     }
 
     private static void writeTiers(JsonGenerator g, String field, Set<Tier> tiers) throws IOException {

@@ -242,6 +242,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         keys.addAll(modelKeys);
         args.addAll(modelCaps);
         p.capped = capped;
+        // Always last: the global slots that must stay free after this grant (reserves, as this replica sees them).
+        args.add(Integer.toString(ticket.keepFree()));
         p.step = Step.ASKING;
         asking.incrementAndGet();
         backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
@@ -411,7 +413,8 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
     /** One script call renews every lease this replica holds (about every lease / 3). */
     private void renewAll() {
         if (!coordination.degraded() || coordination.reentering()) {
-            renew("renew").whenComplete((missing, failure) -> {
+            List<Held> all = new ArrayList<>(held.values());
+            renew("renew", all).whenComplete((missing, failure) -> {
                 if (failure != null) {
                     coordination.failed(failure);
                     return;
@@ -459,11 +462,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** Re-entry: every running lease of this replica, also those taken while degraded, is put (back) in Valkey. */
     private CompletableFuture<?> adoptAll() {
-        return renew("adopt");
+        return renew("adopt", new ArrayList<>(held.values()));
     }
 
-    private CompletableFuture<?> renew(String mode) {
-        List<Held> all = new ArrayList<>(held.values());
+    private CompletableFuture<?> renew(String mode, List<Held> all) {
         if (all.isEmpty()) {
             return CompletableFuture.completedFuture(List.of());
         }

@@ -8,6 +8,7 @@ import dev.oqp.common.config.Tier;
 import dev.oqp.queue.routing.Fleet;
 import dev.oqp.queue.routing.Host;
 import dev.oqp.queue.routing.SlotPool;
+import dev.oqp.queue.scheduler.Reserve;
 import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Snapshot;
 
@@ -18,7 +19,8 @@ public final class QueueGauges {
 
     /**
      * Registers the gauges read at scrape time on {@code metrics}: queue depth, slots in use, each host's health,
-     * in-flight requests and inventory, each configured client's in-flight requests and requests waiting at its cap, uptime.
+     * in-flight requests and inventory, each configured client's in-flight requests and requests waiting at its cap,
+     * each tier's reserved slots held by other tiers, uptime.
      *
      * @param configuredClients the client ids the configuration in force names (a reload may change them)
      */
@@ -74,6 +76,12 @@ public final class QueueGauges {
                             boolean atCap = pool.clientInFlight(client) >= cap;
                             cb.call(atCap ? queued.getOrDefault(client, 0) : 0, client, client);
                         }
+                    }
+                });
+        metrics.gauge("oqp_reserved_slots_borrowed", "Reserved slots of each tier (queue.<tier>.reserved_slots) held"
+                + " now by requests of other tiers", new String[] {"tier"}, cb -> {
+                    for (Reserve r : scheduler.reserves()) {
+                        cb.call(r.borrowed(), r.tier().yamlName());
                     }
                 });
         metrics.gauge("oqp_uptime_seconds", "Seconds since the proxy started", new String[0],

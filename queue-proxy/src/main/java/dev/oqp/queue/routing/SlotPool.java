@@ -19,7 +19,8 @@ import dev.oqp.queue.scheduler.Ticket;
  * The slots a dispatched request holds (pipeline step 8) and the host it goes to (step 9): one of the global
  * cap, one of its client's {@code max_concurrent}, one of a host's {@code max_concurrent}, and one of the host's
  * per-model {@code max_concurrent} for the request's model when it has one ({@link ModelRules}). All or nothing:
- * {@link #tryAcquire} takes all of them or none.
+ * {@link #tryAcquire} takes all of them or none, and none when fewer than the ticket's {@link Ticket#keepFree()}
+ * global slots would stay free after it (the reserves of other tiers and clients).
  *
  * <h2>Host choice</h2>
  * <ol>
@@ -116,7 +117,9 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
      * tracks the leases it took while degraded).
      */
     public synchronized HostLease tryAcquire(Ticket<HostLease> ticket, Runnable onRelease) {
-        if (inFlight >= shared(globalCap)) {
+        // Reserved slots (Ticket#keepFree) are global slots left free; on a share of the caps, that share of them.
+        int free = shared(globalCap) - inFlight;
+        if (free <= 0 || free - 1 < ticket.keepFree() / share) {
             return null;
         }
         int cap = shared(clientCap.applyAsInt(ticket.clientId()));

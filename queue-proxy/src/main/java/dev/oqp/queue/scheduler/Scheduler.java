@@ -74,6 +74,13 @@ import org.slf4j.LoggerFactory;
  * costs one {@code tryAcquire} per waiting unpaused (client, model) pair plus a scan of the waiting tickets
  * per dispatch: cheap for queues bounded by {@code max_depth}.
  *
+ * <h2>Reserved slots</h2>
+ * Before each {@code tryAcquire} the ticket is told how many global slots must stay free after it
+ * ({@link Ticket#keepFree()}): the reserves of other tiers ({@code reserved_slots}, {@code borrow}) and of other
+ * clients ({@code min_slots}) it may not borrow now, by what waits and runs here (the rule: {@link Reserves}). The
+ * capacity refuses it when fewer would stay free. Such a refusal is not remembered for the pass: a dispatch later in
+ * the pass may end the wait the slots were kept for.
+ *
  * <h2>Position</h2>
  * A ticket queued at admission gets its 1-based place in the dispatch order as it stands then
  * ({@link Ticket#position()}, the {@code X-Queue-Position} header): 1 + the waiting tickets of a higher effective
@@ -200,6 +207,10 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     private final EnumSet<Tier> announcedBytes = EnumSet.noneOf(Tier.class);
     private boolean anyWaiting;
     private volatile Signals signals = Signals.NONE;
+    /** Reserved slots of tiers and clients (see {@link Reserves}), read before each {@code tryAcquire}. */
+    private Reserves reserves;
+    private final int[] tierInFlight = new int[Tier.values().length];
+    private final Reserves.Load load = new Load();
 
     /** A scheduler whose expiry timer polls {@link #expireDue()} on its own (no alarm). */
     public Scheduler(QueueConfig config, Ticks ticks, Capacity<L> capacity) {
@@ -208,6 +219,7 @@ public final class Scheduler<L extends Lease> implements QueueControls {
 
     public Scheduler(QueueConfig config, Ticks ticks, Capacity<L> capacity, Alarm alarm) {
         this.config = Objects.requireNonNull(config, "config");
+        this.reserves = Reserves.of(config, Map.of());
         this.ticks = Objects.requireNonNull(ticks, "ticks");
         this.capacity = Objects.requireNonNull(capacity, "capacity");
         this.alarm = Objects.requireNonNull(alarm, "alarm");
@@ -525,11 +537,45 @@ public final class Scheduler<L extends Lease> implements QueueControls {
         lock.lock();
         try {
             config = newConfig;
+            reserves = Reserves.of(newConfig, reserves.minSlots());
             observe();
         } finally {
             lock.unlock();
         }
         deliver();
+    }
+
+    /**
+     * Keeps slots for clients from now on ({@code auth.keys[].min_slots}; see {@link Reserves}), replacing those
+     * before, then dispatches what the new reserves allow.
+     *
+     * @param minSlots client id to its {@code min_slots}; ids with 0 are ignored
+     */
+    public void minSlots(Map<String, Integer> minSlots) {
+        lock.lock();
+        try {
+            reserves = Reserves.of(config, minSlots);
+            dispatch(ticks.nanos());
+            observe();
+        } finally {
+            lock.unlock();
+        }
+        deliver();
+    }
+
+    /** Each tier's reserved slots now, highest tier first (the free slots as {@link Capacity#slots()} minus leases). */
+    public List<Reserve> reserves() {
+        lock.lock();
+        try {
+            int[] borrowed = reserves.borrowed(capacity.slots() - inFlight, load);
+            List<Reserve> out = new ArrayList<>();
+            for (Tier t : Tier.values()) {
+                out.add(new Reserve(t, reserves.reserved(t), reserves.borrow(t), borrowed[t.ordinal()]));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
     }
 
     // ---- internals, all called with the lock held unless said otherwise ----
@@ -755,6 +801,11 @@ public final class Scheduler<L extends Lease> implements QueueControls {
                         }
                         L lease = tryAcquire(t);
                         if (lease == null) {
+                            if (t.keepFree > 0) {
+                                // Refused for a reserve, maybe: a dispatch later in this pass may end the wait it
+                                // was kept for, and a newer ticket of a higher tier may be entitled to it.
+                                continue;
+                            }
                             if (refusedModels == null) {
                                 refusedModels = new HashSet<>();
                                 refused.put(c, refusedModels);
@@ -774,6 +825,7 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     /** A failing {@link Capacity} counts as a refusal, so one bad call cannot leave the queue half-updated. */
     private L tryAcquire(Ticket<L> t) {
         try {
+            t.keepFree = reserves.keepFree(t.requested(), t.clientId(), load);
             return capacity.tryAcquire(t);
         } catch (RuntimeException e) {
             LOG.warn("capacity check failed for {}", t, e);
@@ -787,7 +839,9 @@ public final class Scheduler<L extends Lease> implements QueueControls {
         remove(t);
         t.state = Ticket.State.DONE;
         inFlight++;
-        Grant<L> metered = new Grant<>(lease, () -> released(c, now));
+        Tier tier = t.requested();
+        tierInFlight[tier.ordinal()]++;
+        Grant<L> metered = new Grant<>(lease, () -> released(c, tier, now));
         long waited = now - t.submittedAt;
         post(() -> {
             try {
@@ -800,11 +854,12 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     }
 
     /** Called without the lock, once per lease. */
-    private void released(ClientState client, long dispatchedAt) {
+    private void released(ClientState client, Tier tier, long dispatchedAt) {
         lock.lock();
         try {
             long now = ticks.nanos();
             inFlight--;
+            tierInFlight[tier.ordinal()]--;
             client.inFlight--;
             forgetIfIdle(client);
             double sample = Math.max(0, now - dispatchedAt);
@@ -837,6 +892,38 @@ public final class Scheduler<L extends Lease> implements QueueControls {
             } finally {
                 delivering.set(false);
             }
+        }
+    }
+
+    /** What waits and runs, for {@link Reserves}; read under the lock. */
+    private final class Load implements Reserves.Load {
+        @Override
+        public boolean waiting(Tier tier) {
+            return depth[tier.ordinal()] > 0 && !paused.contains(tier);
+        }
+
+        @Override
+        public boolean waiting(String clientId) {
+            ClientState c = clients.get(clientId);
+            if (c != null) {
+                for (Ticket<L> t : c.tickets) {
+                    if (!paused.contains(t.requested())) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public int inFlight(Tier tier) {
+            return tierInFlight[tier.ordinal()];
+        }
+
+        @Override
+        public int inFlight(String clientId) {
+            ClientState c = clients.get(clientId);
+            return c == null ? 0 : c.inFlight;
         }
     }
 

@@ -66,6 +66,8 @@ public final class Ticket<L extends Lease> {
     int position;
     /** The client's own wait limit ({@link #maxWait}), or -1; set before submit. */
     private long maxWaitNanos = -1;
+    /** See {@link #keepFree()}. */
+    int keepFree;
 
     /**
      * @param clientId  the client the ticket counts against (round-robin, caps); never null
@@ -135,6 +137,16 @@ public final class Ticket<L extends Lease> {
     /** The client's own wait limit in nanoseconds, or -1 when it has none. */
     public long maxWaitNanos() {
         return maxWaitNanos;
+    }
+
+    /**
+     * The global slots that must stay free after this ticket takes one: the reserves of other tiers and clients
+     * ({@code reserved_slots}, {@code min_slots}) that it may not borrow now. Set by the scheduler just before each
+     * {@link Capacity#tryAcquire}, under its lock; a capacity refuses the ticket when fewer would stay free.
+     * 0 when nothing is reserved.
+     */
+    public int keepFree() {
+        return keepFree;
     }
 
     Listener<L> listener() {

@@ -126,6 +126,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         this.scheduler = new Scheduler<>(memory.queue(config), ticks, sharedSlots == null ? pool : sharedSlots,
                 timer);
         timer.attach(scheduler);
+        scheduler.minSlots(Settings.minSlots(config));
         if (sharedSlots != null) {
             sharedSlots.attach(scheduler, server.getThreadPool());
             new SharedHealth(fleet, pool, coordination);
@@ -247,6 +248,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         Fleet.Change hosts = fleet.reconfigure(next.ollama().hosts(), next.ollama().models());
         pool.reconfigure(next.routing(), next.proxy().maxConcurrent(), Settings.clientCaps(next));
         scheduler.reconfigure(memory.queue(next));
+        scheduler.minSlots(Settings.minSlots(next));
         bodies.limit(memory.bodies(next));
         webhooks.reconfigure(next.webhooks());
         server.setStopTimeout(next.proxy().drainTimeout().toMillis());

@@ -172,6 +172,17 @@ final class Settings {
         return id -> caps.getOrDefault(id, 0);
     }
 
+    /** Each client id of {@code auth.keys} with slots kept for it, to its {@code min_slots}. */
+    static Map<String, Integer> minSlots(OqpConfig config) {
+        Map<String, Integer> out = new HashMap<>();
+        for (KeyConfig key : config.auth().keys()) {
+            if (key.minSlots() > 0) {
+                out.put(key.clientId(), key.minSlots());
+            }
+        }
+        return out;
+    }
+
     /** {@code Retry-After} when no host is usable: unhealthy hosts are probed about every second. */
     long retryAfterNoHostSeconds() {
         long probeMillis = Math.min(config.ollama().healthCheckInterval().toMillis(),

@@ -5,7 +5,8 @@
 --       7 global cap, 8 scan limit, 9 waiter data, 10 key prefix, 11 the epoch the caller knows ('' = no check),
 --       12 fair-share spacing ms, 13 the client's fair-share field (client and tier), 14 the tier's max_wait ms,
 --       then per candidate host: name, cap, then, for a cold model only, the loading mark's ms,
---       then per candidate host: its cap for the request's model (0 = none; its (host, model) set is then untouched)
+--       then per candidate host: its cap for the request's model (0 = none; its (host, model) set is then untouched),
+--       and last the global slots that must stay free after this grant (reserved for others; 0 = none)
 -- Returns {1, host} when granted, {0} when not (the waiter is then registered, ranked by its score),
 -- {-1} when the epoch is not the caller's (the server lost its data since: the caller re-enters first).
 -- Score (rank, lowest first): tier offset + the waiter's fair-share start, taken once when it first asks: the later
@@ -18,6 +19,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leaseMs, leaseId, waiterId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local client, clientCap, globalCap = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local prefix = ARGV[10]
+local keepFree = tonumber(ARGV[#ARGV])
+local argc = #ARGV - 1
 if ARGV[11] ~= '' and redis.call('GET', prefix .. 'epoch') ~= ARGV[11] then
   return {-1}
 end
@@ -51,12 +54,12 @@ end
 local globalFree = globalCap - count(KEYS[1])
 local clientUsed = {}
 clientUsed[client] = count(KEYS[2])
-if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+if globalFree <= 0 or globalFree - 1 < keepFree or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 local hosts, free = {}, {}
-local n = math.floor((#ARGV - 14) / 3)
-local cold = #ARGV - 14 - 3 * n
+local n = math.floor((argc - 14) / 3)
+local cold = argc - 14 - 3 * n
 local loadingKey, loadingMs, only = nil, 0, nil
 if cold == 1 then
   loadingKey, loadingMs = KEYS[6 + n], tonumber(ARGV[15 + 2 * n])
@@ -115,7 +118,7 @@ for j = 1, #better, 2 do
   end
 end
 
-if globalFree <= 0 or (clientCap > 0 and clientUsed[client] >= clientCap) then
+if globalFree <= 0 or globalFree - 1 < keepFree or (clientCap > 0 and clientUsed[client] >= clientCap) then
   return wait()
 end
 for i = 1, n do

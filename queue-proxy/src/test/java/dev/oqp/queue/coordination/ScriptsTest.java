@@ -65,6 +65,22 @@ class ScriptsTest {
     }
 
     @Test
+    void acquireLeavesTheReservedGlobalSlotsFree() throws Exception {
+        // Global cap 3, one slot taken: two free. Keeping 2 free refuses, keeping 1 grants, then keeping 1 refuses.
+        assertThat(acquire(15_000, "l1", "w1", 0, "a", 0, 3, "i1", host("h1", 5))).isEqualTo("h1");
+        assertThat(acquireKeeping(2, 15_000, "l2", "w2", 0, "b", 0, 3, "i1", host("h1", 5))).isNull();
+        assertThat(card("global")).isEqualTo(1);
+        // A refused waiter stays ranked (and would claim a slot ahead of later ones): out of the way here.
+        sync.zrem(p + "waiting", "w2");
+        assertThat(acquireKeeping(1, 15_000, "l3", "w3", 0, "c", 0, 3, "i1", host("h1", 5))).isEqualTo("h1");
+        assertThat(acquireKeeping(1, 15_000, "l4", "w4", 0, "d", 0, 3, "i1", host("h1", 5))).isNull();
+        sync.zrem(p + "waiting", "w4");
+        // Nothing kept: the last slot goes.
+        assertThat(acquire(15_000, "l5", "w5", 0, "e", 0, 3, "i1", host("h1", 5))).isEqualTo("h1");
+        assertThat(card("global")).isEqualTo(3);
+    }
+
+    @Test
     void acquireTakesEverySlotOrNone() throws Exception {
         assertThat(acquire(15_000, "l1", "w1", 0, "a", 0, 10, "i1", host("h1", 1))).isEqualTo("h1");
         // Host full: client b's acquire adds nothing anywhere.
@@ -255,6 +271,13 @@ class ScriptsTest {
 
     private static String acquire(long leaseMs, String leaseId, String waiter, long offset, String client, int clientCap,
                                   int globalCap, String incarnation, String[]... hosts) throws Exception {
+        return acquireKeeping(0, leaseMs, leaseId, waiter, offset, client, clientCap, globalCap, incarnation, hosts);
+    }
+
+    /** {@link #acquire} that must leave {@code keepFree} global slots free (the reserves of others). */
+    private static String acquireKeeping(int keepFree, long leaseMs, String leaseId, String waiter, long offset,
+                                         String client, int clientCap, int globalCap, String incarnation,
+                                         String[]... hosts) throws Exception {
         List<String> keys = new ArrayList<>(List.of(p + "global", p + "client:" + client, p + "waiting",
                 p + "waiter-data", p + "incarnations"));
         List<String> names = new ArrayList<>();
@@ -273,6 +296,7 @@ class ScriptsTest {
             args.add(h.length > 2 ? h[3] : "0");
         }
         args.set(8, incarnation + "\n" + client + "\n" + clientCap + "\n" + String.join(",", names));
+        args.add(Integer.toString(keepFree));
         List<?> reply = (List<?>) backend.run(Backend.ACQUIRE, keys.toArray(String[]::new), args.toArray(String[]::new))
                 .get(2, TimeUnit.SECONDS);
         return ((Number) reply.get(0)).longValue() == 1 ? String.valueOf(reply.get(1)) : null;

@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * N global slots, optional per-client caps, optional set of models that have no host; remembers which
+ * N global slots (leaving a ticket's {@link Ticket#keepFree()} of them free), optional per-client caps, optional set of models that have no host; remembers which
  * tickets it was asked for. Its leases are deliberately NOT idempotent, so that tests prove the scheduler's
  * wrapper is.
  */
@@ -19,6 +19,7 @@ final class FakeCapacity implements Capacity {
     private final Map<String, Integer> perClient = new HashMap<>();
     private final Set<String> unservedModels = new HashSet<>();
     private int maxPerClientSeen;
+    private boolean reportSlots;
     private final Set<Ticket> tried = new HashSet<>();
     final List<FakeLease> leases = new ArrayList<>();
 
@@ -48,7 +49,7 @@ final class FakeCapacity implements Capacity {
         tried.add(ticket);
         String client = ticket.clientId();
         int mine = perClient.getOrDefault(client, 0);
-        if (used >= slots || mine >= caps.getOrDefault(client, Integer.MAX_VALUE)
+        if (used >= slots || slots - used - 1 < ticket.keepFree() || mine >= caps.getOrDefault(client, Integer.MAX_VALUE)
                 || unservedModels.contains(ticket.model())) {
             return null;
         }
@@ -58,6 +59,17 @@ final class FakeCapacity implements Capacity {
         FakeLease lease = new FakeLease(client);
         leases.add(lease);
         return lease;
+    }
+
+    /** From now on {@link #slots()} reports the slot count (else 0, "unknown", as the interface's default). */
+    synchronized FakeCapacity reportingSlots() {
+        reportSlots = true;
+        return this;
+    }
+
+    @Override
+    public synchronized int slots() {
+        return reportSlots ? slots : 0;
     }
 
     synchronized int used() {

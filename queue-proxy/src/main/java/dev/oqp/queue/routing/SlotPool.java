@@ -117,9 +117,10 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
      * tracks the leases it took while degraded).
      */
     public synchronized HostLease tryAcquire(Ticket<HostLease> ticket, Runnable onRelease) {
-        // Reserved slots (Ticket#keepFree) are global slots left free; on a share of the caps, that share of them.
-        int free = shared(globalCap) - inFlight;
-        if (free <= 0 || free - 1 < ticket.keepFree() / share) {
+        // Reserved slots (Ticket#keepFree) are slots left free; on a share of the caps, that share of them (rounded
+        // up: a reserve of 1 stays 1).
+        int free = free();
+        if (free <= 0 || free - 1 < (ticket.keepFree() + share - 1) / share) {
             return null;
         }
         int cap = shared(clientCap.applyAsInt(ticket.clientId()));
@@ -386,6 +387,26 @@ public final class SlotPool implements Capacity<SlotPool.HostLease> {
     @Override
     public int slots() {
         return globalCap();
+    }
+
+    /**
+     * The slots a request could take now, as far as the caps go: the global cap's free slots, but no more than the
+     * usable hosts' free slots together (a global cap above the hosts' sum, or a host down, leaves fewer than the
+     * global cap says); on a share of the caps, the share.
+     */
+    @Override
+    public synchronized int free(int leasesInFlight) {
+        return free();
+    }
+
+    private int free() {
+        int hostsFree = 0;
+        for (Host host : fleet.hosts()) {
+            if (host.usable()) {
+                hostsFree += Math.max(0, shared(host.config().maxConcurrent()) - host.slotsInUse);
+            }
+        }
+        return Math.min(shared(globalCap) - inFlight, hostsFree);
     }
 
     /** The slots of one dispatched request; released exactly once whatever calls {@link #release()}. */

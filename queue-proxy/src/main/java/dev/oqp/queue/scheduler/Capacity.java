@@ -36,4 +36,12 @@ public interface Capacity<L extends Lease> {
     default int slots() {
         return 0;
     }
+
+    /**
+     * The slots free now, for the reserved-slot gauge ({@code oqp_reserved_slots_borrowed}); by default
+     * {@link #slots()} less the scheduler's {@code leasesInFlight}.
+     */
+    default int free(int leasesInFlight) {
+        return slots() - leasesInFlight;
+    }
 }

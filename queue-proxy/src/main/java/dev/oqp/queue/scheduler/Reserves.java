@@ -25,6 +25,9 @@ import dev.oqp.common.config.Tier;
  *       slots at once (work-conserving up to {@code borrow}); for a client, nothing: a client's {@code min_slots} are
  *       lent in full while none of its requests waits.</li>
  * </ul>
+ * Owners are ranked: the tiers high to low, then the clients by id. A ticket that itself claims an unmet reserve (its
+ * tier's, or its client's) keeps free only the shares of the owners ranked ahead of the best of its own: two owners
+ * that both wait never keep the one free slot from each other (the better ranked takes it).
  * Nothing is counted per lease: what is lent is derived from the free slots, so a release of any lease gives the
  * reserve its slot back at once (a waiting owner takes it; with nothing waiting, it may be lent again up to
  * {@code borrow}). The load check ({@code ReserveCheck}) keeps the reserves' sum within the fleet's slots, so every
@@ -56,11 +59,15 @@ final class Reserves {
     /** Clients with {@code min_slots > 0}. */
     private final Map<String, Integer> minSlots;
     private final boolean any;
+    /** Clients with {@code min_slots}, ranked by id (after the tiers). */
+    private final Map<String, Integer> clientRank;
 
     private Reserves(int[] reserved, int[] borrow, Map<String, Integer> minSlots) {
         this.reserved = reserved;
         this.borrow = borrow;
         this.minSlots = Map.copyOf(minSlots);
+        this.clientRank = new HashMap<>();
+        new java.util.TreeSet<>(minSlots.keySet()).forEach(id -> clientRank.put(id, clientRank.size()));
         boolean some = !this.minSlots.isEmpty();
         for (int r : reserved) {
             some |= r > 0;
@@ -110,17 +117,26 @@ final class Reserves {
         if (!any) {
             return 0;
         }
+        int tiers = Tier.values().length;
+        // The rank of the best owner this ticket claims for (its tier's or its client's unmet reserve); owners ranked
+        // after it keep nothing from it.
+        int own = Integer.MAX_VALUE;
+        if (unmet(tier, load) > 0) {
+            own = tier.ordinal();
+        } else if (clientRank.containsKey(clientId) && minSlots.get(clientId) - load.inFlight(clientId) > 0) {
+            own = tiers + clientRank.get(clientId);
+        }
         int keep = 0;
         for (Tier t : Tier.values()) {
             int unmet = unmet(t, load);
-            if (t == tier || unmet == 0) {
+            if (t == tier || unmet == 0 || t.ordinal() > own) {
                 continue;
             }
             keep += load.waiting(t) ? unmet : Math.max(0, unmet - borrow[t.ordinal()]);
         }
         for (Map.Entry<String, Integer> e : minSlots.entrySet()) {
             String owner = e.getKey();
-            if (!owner.equals(clientId) && load.waiting(owner)) {
+            if (!owner.equals(clientId) && tiers + clientRank.get(owner) < own && load.waiting(owner)) {
                 keep += Math.max(0, e.getValue() - load.inFlight(owner));
             }
         }

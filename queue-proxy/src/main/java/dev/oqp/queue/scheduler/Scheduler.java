@@ -563,11 +563,11 @@ public final class Scheduler<L extends Lease> implements QueueControls {
         deliver();
     }
 
-    /** Each tier's reserved slots now, highest tier first (the free slots as {@link Capacity#slots()} minus leases). */
+    /** Each tier's reserved slots now, highest tier first (the free slots as {@link Capacity#free} says). */
     public List<Reserve> reserves() {
         lock.lock();
         try {
-            int[] borrowed = reserves.borrowed(capacity.slots() - inFlight, load);
+            int[] borrowed = reserves.borrowed(capacity.free(inFlight), load);
             List<Reserve> out = new ArrayList<>();
             for (Tier t : Tier.values()) {
                 out.add(new Reserve(t, reserves.reserved(t), reserves.borrow(t), borrowed[t.ordinal()]));

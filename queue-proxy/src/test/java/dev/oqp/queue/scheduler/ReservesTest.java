@@ -103,10 +103,31 @@ class ReservesTest {
         load.waitingTiers.add(LOW);
         // A low ticket: high lends 1 of 2, normal lends none of 1.
         assertThat(r.keepFree(LOW, "x", load)).isEqualTo(1 + 1);
-        // A high ticket: normal's 1, and low's 1 since a low ticket waits.
+        // A high ticket while high's own reserve is unmet: it ranks first, so it keeps nothing for the others.
+        assertThat(r.keepFree(HIGH, "x", load)).isZero();
+        // Once high's reserve is met: normal's 1, and low's 1 since a low ticket waits.
+        load.tierInFlight.put(HIGH, 2);
         assertThat(r.keepFree(HIGH, "x", load)).isEqualTo(1 + 1);
         load.waitingTiers.clear();
         assertThat(r.keepFree(HIGH, "x", load)).as("low's reserve, nothing of it waiting, borrow 0").isEqualTo(2);
+    }
+
+    @Test
+    void twoWaitingOwnersNeverKeepTheOneFreeSlotFromEachOther() {
+        // High keeps 1 (borrow 0) and client x 1: both wait, neither is met.
+        Reserves r = reserves(tier(1, 0), tier(0, 0), tier(0, 0), Map.of("x", 1));
+        load.waitingTiers.add(HIGH);
+        load.waitingClients.add("x");
+        // The high ticket (another client) ranks ahead of x's reserve: it may take the last slot.
+        assertThat(r.keepFree(HIGH, "z", load)).isZero();
+        // x's normal ticket keeps high's slot free (high ranks ahead of it).
+        assertThat(r.keepFree(NORMAL, "x", load)).isEqualTo(1);
+        // Anyone else keeps both.
+        assertThat(r.keepFree(NORMAL, "z", load)).isEqualTo(2);
+        // High met: x's ticket may take the last slot, and a high ticket keeps x's.
+        load.tierInFlight.put(HIGH, 1);
+        assertThat(r.keepFree(NORMAL, "x", load)).isZero();
+        assertThat(r.keepFree(HIGH, "z", load)).isEqualTo(1);
     }
 
     @Test
@@ -129,6 +150,10 @@ class ReservesTest {
         Reserves r = reserves(tier(1, 0), tier(0, 0), tier(0, 0), Map.of("chat", 1));
         load.waitingClients.add("chat");
         assertThat(r.keepFree(LOW, "batch", load)).isEqualTo(2);
+        // A high ticket claims high's unmet reserve, which ranks ahead of chat's: nothing kept from it...
+        assertThat(r.keepFree(HIGH, "batch", load)).isZero();
+        // ... until high's reserve is met: then chat's slot is kept from it too.
+        load.tierInFlight.put(HIGH, 1);
         assertThat(r.keepFree(HIGH, "batch", load)).isEqualTo(1);
     }
 

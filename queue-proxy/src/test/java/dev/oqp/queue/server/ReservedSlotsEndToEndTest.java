@@ -84,6 +84,33 @@ class ReservedSlotsEndToEndTest {
     }
 
     @Test
+    void aGlobalCapAboveTheHostsSlotsStillKeepsTheReserveOnTheHosts() throws Exception {
+        FakeOllama ollama = fixture.ollama(fake());
+        // proxy.max_concurrent 10 over a 4-slot host: the reserve is kept of the slots the host can take.
+        QueueProxy proxy = fixture.start(ollama, 4, "proxy:\n  drain_timeout: 1s\n  max_concurrent: 10\n"
+                + "queue:\n  aging: 0\n  high: {reserved_slots: 1, borrow: 0}\n");
+        URI generate = base(proxy).resolve("/api/generate");
+        List<CompletableFuture<HttpResponse<String>>> lows = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            lows.add(fixture.sendAsync(post(generate, gen("low" + i, 60), "X-Queue-Priority", "low")));
+        }
+        soon().untilAsserted(() -> {
+            assertThat(ollama.inFlight()).as("low requests upstream: the host's 4 slots less the reserved one")
+                    .isEqualTo(3);
+            assertThat(proxy.scheduler().snapshot().depth()).containsEntry(Tier.LOW, 2);
+        });
+        HttpResponse<String> answer = fixture.send(post(generate, gen("high", 1), "X-Queue-Priority", "high"));
+        assertThat(answer.statusCode()).isEqualTo(200);
+        assertThat(prompts(ollama).indexOf("high")).as("the high request went up before any waiting low")
+                .isEqualTo(3);
+        for (CompletableFuture<HttpResponse<String>> low : lows) {
+            assertThat(done(low).statusCode()).isEqualTo(200);
+        }
+        assertThat(ollama.maxConcurrency()).isEqualTo(4);
+        assertEverythingReturnedToZero(proxy, ollama);
+    }
+
+    @Test
     void withNothingHighWaitingLowBorrowsUpToBorrowAndTheReserveComesBackAtEachRelease() throws Exception {
         FakeOllama ollama = fixture.ollama(fake());
         QueueProxy proxy = fixture.start(ollama, 4, "queue:\n  aging: 0\n  high: {reserved_slots: 2, borrow: 1}\n");

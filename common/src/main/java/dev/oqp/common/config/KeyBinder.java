@@ -15,7 +15,7 @@ final class KeyBinder {
     /** The keys of an entry; {@code key} to {@code key_sha256} are the names of {@link KeyConfig.Source}. */
     enum Key {
         CLIENT_ID, KEY, KEY_ENV, KEY_FILE, KEY_SHA256, MAX_PRIORITY, SCOPE, MAX_CONCURRENT, MODELS,
-        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, DESCRIPTION
+        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, DESCRIPTION, EARLY_HEADERS
     }
 
     private KeyBinder() {
@@ -51,12 +51,13 @@ final class KeyBinder {
         int tokensPerDay = limit(m.get(Key.TOKENS_PER_DAY));
         List<String> models = models(m.get(Key.MODELS));
         String description = description(m.get(Key.DESCRIPTION));
+        boolean earlyHeaders = or(m.get(Key.EARLY_HEADERS).bool(), false);
         if (clientId == null || secret == null) {
             return null;
         }
         return b.build(secret.path(), () -> new KeyConfig(clientId, secret.source(), secret.key(), secret.digest(),
                 secret.keyEnv(), secret.keyFile(), maxPriority, scope, maxConcurrent, models,
-                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay), description));
+                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay), description, earlyHeaders));
     }
 
     /** Free text of at most 200 characters without control characters; blank is the same as absent. */

@@ -25,9 +25,13 @@ import java.util.Objects;
  * @param models        allowed model name globs ({@code *}, {@code ?}); default empty = all models
  * @param limits        requests and tokens per minute, tokens per day; default none
  * @param description   free text shown in {@code /queue/status} and the dashboard; default {@code null}
+ * @param earlyHeaders  this client's streamed native requests ({@code /api/generate}, {@code /api/chat}) get their
+ *                      200 and headers once they waited {@code queue.early_headers_after}, and a failure as a final
+ *                      {@code {"error":"…"}} line; default false (nothing is sent until dispatch)
  */
 public record KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
-        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description) {
+        Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description,
+        boolean earlyHeaders) {
 
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
@@ -63,6 +67,14 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         Objects.requireNonNull(limits, "limits");
     }
 
+    /** A key without early headers. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits,
+                     String description) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits,
+                description, false);
+    }
+
     /** A key without a description. */
     public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
                      Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits) {
@@ -91,6 +103,6 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         return "KeyConfig[clientId=" + clientId + ", source=" + source + ", key=***, keySha256=***, keyEnv=" + keyEnv
                 + ", keyFile=" + keyFile + ", maxPriority=" + maxPriority + ", scope=" + scope
                 + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits
-                + ", description=" + description + "]";
+                + ", description=" + description + ", earlyHeaders=" + earlyHeaders + "]";
     }
 }

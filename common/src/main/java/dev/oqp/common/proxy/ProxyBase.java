@@ -58,6 +58,8 @@ public abstract class ProxyBase extends ProxyHandler {
     private static final String X_FORWARDED_FOR = "X-Forwarded-For";
     private static final String X_FORWARDED_PROTO = "X-Forwarded-Proto";
     private static final String X_FORWARDED_HOST = "X-Forwarded-Host";
+    /** Tells nginx (and intermediaries that honour it) not to buffer a streamed answer. */
+    public static final String X_ACCEL_BUFFERING = "X-Accel-Buffering";
 
     private final ClientSettings clientSettings;
     private SilenceWatch silenceWatch;
@@ -189,6 +191,8 @@ public abstract class ProxyBase extends ProxyHandler {
                 System.nanoTime());
         Callback completion = new CompletionCallback(this, silenceWatch, clientToProxyRequest, proxyToClientResponse,
                 proxyToClientCallback, exchange);
+        // Committed before the exchange began: the subclass sent its headers early (a queued stream).
+        exchange.committedEarly(proxyToClientResponse.isCommitted());
         try {
             String method = clientToProxyRequest.getMethod();
             if ("CONNECT".equals(method) || "TRACE".equals(method)) {
@@ -449,6 +453,10 @@ public abstract class ProxyBase extends ProxyHandler {
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             exchange.eventStream(contentType != null && contentType.regionMatches(true, 0, "text/event-stream", 0, 17));
+            if (exchange.ndjson() || exchange.eventStream()) {
+                // A streamed answer: nginx (and what reads this header) must pass each chunk on, not buffer it.
+                proxyToClientResponse.getHeaders().put(X_ACCEL_BUFFERING, "no");
+            }
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             tap = tap(clientToProxyRequest);
             if (tap != null) {
@@ -458,6 +466,12 @@ public abstract class ProxyBase extends ProxyHandler {
                     collecting = new CollectingBody(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse,
                             rewriter, streaming);
                 }
+            }
+            int status = serverToProxyResponse.getStatus();
+            if (exchange.committedEarly() && (status < 200 || status > 299)) {
+                // The client already has a 200: the upstream's error becomes the stream's last frame.
+                collecting = new CollectingBody(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse,
+                        InBandErrors.rewriter(clientToProxyRequest, proxyToClientResponse, exchange, status), streaming);
             }
             Runnable abort = exchange.abortOnAnswer();
             if (abort != null) {

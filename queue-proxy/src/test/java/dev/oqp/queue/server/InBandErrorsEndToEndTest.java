@@ -5,18 +5,27 @@ import static dev.oqp.queue.server.EarlyHeadersEndToEndTest.awaitDepth;
 import static dev.oqp.queue.server.QueueFixture.base;
 import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
+import dev.oqp.queue.routing.Host;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -100,6 +109,60 @@ class InBandErrorsEndToEndTest {
     }
 
     @Test
+    void anExpiryAfterEarlyHeadersIsTheLastEventInEachApisShapeAndNothingReachesTheHost() throws Exception {
+        FakeOllama ollama = fake("llama3:latest");
+        QueueProxy proxy = fixture.start(ollama, 1, AUTH + QUEUE + "  normal: {max_depth: 10, max_wait: 1s}\n");
+        var blocker = blocker(proxy);
+        ollama.awaitRequests(1, WAIT);
+        var openAi = send(proxy, "/v1/chat/completions", "{\"model\":\"llama3\",\"stream\":true,\"messages\":"
+                + MESSAGES + "}");
+        var anthropic = send(proxy, "/v1/messages", "{\"model\":\"llama3\",\"stream\":true,\"max_tokens\":5,"
+                + "\"messages\":" + MESSAGES + "}");
+
+        String message = "waited in the queue longer than max_wait (1s for priority normal)";
+        HttpResponse<String> first = openAi.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.body()).startsWith(": queued position=").endsWith("\n\ndata: {\"error\":{\"message\":\""
+                + message + "\",\"type\":\"api_error\",\"param\":null,\"code\":\"expired\"}}\n\n");
+        HttpResponse<String> second = anthropic.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(second.statusCode()).isEqualTo(200);
+        assertThat(second.body()).startsWith(": queued position=").endsWith("\n\nevent: error\ndata: {\"type\":\"error\","
+                + "\"error\":{\"type\":\"overloaded_error\",\"message\":\"" + message + "\"}}\n\n");
+        assertThat(ollama.requests()).as("only the blocker reached the host").hasSize(1);
+        blocker.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertSlotsBackToZero(proxy);
+    }
+
+    @Test
+    void aClientThatLeavesAfterEarlyHeadersIsRemovedFromTheQueueAndNeverReachesTheHost() throws Exception {
+        FakeOllama ollama = fake("llama3:latest");
+        QueueProxy proxy = fixture.start(ollama, 1, AUTH + QUEUE);
+        var blocker = blocker(proxy);
+        ollama.awaitRequests(1, WAIT);
+        byte[] body = ("{\"model\":\"llama3\",\"stream\":true,\"messages\":" + MESSAGES + "}")
+                .getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket("127.0.0.1", proxy.port())) {
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(body);
+            socket.getOutputStream().flush();
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                    StandardCharsets.US_ASCII));
+            assertThat(in.readLine()).isEqualTo("HTTP/1.1 200 OK");
+            // Read up to the first heartbeat: the headers went out while the request waits.
+            for (String line = in.readLine(); !line.startsWith(": queued"); line = in.readLine()) {
+                assertThat(line).as("headers and chunk sizes only").doesNotStartWith("data:");
+            }
+            assertThat(proxy.scheduler().snapshot().totalDepth()).as("still queued").isEqualTo(1);
+        }
+        awaitDepth(proxy, 0);
+        assertThat(blocker.get(WAIT.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(ollama.requests()).as("the request that left never reached the host").hasSize(1);
+        assertSlotsBackToZero(proxy);
+    }
+
+    @Test
     void aHostThatRefusesAfterEarlyHeadersIsFailedOverAndTheStreamFollowsTheComments() throws Exception {
         // One global slot over two hosts: the queued request waits for it, and prefers gpu-a, where the model is loaded.
         FakeOllama a = fake("llama3:latest");
@@ -108,21 +171,30 @@ class InBandErrorsEndToEndTest {
                 + "ollama:\n  hosts:\n"
                 + "    - {name: gpu-a, url: " + a.baseUri() + ", max_concurrent: 1}\n"
                 + "    - {name: gpu-b, url: " + b.baseUri() + ", max_concurrent: 1}\n");
+        await().atMost(WAIT).until(() -> proxy.fleet().hosts().stream()
+                .allMatch(h -> h.inventory().syncedAt() != null && h.health() == Host.Health.HEALTHY));
         var blocker = blocker(proxy);
         a.awaitRequests(1, WAIT);
-        var queued = send(proxy, "/v1/chat/completions", "{\"model\":\"llama3\",\"stream\":true,\"max_tokens\":3,"
-                + "\"messages\":" + MESSAGES + "}");
-        awaitDepth(proxy, 1);
-        Thread.sleep(500); // the early headers (after 200 ms) and a heartbeat or two go out while the slot is held
+        // Returns once the headers arrived: early, while the request waits for the slot gpu-a's stream holds.
+        HttpResponse<Stream<String>> queued = fixture.http.send(post(base(proxy).resolve("/v1/chat/completions"),
+                "{\"model\":\"llama3\",\"stream\":true,\"max_tokens\":3,\"messages\":" + MESSAGES + "}",
+                "Authorization", "Bearer " + KEY), HttpResponse.BodyHandlers.ofLines());
+        assertThat(queued.statusCode()).isEqualTo(200);
+        Iterator<String> lines = queued.body().iterator();
+        assertThat(lines.next()).startsWith(": queued position=1");
+        assertThat(proxy.scheduler().snapshot().totalDepth()).as("still queued").isEqualTo(1);
         // gpu-a goes away: its stream breaks (the slot comes back) and the queued request cannot connect there.
         a.fault(Fault.refuseConnections());
 
-        HttpResponse<String> response = queued.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-        assertThat(response.statusCode()).isEqualTo(200);
-        List<String> events = List.of(response.body().split("\n\n"));
-        assertThat(events.get(0)).startsWith(": queued position=1");
+        List<String> events = new ArrayList<>();
+        lines.forEachRemaining(l -> {
+            if (!l.isEmpty()) {
+                events.add(l);
+            }
+        });
         assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
-        assertThat(events).as("comments, then gpu-b's stream: no error").noneMatch(e -> e.contains("error"));
+        assertThat(events).as("comments, then gpu-b's stream: no error").noneMatch(e -> e.contains("error"))
+                .anyMatch(e -> e.startsWith("data: {"));
         assertThat(b.requests()).hasSize(1);
         blocker.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertSlotsBackToZero(proxy);

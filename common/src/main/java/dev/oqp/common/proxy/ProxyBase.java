@@ -41,7 +41,12 @@ import org.slf4j.LoggerFactory;
  *       final {@code {"error":"…"}} line and a clean end, an SSE stream whose client cannot be sent chunked framing
  *       (HTTP/1.0, {@code Connection: close}) a final {@code event: error}, and any other response is aborted so
  *       the client sees a truncated body rather than a false success;</li>
- *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe;</li>
+ *   <li>{@code X-Accel-Buffering: no} on every streamed answer (NDJSON, SSE), so that nginx does not buffer it;</li>
+ *   <li>a response the subclass committed before handing the request over (early headers for a queued stream):
+ *       the upstream's status and headers can no longer be sent, so an upstream error status or a failure ends
+ *       the stream with one error frame in the route's shape ({@link ErrorResponses#inBandError});</li>
+ *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe (on a response committed
+ *       early: while nothing of an upstream's answer was relayed);</li>
  *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
  *       silent (a model load), so Ollama stops generating;</li>
  *   <li>{@link #onExchangeComplete(Request, Exchange)} exactly once per request, on every path.</li>

@@ -5,8 +5,10 @@ import static dev.oqp.queue.server.QueueFixture.post;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -131,18 +133,24 @@ class EarlyHeadersEndToEndTest {
         String body = "{\"model\":\"llama3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         var blocker = blocker(proxy, 90);
         ollama.awaitRequests(1, WAIT);
-        var early = fixture.sendAsync(post(chat, body, "Authorization", "Bearer " + EARLY_KEY));
+        var early = fixture.http.sendAsync(post(chat, body, "Authorization", "Bearer " + EARLY_KEY),
+                HttpResponse.BodyHandlers.ofInputStream());
         // The default for a key that did not opt in: nothing until the answer, a 503 at expiry.
         var plain = fixture.sendAsync(post(chat, body, "Authorization", "Bearer " + KEY));
         awaitDepth(proxy, 2);
+        // When its headers arrive, both requests still wait (headers after 1 s, expiry after 3 s): sent early.
+        CompletableFuture<Integer> depthAtHeaders = early.thenApply(r -> proxy.scheduler().snapshot().totalDepth());
+        assertThat(depthAtHeaders.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("waiting when the headers came")
+                .isEqualTo(2);
         NodeClients.Result client = NodeClients.node(Map.of("OQP_URL", base(proxy).toString(), "OQP_KEY", EARLY_KEY),
                 60, "test/early-headers.mjs", "ollama-chat");
 
-        HttpResponse<String> opened = early.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        HttpResponse<InputStream> opened = early.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(opened.statusCode()).isEqualTo(200);
         assertThat(opened.headers().firstValue("Content-Type")).hasValue("application/x-ndjson");
         assertThat(opened.headers().firstValue("X-Accel-Buffering")).hasValue("no");
-        assertThat(opened.body()).as("one error line, nothing blank or not JSON before it")
+        assertThat(new String(opened.body().readAllBytes(), StandardCharsets.UTF_8))
+                .as("one error line, nothing blank or not JSON before it")
                 .isEqualTo("{\"error\":\"waited in the queue longer than max_wait (3s for priority normal)\"}\n");
 
         HttpResponse<String> refused = plain.get(WAIT.toSeconds(), TimeUnit.SECONDS);

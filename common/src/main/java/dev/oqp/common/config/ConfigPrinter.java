@@ -63,6 +63,9 @@ public final class ConfigPrinter {
             if (s.caFile() != null) {
                 n.put("ca_file", literal(s.caFile().toString()));
             }
+            if (s.earlyHeaders()) {
+                n.put("early_headers", true);
+            }
         }
 
         ProxyConfig p = config.proxy();
@@ -111,6 +114,8 @@ public final class ConfigPrinter {
         queue.put("aging", Durations.format(q.aging()));
         queue.put("max_queued_bytes", Sizes.format(q.maxQueuedBytes()));
         queue.put("paused", q.paused().name().toLowerCase(Locale.ROOT));
+        queue.put("early_headers_after", Durations.format(q.earlyHeadersAfter()));
+        queue.put("heartbeat", Durations.format(q.heartbeat()));
 
         AuthConfig a = config.auth();
         ObjectNode auth = root.putObject("auth");
@@ -144,6 +149,9 @@ public final class ConfigPrinter {
             n.put("tokens_per_day", k.limits().tokensPerDay());
             if (k.description() != null) {
                 n.put("description", literal(k.description()));
+            }
+            if (k.earlyHeaders()) {
+                n.put("early_headers", true);
             }
         }
         auth.put("max_header_clients", a.maxHeaderClients());

@@ -15,7 +15,7 @@ final class KeyBinder {
     /** The keys of an entry; {@code key} to {@code key_sha256} are the names of {@link KeyConfig.Source}. */
     enum Key {
         CLIENT_ID, KEY, KEY_ENV, KEY_FILE, KEY_SHA256, MAX_PRIORITY, SCOPE, MAX_CONCURRENT, MODELS,
-        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, DESCRIPTION, MIN_SLOTS
+        REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, TOKENS_PER_DAY, DESCRIPTION, MIN_SLOTS, EARLY_HEADERS
     }
 
     private KeyBinder() {
@@ -52,12 +52,14 @@ final class KeyBinder {
         List<String> models = models(m.get(Key.MODELS));
         String description = description(m.get(Key.DESCRIPTION));
         int minSlots = minSlots(m.get(Key.MIN_SLOTS), maxConcurrent);
+        boolean earlyHeaders = or(m.get(Key.EARLY_HEADERS).bool(), false);
         if (clientId == null || secret == null) {
             return null;
         }
         return b.build(secret.path(), () -> new KeyConfig(clientId, secret.source(), secret.key(), secret.digest(),
                 secret.keyEnv(), secret.keyFile(), maxPriority, scope, maxConcurrent, models,
-                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay), description, minSlots));
+                new RateLimits(requestsPerMinute, tokensPerMinute, tokensPerDay), description, minSlots,
+                earlyHeaders));
     }
 
     /** Slots kept for the client: a count, at most its {@code max_concurrent} when that is set. */

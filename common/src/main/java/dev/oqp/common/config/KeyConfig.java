@@ -28,10 +28,13 @@ import java.util.Objects;
  * @param minSlots      slots of the fleet kept for this client's requests against every other client's: another
  *                      client's request may take one only while none of this client's waits (lent in full
  *                      otherwise); at most {@code maxConcurrent} when that is set; default 0 = none
+ * @param earlyHeaders  this client's streamed native requests ({@code /api/generate}, {@code /api/chat}) get their
+ *                      200 and headers once they waited {@code queue.early_headers_after}, and a failure as a final
+ *                      {@code {"error":"…"}} line; default false (nothing is sent until dispatch)
  */
 public record KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
         Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits, String description,
-        int minSlots) {
+        int minSlots, boolean earlyHeaders) {
 
     /** Which field of the key entry carried the secret. */
     public enum Source { KEY, KEY_ENV, KEY_FILE, KEY_SHA256 }
@@ -68,12 +71,28 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         Checks.range("minSlots", minSlots, 0, maxConcurrent > 0 ? maxConcurrent : Integer.MAX_VALUE);
     }
 
+    /** A key without early headers. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits,
+                     String description, int minSlots) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits,
+                description, minSlots, false);
+    }
+
     /** A key without reserved slots. */
+    public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
+                     Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits,
+                     String description, boolean earlyHeaders) {
+        this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits,
+                description, 0, earlyHeaders);
+    }
+
+    /** A key without reserved slots or early headers. */
     public KeyConfig(String clientId, Source source, String key, String keySha256, String keyEnv, Path keyFile,
                      Tier maxPriority, Scope scope, int maxConcurrent, List<String> models, RateLimits limits,
                      String description) {
         this(clientId, source, key, keySha256, keyEnv, keyFile, maxPriority, scope, maxConcurrent, models, limits,
-                description, 0);
+                description, 0, false);
     }
 
     /** A key without a description. */
@@ -104,6 +123,7 @@ public record KeyConfig(String clientId, Source source, String key, String keySh
         return "KeyConfig[clientId=" + clientId + ", source=" + source + ", key=***, keySha256=***, keyEnv=" + keyEnv
                 + ", keyFile=" + keyFile + ", maxPriority=" + maxPriority + ", scope=" + scope
                 + ", maxConcurrent=" + maxConcurrent + ", models=" + models + ", limits=" + limits
-                + ", description=" + description + ", minSlots=" + minSlots + "]";
+                + ", description=" + description + ", minSlots=" + minSlots + ", earlyHeaders=" + earlyHeaders
+                + "]";
     }
 }

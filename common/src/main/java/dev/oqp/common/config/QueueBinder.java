@@ -8,7 +8,7 @@ import java.time.Duration;
 final class QueueBinder {
 
     /** The keys of {@code queue:}. */
-    enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES, PAUSED }
+    enum Key { HIGH, NORMAL, LOW, OVERFLOW_STATUS_CODE, AGING, MAX_QUEUED_BYTES, PAUSED, EARLY_HEADERS_AFTER, HEARTBEAT }
 
     /** The keys of one tier ({@code queue.high}, {@code queue.normal}, {@code queue.low}). */
     enum TierKey { MAX_DEPTH, MAX_WAIT, HIGH_WATERMARK_PCT, RESERVED_SLOTS, BORROW }
@@ -34,9 +34,12 @@ final class QueueBinder {
         Duration aging = or(m.get(Key.AGING).duration(true), QueueConfig.DEFAULT_AGING);
         long maxQueuedBytes = or(m.get(Key.MAX_QUEUED_BYTES).size(), QueueConfig.DEFAULT_MAX_QUEUED_BYTES);
         QueueConfig.Paused paused = or(m.get(Key.PAUSED).choice(QueueConfig.Paused.class), QueueConfig.DEFAULT_PAUSED);
+        Duration earlyHeadersAfter = or(m.get(Key.EARLY_HEADERS_AFTER).duration(true),
+                QueueConfig.DEFAULT_EARLY_HEADERS_AFTER);
+        Duration heartbeat = or(m.get(Key.HEARTBEAT).duration(false), QueueConfig.DEFAULT_HEARTBEAT);
         int overflowCode = overflow;
-        return b.build(node.path,
-                () -> new QueueConfig(high, normal, low, overflowCode, aging, maxQueuedBytes, paused));
+        return b.build(node.path, () -> new QueueConfig(high, normal, low, overflowCode, aging, maxQueuedBytes, paused,
+                earlyHeadersAfter, heartbeat));
     }
 
     private static TierConfig tier(Node node, TierConfig defaults, Binding b) {

@@ -14,9 +14,14 @@ import java.util.Objects;
  * @param maxQueuedBytes     request bodies held in the queue, all tiers together; default 512 MiB; always positive
  * @param paused             what a new request to a paused tier gets: held until resumed or its max_wait (default),
  *                           or refused at once with 503 (the Python tool's behaviour)
+ * @param earlyHeadersAfter  a streamed request waiting this long in the queue gets its 200 and headers at once
+ *                           (OpenAI-style SSE routes always, native NDJSON routes where the key or port opts in),
+ *                           so that an intermediary's header timeout cannot cut it; default 10s; 0 = never
+ * @param heartbeat          while such a request keeps waiting, an SSE comment with its position is sent this often;
+ *                           default 15s; always positive
  */
 public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, int overflowStatusCode,
-        Duration aging, long maxQueuedBytes, Paused paused) {
+        Duration aging, long maxQueuedBytes, Paused paused, Duration earlyHeadersAfter, Duration heartbeat) {
 
     /** {@code queue.paused}: what a new request to a paused tier gets. */
     public enum Paused {
@@ -34,6 +39,8 @@ public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, in
     public static final int DEFAULT_OVERFLOW_STATUS_CODE = 503;
     public static final Duration DEFAULT_AGING = Duration.ofSeconds(60);
     public static final long DEFAULT_MAX_QUEUED_BYTES = 512L << 20;
+    public static final Duration DEFAULT_EARLY_HEADERS_AFTER = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(15);
 
     public QueueConfig {
         Objects.requireNonNull(high, "high");
@@ -45,6 +52,15 @@ public record QueueConfig(TierConfig high, TierConfig normal, TierConfig low, in
         Checks.nonNegative("aging", aging);
         Checks.positive("maxQueuedBytes", maxQueuedBytes);
         Objects.requireNonNull(paused, "paused");
+        Checks.nonNegative("earlyHeadersAfter", earlyHeadersAfter);
+        Checks.positive("heartbeat", heartbeat);
+    }
+
+    /** With the default early headers and heartbeat. */
+    public QueueConfig(TierConfig high, TierConfig normal, TierConfig low, int overflowStatusCode, Duration aging,
+            long maxQueuedBytes, Paused paused) {
+        this(high, normal, low, overflowStatusCode, aging, maxQueuedBytes, paused, DEFAULT_EARLY_HEADERS_AFTER,
+                DEFAULT_HEARTBEAT);
     }
 
     /** With {@code paused: hold}. */

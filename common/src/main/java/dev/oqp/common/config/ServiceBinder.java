@@ -19,7 +19,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 final class ServiceBinder {
 
     /** The keys of a service. */
-    enum Key { NAME, LISTEN, BIND, ALLOW_PUBLIC, UPSTREAM, TIMEOUT, CONNECT_TIMEOUT, MAX_BODY, HEADERS, CLIENT, CA_FILE }
+    enum Key { NAME, LISTEN, BIND, ALLOW_PUBLIC, UPSTREAM, TIMEOUT, CONNECT_TIMEOUT, MAX_BODY, HEADERS, CLIENT, CA_FILE, EARLY_HEADERS }
 
     private ServiceBinder() {
     }
@@ -60,8 +60,9 @@ final class ServiceBinder {
             b.checks.service(new CrossChecks.ServiceIdentity(identityPath, clientNode.path, headers, client,
                     authorizationRejected || !clientNode.absent() && client == null));
             Path caFile = Values.certificateFile(m.get(Key.CA_FILE), b.baseDir);
+            boolean earlyHeaders = or(m.get(Key.EARLY_HEADERS).bool(), false);
             b.add(out, element.path, () -> new ServiceConfig(name, listen, bind, allowPublic, upstream, timeout,
-                    connectTimeout, maxBody, headers, client, caFile));
+                    connectTimeout, maxBody, headers, client, caFile, earlyHeaders));
         }
         return out;
     }

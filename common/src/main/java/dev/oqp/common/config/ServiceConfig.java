@@ -24,10 +24,14 @@ import java.util.Objects;
  * @param client         queue proxy: client identity when the headers carry no known key; {@code null} when absent
  * @param caFile         PEM certificates to trust for an https upstream (in addition to the JVM's);
  *                       absolute path; {@code null} when absent
+ * @param earlyHeaders   queue proxy only: streamed native requests on this port ({@code /api/generate},
+ *                       {@code /api/chat}) get their 200 and headers once they waited
+ *                       {@code queue.early_headers_after}, and a failure as a final {@code {"error":"…"}} line;
+ *                       default false
  */
 public record ServiceConfig(String name, int listen, String bind, boolean allowPublic, URI upstream,
         Duration timeout, Duration connectTimeout, long maxBody, Map<String, String> headers,
-        String client, Path caFile) {
+        String client, Path caFile, boolean earlyHeaders) {
 
     /** Default bind address: this machine only. */
     public static final String DEFAULT_BIND = "127.0.0.1";
@@ -50,12 +54,19 @@ public record ServiceConfig(String name, int listen, String bind, boolean allowP
         headers = Checks.headers(headers);
     }
 
+    /** A service without early headers. */
+    public ServiceConfig(String name, int listen, String bind, boolean allowPublic, URI upstream, Duration timeout,
+            Duration connectTimeout, long maxBody, Map<String, String> headers, String client, Path caFile) {
+        this(name, listen, bind, allowPublic, upstream, timeout, connectTimeout, maxBody, headers, client, caFile,
+                false);
+    }
+
     /** Header values are secrets: shown as {@code ***}. */
     @Override
     public String toString() {
         return "ServiceConfig[name=" + name + ", listen=" + listen + ", bind=" + bind + ", allowPublic=" + allowPublic
                 + ", upstream=" + upstream + ", timeout=" + timeout + ", connectTimeout=" + connectTimeout
                 + ", maxBody=" + maxBody + ", headers=" + headers.keySet() + "=***, client=" + client
-                + ", caFile=" + caFile + "]";
+                + ", caFile=" + caFile + ", earlyHeaders=" + earlyHeaders + "]";
     }
 }

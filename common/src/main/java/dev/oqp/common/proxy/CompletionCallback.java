@@ -62,8 +62,8 @@ final class CompletionCallback implements Callback {
         }
         // 499 only when the client's leaving cut the exchange short; a client closing its connection
         // right after a complete response is a normal end.
-        int status = failure != null && exchange.clientGone()
-                ? Exchange.CLIENT_CLOSED_REQUEST : proxyToClientResponse.getStatus();
+        int status = failure != null && exchange.clientGone() ? Exchange.CLIENT_CLOSED_REQUEST
+                : exchange.inBandStatus() != 0 ? exchange.inBandStatus() : proxyToClientResponse.getStatus();
         exchange.ended(status, Response.getContentBytesWritten(proxyToClientResponse));
         try {
             proxy.onExchangeComplete(clientToProxyRequest, exchange);

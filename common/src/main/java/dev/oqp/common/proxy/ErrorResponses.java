@@ -14,6 +14,9 @@ import org.eclipse.jetty.util.Callback;
  * Every error the proxies write themselves goes through here, so clients can always parse it.
  */
 public final class ErrorResponses {
+    /** The Anthropic Messages API route: its errors have Anthropic's shape inside a stream. */
+    private static final String ANTHROPIC_MESSAGES = "/v1/messages";
+
     private ErrorResponses() {
     }
 
@@ -48,6 +51,51 @@ public final class ErrorResponses {
     static byte[] sseErrorEvent(int status, String message) {
         return ("event: error\ndata: " + new String(body("/v1", status, message), StandardCharsets.UTF_8) + "\n\n")
                 .getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The final frame that reports an error inside a streamed answer whose status and headers were already sent
+     * (the queue proxy's early headers), in the shape the route's own clients read as an error, then the stream
+     * ends:
+     * <ul>
+     *   <li>an NDJSON answer ({@code eventStream} false): the line {@code {"error":"…"}}, as Ollama ends a stream
+     *       that failed;</li>
+     *   <li>{@code /v1/messages} (Anthropic): {@code event: error} with
+     *       {@code {"type":"error","error":{"type":"…","message":"…"}}};</li>
+     *   <li>any other {@code /v1} route (OpenAI chat, completions, responses): an event whose data is OpenAI's
+     *       error object {@code {"error":{"message":"…","type":"…","param":null,"code":…}}}.</li>
+     * </ul>
+     *
+     * @param status the status the error would have had before the answer started (it picks the error's type)
+     * @param code   a short machine-readable code for OpenAI's {@code code} field, or null
+     */
+    public static byte[] inBandError(String path, boolean eventStream, int status, String message, String code) {
+        if (!eventStream) {
+            return ndjsonErrorLine(message);
+        }
+        String event;
+        if (ANTHROPIC_MESSAGES.equals(path)) {
+            event = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"" + anthropicType(status)
+                    + "\",\"message\":" + quote(message) + "}}\n\n";
+        } else {
+            event = "data: {\"error\":{\"message\":" + quote(message) + ",\"type\":\"" + openAiType(status)
+                    + "\",\"param\":null,\"code\":" + (code == null ? "null" : quote(code)) + "}}\n\n";
+        }
+        return event.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The Anthropic Messages API's error type for {@code status}. */
+    static String anthropicType(int status) {
+        return switch (status) {
+            case 400, 422 -> "invalid_request_error";
+            case 401 -> "authentication_error";
+            case 403 -> "permission_error";
+            case 404 -> "not_found_error";
+            case 413 -> "request_too_large";
+            case 429 -> "rate_limit_error";
+            case 503, 529 -> "overloaded_error";
+            default -> "api_error";
+        };
     }
 
     static String openAiType(int status) {

@@ -49,6 +49,8 @@ public final class Exchange {
     private volatile Runnable abortOnAnswer;
     private volatile RequestBody requestBody;
     private volatile boolean pipelined;
+    private volatile boolean committedEarly;
+    private volatile int inBandStatus;
 
     Exchange(String method, String path, long startNanos) {
         this.method = method;
@@ -71,7 +73,10 @@ public final class Exchange {
         return upstream;
     }
 
-    /** The status the client saw; {@value #CLIENT_CLOSED_REQUEST} when it went away first. */
+    /**
+     * The status the client saw; {@value #CLIENT_CLOSED_REQUEST} when it went away first; for a response committed
+     * early whose error was reported inside the body, the status that error would have had.
+     */
     public int status() {
         return status;
     }
@@ -153,6 +158,29 @@ public final class Exchange {
 
     boolean pipelined() {
         return pipelined;
+    }
+
+    /**
+     * The client's response was committed (its status and headers sent) before this exchange began: the subclass
+     * answered early (the queue proxy's early headers for a queued stream). The upstream's status and headers can
+     * no longer be sent, so an upstream error status or a failure is reported inside the body (see
+     * {@link ErrorResponses#inBandError}), and a failover stays possible until an upstream byte was relayed.
+     */
+    void committedEarly(boolean committedEarly) {
+        this.committedEarly = committedEarly;
+    }
+
+    boolean committedEarly() {
+        return committedEarly;
+    }
+
+    /** An error was reported inside a response committed early: the status it would have had is recorded. */
+    void inBandStatus(int status) {
+        this.inBandStatus = status;
+    }
+
+    int inBandStatus() {
+        return inBandStatus;
     }
 
     /** True once the upstream's response has begun (its status line arrived). */

@@ -41,7 +41,12 @@ import org.slf4j.LoggerFactory;
  *       final {@code {"error":"…"}} line and a clean end, an SSE stream whose client cannot be sent chunked framing
  *       (HTTP/1.0, {@code Connection: close}) a final {@code event: error}, and any other response is aborted so
  *       the client sees a truncated body rather than a false success;</li>
- *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe;</li>
+ *   <li>{@code X-Accel-Buffering: no} on every streamed answer (NDJSON, SSE), so that nginx does not buffer it;</li>
+ *   <li>a response the subclass committed before handing the request over (early headers for a queued stream):
+ *       the upstream's status and headers can no longer be sent, so an upstream error status or a failure ends
+ *       the stream with one error frame in the route's shape ({@link ErrorResponses#inBandError});</li>
+ *   <li>failover ({@link #failover(Request, boolean)}) only while it is provably safe (on a response committed
+ *       early: while nothing of an upstream's answer was relayed);</li>
  *   <li>abort of the upstream exchange as soon as the client goes away, even while the upstream is
  *       silent (a model load), so Ollama stops generating;</li>
  *   <li>{@link #onExchangeComplete(Request, Exchange)} exactly once per request, on every path.</li>
@@ -58,6 +63,8 @@ public abstract class ProxyBase extends ProxyHandler {
     private static final String X_FORWARDED_FOR = "X-Forwarded-For";
     private static final String X_FORWARDED_PROTO = "X-Forwarded-Proto";
     private static final String X_FORWARDED_HOST = "X-Forwarded-Host";
+    /** Tells nginx (and intermediaries that honour it) not to buffer a streamed answer. */
+    public static final String X_ACCEL_BUFFERING = "X-Accel-Buffering";
 
     private final ClientSettings clientSettings;
     private SilenceWatch silenceWatch;
@@ -189,6 +196,8 @@ public abstract class ProxyBase extends ProxyHandler {
                 System.nanoTime());
         Callback completion = new CompletionCallback(this, silenceWatch, clientToProxyRequest, proxyToClientResponse,
                 proxyToClientCallback, exchange);
+        // Committed before the exchange began: the subclass sent its headers early (a queued stream).
+        exchange.committedEarly(proxyToClientResponse.isCommitted());
         try {
             String method = clientToProxyRequest.getMethod();
             if ("CONNECT".equals(method) || "TRACE".equals(method)) {
@@ -449,6 +458,10 @@ public abstract class ProxyBase extends ProxyHandler {
             String contentType = serverToProxyResponse.getHeaders().get(HttpHeader.CONTENT_TYPE);
             exchange.ndjson(contentType != null && contentType.regionMatches(true, 0, "application/x-ndjson", 0, 20));
             exchange.eventStream(contentType != null && contentType.regionMatches(true, 0, "text/event-stream", 0, 17));
+            if (exchange.ndjson() || exchange.eventStream()) {
+                // A streamed answer: nginx (and what reads this header) must pass each chunk on, not buffer it.
+                proxyToClientResponse.getHeaders().put(X_ACCEL_BUFFERING, "no");
+            }
             addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             tap = tap(clientToProxyRequest);
             if (tap != null) {
@@ -458,6 +471,12 @@ public abstract class ProxyBase extends ProxyHandler {
                     collecting = new CollectingBody(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse,
                             rewriter, streaming);
                 }
+            }
+            int status = serverToProxyResponse.getStatus();
+            if (exchange.committedEarly() && (status < 200 || status > 299)) {
+                // The client already has a 200: the upstream's error becomes the stream's last frame.
+                collecting = new CollectingBody(clientToProxyRequest, serverToProxyResponse, proxyToClientResponse,
+                        InBandErrors.rewriter(clientToProxyRequest, proxyToClientResponse, exchange, status), streaming);
             }
             Runnable abort = exchange.abortOnAnswer();
             if (abort != null) {

@@ -1,6 +1,7 @@
 package dev.oqp.common.proxy;
 
 import java.nio.ByteBuffer;
+import java.util.Locale;
 
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpVersion;
@@ -27,7 +28,8 @@ final class UpstreamFailure {
      */
     static boolean mayFailOver(boolean stopping, Request clientToProxyRequest, Response proxyToClientResponse,
                                Exchange exchange, Throwable failure) {
-        if (proxyToClientResponse.isCommitted() || exchange.clientGone() || exchange.outcome() == Exchange.Outcome.SHUTDOWN
+        // A response committed early (the queue proxy's early headers) holds nothing of the upstream's yet.
+        if (proxyToClientResponse.isCommitted() && !exchange.committedEarly() || exchange.clientGone() || exchange.outcome() == Exchange.Outcome.SHUTDOWN
                 || stopping) {
             return false;
         }
@@ -74,7 +76,7 @@ final class UpstreamFailure {
                 clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint().close(failure);
             }
             proxyToClientCallback.failed(withoutErrorPage(failure));
-        } else if (outcome == Exchange.Outcome.SHUTDOWN && committed) {
+        } else if (outcome == Exchange.Outcome.SHUTDOWN && committed && !exchange.committedEarly()) {
             proxyToClientCallback.failed(failure);
         } else if (!committed) {
             proxyToClientResponse.reset();
@@ -87,6 +89,13 @@ final class UpstreamFailure {
                     : ProxyErrors.messageFor(outcome, failure);
             proxy.addResponseHeaders(clientToProxyRequest, proxyToClientResponse.getHeaders());
             ErrorResponses.write(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, status, message);
+        } else if (exchange.committedEarly()) {
+            // The client has had its 200 since before the upstream answered: the error is the stream's last frame.
+            int status = outcome == Exchange.Outcome.SHUTDOWN ? 503 : ProxyErrors.statusFor(failure);
+            String message = outcome == Exchange.Outcome.SHUTDOWN ? "server shutting down"
+                    : ProxyErrors.messageFor(outcome, failure);
+            proxyToClientResponse.write(true, InBandErrors.frame(clientToProxyRequest, proxyToClientResponse, exchange,
+                    status, message, outcome.name().toLowerCase(Locale.ROOT)), proxyToClientCallback);
         } else if (exchange.ndjson()) {
             byte[] line = ErrorResponses.ndjsonErrorLine(ProxyErrors.messageFor(outcome, failure));
             ByteBuffer tail;

@@ -152,6 +152,27 @@ class SectionsConfigTest {
     }
 
     @Test
+    void earlyHeadersAreOnAfterTenSecondsWithAHeartbeatEveryFifteenAndOptInForNativeStreams() throws ConfigException {
+        OqpConfig defaults = proxy("");
+        assertThat(defaults.queue().earlyHeadersAfter()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(defaults.queue().heartbeat()).isEqualTo(Duration.ofSeconds(15));
+        OqpConfig c = proxy("queue: {early_headers_after: 0, heartbeat: 500ms}\n"
+                + "auth:\n  keys:\n    - {client_id: a, key: a-key-0123456789abcdef, early_headers: true}\n"
+                + "    - {client_id: b, key: b-key-0123456789abcdef}\n"
+                + "services:\n  - {name: s, listen: 11500, client: a, early_headers: true}\n"
+                + "  - {name: t, listen: 11501, client: b}\n");
+        assertThat(c.queue().earlyHeadersAfter()).as("0 = never").isZero();
+        assertThat(c.queue().heartbeat()).isEqualTo(Duration.ofMillis(500));
+        assertThat(c.auth().keys()).extracting(KeyConfig::earlyHeaders).containsExactly(true, false);
+        assertThat(c.services()).extracting(ServiceConfig::earlyHeaders).containsExactly(true, false);
+        assertThat(proxyProblems("queue: {early_headers_after: -1s, heartbeat: 0}\n"
+                + "auth:\n  keys:\n    - {client_id: a, key: a-key-0123456789abcdef, early_headers: sometimes}\n"))
+                .containsExactlyInAnyOrder("queue.early_headers_after: -1s (expected: >= 0)",
+                        "queue.heartbeat: 0 (expected: > 0)",
+                        "auth.keys[0].early_headers: sometimes (expected: true or false)");
+    }
+
+    @Test
     void routingChoicesAreClosedSets() throws ConfigException {
         assertThat(proxy("routing: {strategy: least_busy, fallback: reject}").routing())
                 .isEqualTo(new RoutingConfig(RoutingConfig.Strategy.LEAST_BUSY, RoutingConfig.Fallback.REJECT, true));

@@ -401,7 +401,8 @@ class ServicesConfigTest {
     @Test
     void unknownServiceKeyListsTheAllowedOnes() {
         assertThat(proxyProblems(service("    lisen: 1\n"))).containsExactly("services[0].lisen: unknown key (expected one of: "
-                + "name, listen, bind, allow_public, upstream, timeout, connect_timeout, max_body, headers, client, ca_file)");
+                + "name, listen, bind, allow_public, upstream, timeout, connect_timeout, max_body, headers, client, ca_file, "
+                + "early_headers)");
     }
 
     @Test

@@ -29,6 +29,38 @@ class ErrorResponsesTest {
     }
 
     @Test
+    void inBandErrorsTakeEachStreamsOwnShape() {
+        assertThat(inBand("/api/chat", false, 503, "waited too long", "expired"))
+                .isEqualTo("{\"error\":\"waited too long\"}\n");
+        assertThat(inBand("/v1/chat/completions", true, 503, "waited too long", "expired")).isEqualTo(
+                "data: {\"error\":{\"message\":\"waited too long\",\"type\":\"api_error\",\"param\":null,"
+                        + "\"code\":\"expired\"}}\n\n");
+        assertThat(inBand("/v1/responses", true, 404, "no \"x\"", null)).isEqualTo(
+                "data: {\"error\":{\"message\":\"no \\\"x\\\"\",\"type\":\"not_found_error\",\"param\":null,"
+                        + "\"code\":null}}\n\n");
+        assertThat(inBand("/v1/messages", true, 503, "waited too long", "expired")).isEqualTo(
+                "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                        + "\"message\":\"waited too long\"}}\n\n");
+        assertThat(inBand("/v1/messages", true, 502, "x", null)).contains("\"type\":\"api_error\"");
+        assertThat(inBand("/v1/messages", true, 429, "x", null)).contains("\"type\":\"rate_limit_error\"");
+    }
+
+    @Test
+    void anUpstreamErrorsMessageIsTakenFromEachApisShape() {
+        assertThat(InBandErrors.message("{\"error\":\"model crashed\"}".getBytes(StandardCharsets.UTF_8), 500))
+                .isEqualTo("model crashed");
+        assertThat(InBandErrors.message("{\"error\":{\"message\":\"bad\",\"type\":\"x\"}}"
+                .getBytes(StandardCharsets.UTF_8), 400)).isEqualTo("bad");
+        assertThat(InBandErrors.message("404 page not found".getBytes(StandardCharsets.UTF_8), 404))
+                .isEqualTo("upstream answered 404: 404 page not found");
+        assertThat(InBandErrors.message(new byte[0], 502)).isEqualTo("upstream answered 502");
+    }
+
+    private static String inBand(String path, boolean eventStream, int status, String message, String code) {
+        return new String(ErrorResponses.inBandError(path, eventStream, status, message, code), StandardCharsets.UTF_8);
+    }
+
+    @Test
     void messagesKeepAngleBracketsAmpersandsAndApostrophesLiteral() {
         assertThat(ErrorResponses.quote("model <name> & 'tag'")).isEqualTo("\"model <name> & 'tag'\"");
         assertThat(body("/api/generate", 404, "model \"<x>\" not found"))

@@ -330,6 +330,28 @@ public abstract class ProxyBaseContractTest {
     }
 
     @Test
+    void streamedAnswersTellIntermediariesNotToBufferThem() throws Exception {
+        ollama(FakeOllama.builder().installed("llama3:latest"));
+        ProxyUnderTest proxy = proxy();
+
+        HttpResponse<String> ndjson = http.send(HttpRequest.newBuilder(uri(proxy, "/api/generate"))
+                .POST(HttpRequest.BodyPublishers.ofString(GENERATE)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> sse = http.send(HttpRequest.newBuilder(uri(proxy, "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"llama3\",\"stream\":true,"
+                        + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> json = http.send(HttpRequest.newBuilder(uri(proxy, "/api/tags")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+
+        assertThat(ndjson.statusCode()).isEqualTo(200);
+        assertThat(ndjson.headers().firstValue("X-Accel-Buffering")).as("NDJSON").hasValue("no");
+        assertThat(sse.statusCode()).isEqualTo(200);
+        assertThat(sse.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/event-stream"));
+        assertThat(sse.headers().firstValue("X-Accel-Buffering")).as("SSE").hasValue("no");
+        assertThat(json.headers().firstValue("X-Accel-Buffering")).as("an answer that is not streamed").isEmpty();
+    }
+
+    @Test
     void tenMebibyteBodyPassesIntact() throws Exception {
         supported(Case.TEN_MEBIBYTE_BODY_INTACT);
         ollama(FakeOllama.builder().installed("llama3:latest"));

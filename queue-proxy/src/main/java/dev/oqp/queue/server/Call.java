@@ -112,6 +112,11 @@ final class Call {
     CacheService cacheService;
     /** The request body was read (or will never be): an early answer need not drain it first. */
     boolean bodyRead;
+    /**
+     * The request's 200 and headers were sent while it waited in the queue ({@link EarlyHeaders}): from then on an
+     * error is reported inside the stream, never as a status.
+     */
+    volatile boolean earlyHeaders;
 
     Call(String requestId, Port port, Settings settings, Request request, Response response, Callback callback,
          Ledger ledger) {
@@ -157,6 +162,10 @@ final class Call {
      * client's bytes still arriving makes the kernel reset the connection, and the client may lose the answer.
      */
     void answer(int status, String message, String error) {
+        if (earlyHeaders) {
+            answerInBand(status, message, error);
+            return;
+        }
         // A body not read is read and dropped after the answer, briefly, so that the client reads the answer.
         Callback written = bodyRead ? callback : BodyDrain.lingering(request,
                 client == null ? BodyDrain.UNAUTHENTICATED_BYTES : BodyDrain.MAX_BYTES, callback);
@@ -164,6 +173,17 @@ final class Call {
         errorHeaders();
         ErrorResponses.write(request, response, written, status, message);
         complete(status, -1, error, -1);
+    }
+
+    /**
+     * Ends a stream whose headers were sent early with the error as its last frame, in the route's shape (an
+     * {@code {"error":"…"}} line on NDJSON, the API's own error event on SSE), then records {@code status}: the
+     * status the error would have had.
+     */
+    private void answerInBand(int status, String message, String error) {
+        byte[] frame = ErrorResponses.inBandError(path(), !path().startsWith("/api/"), status, message, error);
+        response.write(true, ByteBuffer.wrap(frame), callback);
+        complete(status, frame.length, error, -1);
     }
 
     /**

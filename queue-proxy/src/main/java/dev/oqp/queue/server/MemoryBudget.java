@@ -56,7 +56,8 @@ final class MemoryBudget {
         QueueConfig q = config.queue();
         long bodies = bodies(config);
         return bodies == q.maxQueuedBytes() ? q
-                : new QueueConfig(q.high(), q.normal(), q.low(), q.overflowStatusCode(), q.aging(), bodies, q.paused());
+                : new QueueConfig(q.high(), q.normal(), q.low(), q.overflowStatusCode(), q.aging(), bodies, q.paused(),
+                        q.earlyHeadersAfter(), q.heartbeat());
     }
 
     /** What the heap leaves for bodies, whatever {@code max_queued_bytes} says; unbounded without a max heap. */

@@ -53,6 +53,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
     // Guarded by this.
     private boolean done;
     private ClientCloseWatcher watcher;
+    private EarlyHeaders early;
 
     /**
      * @param stopping true once the server is shutting down (a flushed request is told so)
@@ -101,9 +102,7 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
             if (entry != null) {
                 entry.queuedAt(position);
             }
-            if (w != null) {
-                watch(w);
-            }
+            waiting(w);
         }
     }
 
@@ -115,20 +114,30 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         call.answer(503, "queue tier '" + tier + "' is paused", "rejected_" + PAUSED, PAUSED_RETRY_AFTER_SECONDS);
     }
 
-    private synchronized void watch(ClientCloseWatcher w) {
+    /** The request waits: its client is watched, and a streamed one may get its headers early. */
+    private synchronized void waiting(ClientCloseWatcher w) {
         if (!done) {
-            watcher = w;
-            w.start();
+            if (w != null) {
+                watcher = w;
+                w.start();
+            }
+            early = EarlyHeaders.arm(call, scheduler);
         }
     }
 
-    /** Ends the queued phase: withdraws the read interest before anything is written or sent. */
-    private void settle() {
+    /**
+     * Ends the queued phase: withdraws the read interest before anything is written or sent, and stops the early
+     * answer; {@code then} (what ends the wait) runs once a write of the early answer in progress is done.
+     */
+    private void settle(Runnable then) {
         ClientCloseWatcher w;
+        EarlyHeaders e;
         synchronized (this) {
             done = true;
             w = watcher;
             watcher = null;
+            e = early;
+            early = null;
         }
         if (w != null) {
             w.stop();
@@ -136,6 +145,11 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
                 call.pipelined = true;
                 call.response.getHeaders().put(HttpHeader.CONNECTION, "close");
             }
+        }
+        if (e == null) {
+            then.run();
+        } else {
+            e.close(then);
         }
     }
 
@@ -164,12 +178,18 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
         call.cold = host.level(call.model) != Host.Level.LOADED;
         metrics.routingDecision(hostLease.reason());
         metrics.tier(call.tier).waited().observe(waitedNanos / 1e9);
-        settle();
-        if (Thread.currentThread() == submitter) {
-            send();
-            return;
-        }
-        // Off the thread that released a slot or ran the timer: the send may take a while to set up.
+        boolean submitting = Thread.currentThread() == submitter;
+        settle(() -> {
+            if (submitting) {
+                send();
+            } else {
+                handOff();
+            }
+        });
+    }
+
+    /** Off the thread that released a slot or ran the timer: the send may take a while to set up. */
+    private void handOff() {
         try {
             executor.execute(this::send);
         } catch (RejectedExecutionException e) {
@@ -192,7 +212,10 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
 
     @Override
     public void rejected(Rejection rejection) {
-        settle();
+        settle(() -> reject(rejection));
+    }
+
+    private void reject(Rejection rejection) {
         String tier = rejection.tier().yamlName();
         metrics.queueRejected.labelValues(tier, rejection.reason().label()).inc();
         if (rejection.announce()) {
@@ -214,8 +237,11 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
 
     @Override
     public void expired(long waitedNanos) {
-        settle();
         call.waitedNanos = waitedNanos;
+        settle(this::expire);
+    }
+
+    private void expire() {
         metrics.tier(call.tier).expired().inc();
         call.answer(503, "waited in the queue longer than max_wait ("
                 + Durations.format(call.settings.config().queue().tier(call.tier).maxWait()) + " for priority "
@@ -240,16 +266,20 @@ final class QueuedCall implements Ticket.Listener<SlotPool.HostLease> {
 
     @Override
     public void cancelled(long waitedNanos) {
-        settle();
         call.waitedNanos = waitedNanos;
-        metrics.tier(call.tier).cancelled().inc();
-        call.leave("while queued");
+        settle(() -> {
+            metrics.tier(call.tier).cancelled().inc();
+            call.leave("while queued");
+        });
     }
 
     @Override
     public void flushed(long waitedNanos) {
-        settle();
         call.waitedNanos = waitedNanos;
+        settle(this::flush);
+    }
+
+    private void flush() {
         metrics.tier(call.tier).cancelled().inc();
         boolean shuttingDown = stopping.getAsBoolean();
         if (!shuttingDown && !fleet.anyUsable()) {

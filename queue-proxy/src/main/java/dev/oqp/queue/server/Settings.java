@@ -2,6 +2,7 @@ package dev.oqp.queue.server;
 
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,8 @@ final class Settings {
     private final Map<Port, PortSettings> ports;
     /** The client ids the file names ({@code auth.keys[]}, {@code services[].client}), to their clients. */
     private final Map<String, Client> named;
+    /** The client ids whose key has {@code early_headers: true}. */
+    private final Set<String> earlyHeaderClients;
 
     /** One port's part: its client for requests without a known key, and its upstreams (with its idle timeout). */
     private record PortSettings(Client serviceClient, Duration idleTimeout, Map<Host, Upstream> upstreams) {
@@ -59,6 +62,19 @@ final class Settings {
         });
         config.auth().keys().forEach(k -> byId.put(k.clientId(), openClient(k.clientId(), k.maxConcurrent())));
         this.named = Map.copyOf(byId);
+        Set<String> early = new HashSet<>();
+        config.auth().keys().stream().filter(KeyConfig::earlyHeaders).forEach(k -> early.add(k.clientId()));
+        this.earlyHeaderClients = Set.copyOf(early);
+    }
+
+    /**
+     * True when a streamed native request of {@code client} on {@code port} may get its headers early (see
+     * {@link EarlyHeaders}): the key ({@code auth.keys[].early_headers}) or the port
+     * ({@code services[].early_headers}) opted in.
+     */
+    boolean earlyHeaders(Port port, Client client) {
+        return !port.main() && port.service().earlyHeaders()
+                || client != null && earlyHeaderClients.contains(client.clientId());
     }
 
     /** A client with authentication off: everything allowed; {@code maxConcurrent} its key's, if it has one. */

@@ -11,32 +11,14 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import dev.oqp.common.testing.FakeOllama;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.sync.RedisCommands;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Many waiting (client, model) pairs on a full host: the acquires sent per pass are capped. */
-class AcquireBudgetEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
+class AcquireBudgetEndToEndTest extends ReplicasTestBase {
 
     @Test
     void thirtyWaitingPairsOnAFullHostSendAFewAcquiresPerPassNotThirty() throws Exception {

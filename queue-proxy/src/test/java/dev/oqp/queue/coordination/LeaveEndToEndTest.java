@@ -4,36 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A replica that stops leaves at once; waiters of replicas that died are swept by the heartbeat. */
-class LeaveEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
+class LeaveEndToEndTest extends ReplicasTestBase {
 
     @Test
     void aStoppedReplicaGivesBackItsSlotAndLeavesTheReplicasAtOnce() throws Exception {

@@ -13,39 +13,19 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 import dev.oqp.common.testing.FakeOllama;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.sync.RedisCommands;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A per-(host, model) cap holds over two replicas sharing one Valkey, while another model flows beside it. */
-class ModelCapsReplicasEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private FakeOllama gpu;
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        if (gpu != null) {
-            gpu.stop();
-        }
-        redis.close();
-    }
+class ModelCapsReplicasEndToEndTest extends ReplicasTestBase {
 
     @Test
     void aModelCappedAtOneOnAHostRunsOnceThereOverTwoReplicasWhileAnotherModelFlows() throws Exception {
-        gpu = FakeOllama.builder().loaded("m", "other").tokens(Collections.nCopies(30, " t"))
-                .tokenDelay(Duration.ofMillis(10)).start();
+        FakeOllama gpu = host(FakeOllama.builder().loaded("m", "other").tokens(Collections.nCopies(30, " t"))
+                .tokenDelay(Duration.ofMillis(10)));
         List<QueueProxy> proxies = new ArrayList<>();
         for (String id : List.of("A", "B")) {
             String yaml = Replicas.yaml(redis.url(), id, "", "gpu-1", gpu.baseUri(), 4).replace(

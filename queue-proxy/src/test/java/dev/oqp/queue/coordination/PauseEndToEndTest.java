@@ -6,35 +6,16 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import dev.oqp.common.testing.FakeOllama;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A paused tier's waiters leave the shared order (they hold no host back) and ask again once resumed. */
-class PauseEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
+class PauseEndToEndTest extends ReplicasTestBase {
 
     @Test
     void pausingATierTakesItsWaitersOutOfTheSharedIndexUntilResumed() throws Exception {

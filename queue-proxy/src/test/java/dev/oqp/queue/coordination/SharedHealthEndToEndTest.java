@@ -15,39 +15,15 @@ import java.util.regex.Pattern;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.Fault;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * Three replicas sharing one Redis share what they learn of the hosts: a host one of them found down, how busy each
  * host is over all of them, and which host is loading a cold model.
  */
-class SharedHealthEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
-
-    private FakeOllama host(FakeOllama.Builder b) {
-        FakeOllama h = b.start();
-        hosts.add(h);
-        return h;
-    }
+class SharedHealthEndToEndTest extends ReplicasTestBase {
 
     /** A replica whose own checks of healthy hosts are 30 s apart: it learns of a host down only from the others. */
     private QueueProxy replica(String id, String routing, Object... hostArgs) throws Exception {

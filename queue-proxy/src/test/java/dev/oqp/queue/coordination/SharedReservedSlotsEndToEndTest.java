@@ -13,40 +13,20 @@ import java.util.concurrent.CompletableFuture;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.sync.RedisCommands;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A slot reserved for high holds across replicas: the acquire script leaves it free for low requests of both. */
-class SharedReservedSlotsEndToEndTest {
+class SharedReservedSlotsEndToEndTest extends ReplicasTestBase {
     private static final String RESERVE = "queue:\n  aging: 0\n  high: {reserved_slots: 1, borrow: 0}\n";
 
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private FakeOllama gpu;
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        if (gpu != null) {
-            gpu.stop();
-        }
-        redis.close();
-    }
 
     @Test
     void lowRequestsAtTwoReplicasLeaveTheReservedSlotFreeAndAHighOneTakesItAtOnce() throws Exception {
-        gpu = Replicas.host().tokens(List.of("x")).firstByteDelay(Duration.ofMillis(2000)).start();
+        FakeOllama gpu = host(Replicas.host().tokens(List.of("x")).firstByteDelay(Duration.ofMillis(2000)));
         QueueProxy a = replicas.start(Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 3) + RESERVE);
         QueueProxy b = replicas.start(Replicas.yaml(redis.url(), "B", "", "gpu-1", gpu.baseUri(), 3) + RESERVE);
         List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();

@@ -12,38 +12,14 @@ import java.util.concurrent.Semaphore;
 
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.sync.RedisCommands;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Three replicas in this JVM sharing one Redis act as one proxy: caps and priority hold across them. */
-class SharedSlotsEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-    }
-
-    @AfterEach
-    void stop() {
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
-
-    private FakeOllama host(FakeOllama.Builder b) {
-        FakeOllama h = b.start();
-        hosts.add(h);
-        return h;
-    }
+class SharedSlotsEndToEndTest extends ReplicasTestBase {
 
     @Test
     void twoThousandMixedRequestsOverThreeReplicasNeverExceedAHostsSlotsOrAClientsCap() throws Exception {

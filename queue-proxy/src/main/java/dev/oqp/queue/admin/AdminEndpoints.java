@@ -140,7 +140,7 @@ public final class AdminEndpoints {
             case "/metrics" -> metrics();
             case "/queue/status" -> json(200, g -> {
                 status.status(g, config, configuredClients, cache);
-                QueueRequestsJson.waiters(g, requests, visible);
+                QueueRequestsJson.waiters(g, requests, scheduler, visible);
             });
             case "/queue/summary" -> json(200, g -> status.summary(g, true));
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->

@@ -139,8 +139,8 @@ public final class AdminEndpoints {
         return switch (path) {
             case "/metrics" -> metrics();
             case "/queue/status" -> json(200, g -> {
-                status.status(g, config, configuredClients, cache);
-                QueueRequestsJson.waiters(g, requests, visible);
+                status.status(g, config, configuredClients, cache, visible);
+                QueueRequestsJson.waiters(g, requests, scheduler, visible);
             });
             case "/queue/summary" -> json(200, g -> status.summary(g, true));
             case "/queue/pause", "/queue/resume", "/queue/drain", "/queue/flush" ->

@@ -15,13 +15,17 @@ import dev.oqp.queue.routing.SlotPool;
  * A host's per-model fields of {@code /queue/status}: {@code warm_models}, the models it keeps warm ({@code preload}
  * and pinned) with whether its {@code /api/ps} lists them and where the proxy's last load of each stands, and
  * {@code model_caps}, the models it runs under a per-model {@code max_concurrent} (its own entries, and the models it
- * has or runs that a fleet glob caps) with their requests in flight.
+ * has or runs that a fleet glob caps) with their requests in flight. A model name a client chose reaches
+ * {@code model_caps} through the requests in flight only, so only a management caller sees those: for any other, the
+ * list is built from the config and the host's inventory.
  */
 final class HostModelsJson {
     private HostModelsJson() {
     }
 
-    static void write(JsonGenerator g, Host host, SlotPool pool, Preloader preloader) throws IOException {
+    /** @param management the caller has the management scope (in-flight model names a glob caps are listed too) */
+    static void write(JsonGenerator g, Host host, SlotPool pool, Preloader preloader, boolean management)
+            throws IOException {
         Set<String> preload = new HashSet<>();
         host.config().preload().forEach(name -> preload.add(ModelNames.normalise(name)));
         g.writeArrayFieldStart("warm_models");
@@ -41,7 +45,10 @@ final class HostModelsJson {
             g.writeEndObject();
         }
         g.writeEndArray();
-        Set<String> models = new TreeSet<>(pool.modelsInFlight(host).keySet());
+        Set<String> models = new TreeSet<>();
+        if (management) {
+            models.addAll(pool.modelsInFlight(host).keySet());
+        }
         host.config().models().keySet().forEach(name -> models.add(ModelNames.normalise(name)));
         // A fleet glob's cap shows for the models the host has.
         models.addAll(host.inventory().installed());

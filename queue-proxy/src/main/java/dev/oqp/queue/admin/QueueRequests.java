@@ -1,6 +1,8 @@
 package dev.oqp.queue.admin;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -10,6 +12,7 @@ import java.util.function.Supplier;
 
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.scheduler.Standing;
+import dev.oqp.queue.scheduler.Ticket;
 
 /**
  * The queued requests in progress by request id, for {@code GET /queue/requests/{id}} and the {@code waiters} of
@@ -18,12 +21,16 @@ import dev.oqp.queue.scheduler.Standing;
  * {@value #MAX_TRACKED} entries new requests are not tracked (their id answers 404). An entry holds ids, the tier and
  * times, never a prompt or a header value.
  *
- * <p>Request ids come from clients and may repeat: one id may name several entries (each kept with its client), and
- * a lookup answers the newest that the caller may see.
+ * <p>Request ids come from clients and may repeat: entries are kept by (client id, request id), so a lookup by one
+ * client never reads another's entries, and a management lookup (any client) walks the clients holding that id.
+ * One client may hold at most {@value #MAX_PER_ID} entries under one id (a repeated {@code X-Request-ID}); later ones
+ * are not tracked (their id answers the older ones, or 404 once those end).
  */
 public final class QueueRequests {
     /** Entries kept at most; a safety bound far above any queue's depth plus its slots. */
     public static final int MAX_TRACKED = 100_000;
+    /** Entries kept at most per (client, request id). */
+    public static final int MAX_PER_ID = 16;
 
     /** Where a tracked request is. */
     public enum State {
@@ -33,7 +40,8 @@ public final class QueueRequests {
         DISPATCHED
     }
 
-    private final Map<String, List<Entry>> byId = new ConcurrentHashMap<>();
+    /** Request id → client id → that client's entries under it, oldest first (at most {@value #MAX_PER_ID}). */
+    private final Map<String, Map<String, ArrayDeque<Entry>>> byId = new ConcurrentHashMap<>();
     private final AtomicInteger size = new AtomicInteger();
 
     /**
@@ -41,19 +49,39 @@ public final class QueueRequests {
      *
      * @param standing where its ticket stands while it waits ({@link dev.oqp.queue.scheduler.Scheduler#standing}),
      *                 null when it is not waiting
-     * @return the entry, or null when {@value #MAX_TRACKED} are tracked already
+     * @return the entry, or null when {@value #MAX_TRACKED} are tracked already, or {@value #MAX_PER_ID} under this
+     *         id for this client
      */
     public Entry track(String requestId, String clientId, Tier tier, Supplier<Standing> standing) {
+        return track(requestId, clientId, tier, standing, () -> null);
+    }
+
+    /**
+     * As {@link #track(String, String, Tier, Supplier)}, with its ticket ({@code null} until it is submitted), so that
+     * the waiters of the status read every standing at once
+     * ({@link dev.oqp.queue.scheduler.Scheduler#standings}).
+     */
+    public Entry track(String requestId, String clientId, Tier tier, Supplier<Standing> standing,
+                       Supplier<? extends Ticket<?>> ticket) {
         if (size.incrementAndGet() > MAX_TRACKED) {
             size.decrementAndGet();
             return null;
         }
-        Entry entry = new Entry(requestId, clientId, tier, standing);
-        byId.compute(requestId, (id, list) -> {
-            List<Entry> next = list == null ? new ArrayList<>(1) : new ArrayList<>(list);
-            next.add(entry);
-            return List.copyOf(next);
+        Entry entry = new Entry(requestId, clientId, tier, standing, ticket);
+        boolean[] added = {false};
+        byId.compute(requestId, (id, clients) -> {
+            Map<String, ArrayDeque<Entry>> next = clients == null ? new HashMap<>() : clients;
+            ArrayDeque<Entry> own = next.computeIfAbsent(clientId, c -> new ArrayDeque<>());
+            if (own.size() < MAX_PER_ID) {
+                own.addLast(entry);
+                added[0] = true;
+            }
+            return next;
         });
+        if (!added[0]) {
+            size.decrementAndGet();
+            return null;
+        }
         return entry;
     }
 
@@ -62,23 +90,34 @@ public final class QueueRequests {
      * null (the management scope); null when there is none (unknown id, ended, or another client's).
      */
     public Entry find(String requestId, String clientId) {
-        List<Entry> list = byId.get(requestId);
-        if (list == null) {
-            return null;
-        }
-        for (int i = list.size() - 1; i >= 0; i--) {
-            Entry e = list.get(i);
-            if (clientId == null || e.clientId.equals(clientId)) {
-                return e;
+        Entry[] found = {null};
+        // Read under the id's bin lock: the deques are changed only inside compute.
+        byId.computeIfPresent(requestId, (id, clients) -> {
+            if (clientId != null) {
+                ArrayDeque<Entry> own = clients.get(clientId);
+                found[0] = own == null ? null : own.peekLast();
+            } else {
+                for (ArrayDeque<Entry> own : clients.values()) {
+                    Entry e = own.peekLast();
+                    if (e != null && (found[0] == null || e.trackedAtNanos - found[0].trackedAtNanos > 0)) {
+                        found[0] = e;
+                    }
+                }
             }
-        }
-        return null;
+            return clients;
+        });
+        return found[0];
     }
 
     /** Every tracked entry now, in no particular order. */
     public List<Entry> all() {
         List<Entry> out = new ArrayList<>(size.get());
-        byId.values().forEach(out::addAll);
+        for (String id : byId.keySet()) {
+            byId.computeIfPresent(id, (k, clients) -> {
+                clients.values().forEach(out::addAll);
+                return clients;
+            });
+        }
         return out;
     }
 
@@ -88,10 +127,15 @@ public final class QueueRequests {
     }
 
     private void remove(Entry entry) {
-        byId.computeIfPresent(entry.requestId, (id, list) -> {
-            List<Entry> next = new ArrayList<>(list);
-            next.remove(entry);
-            return next.isEmpty() ? null : List.copyOf(next);
+        byId.computeIfPresent(entry.requestId, (id, clients) -> {
+            ArrayDeque<Entry> own = clients.get(entry.clientId);
+            if (own != null) {
+                own.remove(entry); // at most {@value #MAX_PER_ID}
+                if (own.isEmpty()) {
+                    clients.remove(entry.clientId);
+                }
+            }
+            return clients.isEmpty() ? null : clients;
         });
     }
 
@@ -101,13 +145,16 @@ public final class QueueRequests {
         private final String clientId;
         private final Tier tier;
         private final Supplier<Standing> standing;
+        private final Supplier<? extends Ticket<?>> ticket;
         private final long trackedAtNanos = System.nanoTime();
         private volatile State state = State.QUEUED;
         private volatile long waitedNanos = -1;
         private volatile int admissionPosition;
         private volatile boolean ended;
 
-        private Entry(String requestId, String clientId, Tier tier, Supplier<Standing> standing) {
+        private Entry(String requestId, String clientId, Tier tier, Supplier<Standing> standing,
+                      Supplier<? extends Ticket<?>> ticket) {
+            this.ticket = Objects.requireNonNull(ticket, "ticket");
             this.requestId = Objects.requireNonNull(requestId, "requestId");
             this.clientId = Objects.requireNonNull(clientId, "clientId");
             this.tier = Objects.requireNonNull(tier, "tier");
@@ -134,6 +181,11 @@ public final class QueueRequests {
         /** Where it stands while it waits; null once it is out of the queue (or about to be). */
         public Standing standing() {
             return state == State.QUEUED ? standing.get() : null;
+        }
+
+        /** Its ticket while it is queued; null before it is submitted, once it is out of the queue, or untracked. */
+        Ticket<?> ticket() {
+            return state == State.QUEUED ? ticket.get() : null;
         }
 
         /** Time from joining the queue to dispatch once dispatched; until then, the time tracked so far. */

@@ -4,14 +4,17 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.oqp.queue.scheduler.Scheduler;
 import dev.oqp.queue.scheduler.Standing;
+import dev.oqp.queue.scheduler.Ticket;
 
 /**
  * The answer of {@code GET /queue/requests/{id}} and the {@code waiters} of {@code /queue/status}: ids, tiers,
  * places and times of queued requests, never a prompt or a header value. Times are whole milliseconds (as
- * {@code X-Queue-Wait-Time}); the ETA is the scheduler's estimate ({@link dev.oqp.queue.scheduler.Scheduler#standing}).
+ * {@code X-Queue-Wait-Time}); the ETA is the scheduler's estimate ({@link Scheduler#standing}, {@link Scheduler#standings} for the waiters).
  */
 final class QueueRequestsJson {
     /** Waiters listed at most in {@code /queue/status}, the first by position. */
@@ -47,16 +50,29 @@ final class QueueRequestsJson {
      * {@code waiters}: the first {@value #MAX_WAITERS} waiting requests by position that the caller may see (its own;
      * every client's with {@code clientId} null), and {@code waiters_total}, how many it may see in all.
      */
-    static void waiters(JsonGenerator g, QueueRequests requests, String clientId) throws IOException {
+    static void waiters(JsonGenerator g, QueueRequests requests, Scheduler<?> scheduler, String clientId)
+            throws IOException {
         record Waiter(QueueRequests.Entry entry, Standing standing) {
         }
-        List<Waiter> waiting = new ArrayList<>();
+        List<QueueRequests.Entry> visible = new ArrayList<>();
+        List<Ticket<?>> tickets = new ArrayList<>();
         for (QueueRequests.Entry e : requests.all()) {
             if (clientId == null || e.clientId().equals(clientId)) {
-                Standing s = e.standing();
-                if (s != null) {
-                    waiting.add(new Waiter(e, s));
+                visible.add(e);
+                Ticket<?> t = e.ticket();
+                if (t != null) {
+                    tickets.add(t);
                 }
+            }
+        }
+        // Every standing under one lock of the scheduler, in one walk of its queue.
+        Map<Ticket<?>, Standing> standings = scheduler.standings(tickets);
+        List<Waiter> waiting = new ArrayList<>();
+        for (QueueRequests.Entry e : visible) {
+            Ticket<?> t = e.ticket();
+            Standing s = t != null ? standings.get(t) : e.standing();
+            if (s != null) {
+                waiting.add(new Waiter(e, s));
             }
         }
         waiting.sort(Comparator.comparingInt((Waiter w) -> w.standing().position())

@@ -63,8 +63,11 @@ final class StatusJson {
      * @param config            the configuration in force (tier limits, key descriptions, security)
      * @param configuredClients the client ids it names, in config order: listed even when idle
      * @param cache             the embedding cache in force, or null
+     * @param visible           the caller's client id when it lacks the management scope: the client blocks then
+     *                          show that client only, and {@code model_caps} only names the config or the hosts'
+     *                          inventories give (never one a client chose); null for a management caller (all)
      */
-    void status(JsonGenerator g, OqpConfig config, Set<String> configuredClients, CacheService cache)
+    void status(JsonGenerator g, OqpConfig config, Set<String> configuredClients, CacheService cache, String visible)
             throws IOException {
         Snapshot s = scheduler.snapshot();
         g.writeStringField("status", "ok");
@@ -84,7 +87,7 @@ final class StatusJson {
         g.writeNumberField("active", pool.inFlight());
         g.writeNumberField("max", pool.globalCap());
         g.writeEndObject();
-        writeReserves(g, config);
+        writeReserves(g, config, visible);
         writeTiers(g, "paused", s.paused());
         writeTiers(g, "draining", s.draining());
         g.writeObjectFieldStart("queued");
@@ -98,13 +101,13 @@ final class StatusJson {
         g.writeNumberField("max_concurrent", pool.globalCap());
         g.writeArrayFieldStart("hosts");
         for (Host host : fleet.hosts()) {
-            writeHost(g, host);
+            writeHost(g, host, visible == null);
         }
         g.writeEndArray();
         if (cache != null) {
             writeCache(g, cache);
         }
-        writeClients(g, s, config, configuredClients);
+        writeClients(g, s, config, configuredClients, visible);
         Coordination c = coordination;
         if (c != null) {
             writeReplicas(g, c);
@@ -150,9 +153,10 @@ final class StatusJson {
 
     /**
      * {@code reserves}: per tier its {@code reserved_slots}, {@code borrow} and the reserved slots other tiers hold now
-     * ({@code borrowed}); {@code clients}: each client with {@code min_slots}, to that number.
+     * ({@code borrowed}); {@code clients}: each client with {@code min_slots} (the caller's only without management),
+     * to that number.
      */
-    private void writeReserves(JsonGenerator g, OqpConfig config) throws IOException {
+    private void writeReserves(JsonGenerator g, OqpConfig config, String visible) throws IOException {
         g.writeObjectFieldStart("reserves");
         for (Reserve r : scheduler.reserves()) {
             g.writeObjectFieldStart(r.tier().yamlName());
@@ -163,7 +167,7 @@ final class StatusJson {
         }
         g.writeObjectFieldStart("clients");
         for (KeyConfig key : config.auth().keys()) {
-            if (key.minSlots() > 0) {
+            if (key.minSlots() > 0 && (visible == null || visible.equals(key.clientId()))) {
                 g.writeNumberField(key.clientId(), key.minSlots());
             }
         }
@@ -180,7 +184,7 @@ final class StatusJson {
     }
 
     /** A host: the Python tool's fields first ({@code models} = installed names, sorted), then oqp's. */
-    private void writeHost(JsonGenerator g, Host host) throws IOException {
+    private void writeHost(JsonGenerator g, Host host, boolean management) throws IOException {
         Host.Inventory inventory = host.inventory();
         Set<String> installed = new TreeSet<>(inventory.installed());
         QueueMetrics.HostSeries series = metrics.host(host.name());
@@ -212,7 +216,7 @@ final class StatusJson {
             g.writeEndObject();
         }
         g.writeEndArray();
-        HostModelsJson.write(g, host, pool, preloader);
+        HostModelsJson.write(g, host, pool, preloader, management);
         writeTime(g, "last_model_sync", inventory.syncedAt());
         writeTime(g, "last_health_check", checked);
         g.writeEndObject();
@@ -246,10 +250,11 @@ final class StatusJson {
      * {@code clients}, a map by client id as the Python tool's: every configured client in config order, then
      * every other client with something queued, in flight, counted or tokens, sorted. Each entry carries the
      * Python tool's {@code description}, {@code processed}, {@code rejected} and oqp's {@code client_id},
-     * {@code queued}, {@code in_flight}, {@code prompt_tokens}, {@code completion_tokens}.
+     * {@code queued}, {@code in_flight}, {@code prompt_tokens}, {@code completion_tokens}. A caller without the
+     * management scope ({@code visible} its client id) sees its own entry only.
      */
-    private void writeClients(JsonGenerator g, Snapshot s, OqpConfig config, Set<String> configuredClients)
-            throws IOException {
+    private void writeClients(JsonGenerator g, Snapshot s, OqpConfig config, Set<String> configuredClients,
+                              String visible) throws IOException {
         Map<String, String> descriptions = new HashMap<>();
         for (KeyConfig key : config.auth().keys()) {
             if (key.description() != null) {
@@ -262,6 +267,9 @@ final class StatusJson {
         others.addAll(metrics.clientsWithOutcomes());
         Set<String> ids = new LinkedHashSet<>(configuredClients);
         ids.addAll(others);
+        if (visible != null) {
+            ids = Set.of(visible);
+        }
         g.writeObjectFieldStart("clients");
         for (String id : ids) {
             long[] outcomes = metrics.queueOutcomes(id);

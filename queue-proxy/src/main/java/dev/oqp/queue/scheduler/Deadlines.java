@@ -20,11 +20,14 @@ final class Deadlines {
 
     /**
      * The refusal of a ticket whose deadline cannot be (or was not) met: the overflow status, and the predicted wait
-     * as {@code Retry-After}, rounded up to whole seconds and clamped to 1 s – {@value Scheduler#MAX_RETRY_AFTER_SECONDS} s.
+     * as {@code Retry-After}, rounded up to whole seconds and clamped to 1 s – the tier's {@code max_wait} (a client
+     * told to come back later than its tier would ever let it wait learns nothing more), and never past
+     * {@value Scheduler#MAX_RETRY_AFTER_SECONDS} s.
      */
-    static Rejection rejection(Tier tier, int statusCode, long etaNanos) {
+    static Rejection rejection(Tier tier, int statusCode, long etaNanos, long tierMaxWaitNanos) {
         long seconds = (long) Math.ceil(etaNanos / 1e9);
-        long retryAfter = Math.max(1, Math.min(Scheduler.MAX_RETRY_AFTER_SECONDS, seconds));
+        long cap = Math.min(Scheduler.MAX_RETRY_AFTER_SECONDS, (long) Math.ceil(tierMaxWaitNanos / 1e9));
+        long retryAfter = Math.max(1, Math.min(cap, seconds));
         return new Rejection(Rejection.Reason.DEADLINE, tier, statusCode, retryAfter, false);
     }
 }

@@ -1,6 +1,7 @@
 package dev.oqp.queue.scheduler;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.EnumSet;
@@ -104,9 +105,12 @@ import org.slf4j.LoggerFactory;
  * A ticket may carry a wait limit of its own ({@link Ticket#maxWait}, the client's {@code X-Queue-Max-Wait}). Its
  * deadline is then the sooner of that and its requested tier's {@code max_wait}. Queued at admission, it is refused at
  * once ({@link Rejection.Reason#DEADLINE}, {@code overflow_status_code}) when the wait estimated for its position
- * ({@link #estimateNanos}) is longer than that limit; {@code Retry-After} is that estimate (1–3600 s). Still waiting at
- * its deadline, it ends with {@link Ticket.Listener#missedDeadline} (not {@code expired}), with the estimate for the
- * position it then holds. Without a limit of its own nothing changes.
+ * ({@link #estimateNanos}) is longer than that limit; {@code Retry-After} is that estimate, at least 1 s and at most
+ * its requested tier's {@code max_wait} (and 3600 s). Still waiting at its deadline, it ends with
+ * {@link Ticket.Listener#missedDeadline} (not {@code expired}), with the estimate for the constant-time position of
+ * "Position" (1 + the tickets waiting in its requested tier and above, itself included), so that many tickets
+ * missing their deadlines together cost no walk of the queue each. The estimate is one fleet-wide average service
+ * time (10 s before any release), not one per model. Without a limit of its own nothing changes.
  *
  * <h2>Retry-After</h2>
  * Service time is measured from dispatch to lease release and averaged with an exponentially weighted moving
@@ -270,7 +274,8 @@ public final class Scheduler<L extends Lease> implements QueueControls {
                             left(ticket);
                             ticket.state = Ticket.State.DONE;
                             ticket.position = 0;
-                            Rejection late = Deadlines.rejection(ticket.requested(), config.overflowStatusCode(), eta);
+                            Rejection late = Deadlines.rejection(ticket.requested(), config.overflowStatusCode(), eta,
+                                    config.tier(ticket.requested()).maxWait().toNanos());
                             post(() -> ticket.listener().rejected(late));
                             admission = Admission.REJECTED;
                         } else {
@@ -487,6 +492,88 @@ public final class Scheduler<L extends Lease> implements QueueControls {
     }
 
     /**
+     * Where each of {@code tickets} stands now, as {@link #standing} answers for each, under one lock: one walk of the
+     * queue counts every client's waiting tickets by effective tier (and each asked ticket's older ones of its
+     * client), then each asked ticket's place takes one walk of the clients, not of the queue. Tickets not waiting
+     * here (null, not submitted, dispatched, answered) are left out of the answer.
+     */
+    public Map<Ticket<?>, Standing> standings(Collection<? extends Ticket<?>> tickets) {
+        lock.lock();
+        try {
+            long now = ticks.nanos();
+            long agingNanos = config.aging().toNanos();
+            Map<Ticket<?>, Standing> out = new HashMap<>();
+            Set<Ticket<?>> wanted = new HashSet<>();
+            for (Ticket<?> t : tickets) {
+                if (t != null && t.state == Ticket.State.QUEUED) {
+                    wanted.add(t);
+                }
+            }
+            int waiting = 0;
+            for (int d : depth) {
+                waiting += d;
+            }
+            if (wanted.isEmpty() || waiting > EXACT_POSITION_LIMIT) {
+                for (Ticket<?> t : wanted) {
+                    ClientState c = clients.get(t.clientId());
+                    if (c != null && c.tickets.contains(t)) {
+                        out.put(t, standingAt(t, estimatedPosition(t), now, agingNanos));
+                    }
+                }
+                return out;
+            }
+            int tiers = Tier.values().length;
+            // counts[f][tier] per client and in all: f = 0 every waiting ticket, f = 1 those of unpaused tiers.
+            Map<ClientState, int[][]> counts = new HashMap<>();
+            int[][] total = new int[2][tiers];
+            Map<Ticket<?>, Integer> ownOlder = new HashMap<>();
+            for (ClientState c : clients.values()) {
+                int[][] n = new int[2][tiers];
+                for (Ticket<L> o : c.tickets) { // in submission order
+                    int e = effectiveTier(o, now, agingNanos).ordinal();
+                    boolean unpaused = !paused.contains(o.requested());
+                    if (wanted.contains(o)) {
+                        ownOlder.put(o, n[unpaused ? 1 : 0][e]);
+                    }
+                    n[0][e]++;
+                    total[0][e]++;
+                    if (unpaused) {
+                        n[1][e]++;
+                        total[1][e]++;
+                    }
+                }
+                counts.put(c, n);
+            }
+            Comparator<ClientState> rotation = rotation();
+            for (Map.Entry<Ticket<?>, Integer> w : ownOlder.entrySet()) {
+                Ticket<?> t = w.getKey();
+                int older = w.getValue();
+                int f = paused.contains(t.requested()) ? 0 : 1;
+                int tier = effectiveTier(t, now, agingNanos).ordinal();
+                ClientState own = clients.get(t.clientId());
+                int ahead = 0;
+                for (int e = 0; e < tier; e++) {
+                    ahead += total[f][e];
+                }
+                for (Map.Entry<ClientState, int[][]> c : counts.entrySet()) {
+                    int sameTier = c.getValue()[f][tier];
+                    if (c.getKey() != own && sameTier > 0) {
+                        ahead += Math.min(sameTier, older + (rotation.compare(c.getKey(), own) < 0 ? 1 : 0));
+                    }
+                }
+                out.put(t, standingAt(t, 1 + ahead + older, now, agingNanos));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Standing standingAt(Ticket<?> t, int position, long now, long agingNanos) {
+        return new Standing(position, effectiveTier(t, now, agingNanos), now - t.submittedAt, estimateNanos(position));
+    }
+
+    /**
      * The wait ahead of the ticket at {@code position}: {@code position × average service time / slots}, where the
      * average is the measured one (see "Retry-After"; 10 s before any release) and the slots are the capacity's
      * ({@link Capacity#slots()}; the leases in flight, at least one, when it does not say). An estimate: service
@@ -693,9 +780,10 @@ public final class Scheduler<L extends Lease> implements QueueControls {
             Ticket<L> t = byDeadline.first();
             long waited = now - t.submittedAt;
             if (t.maxWaitNanos() >= 0) {
-                // Its own deadline: answered like a refusal, with the wait still predicted for it.
+                // Its own deadline: answered like a refusal, with the wait predicted from the depth (constant time:
+                // many tickets may miss their deadlines together).
                 Rejection late = Deadlines.rejection(t.requested(), config.overflowStatusCode(),
-                        estimateNanos(position(t, now)));
+                        estimateNanos(estimatedPosition(t)), config.tier(t.requested()).maxWait().toNanos());
                 post(() -> t.listener().missedDeadline(late, waited));
             } else {
                 post(() -> t.listener().expired(waited));
@@ -712,13 +800,7 @@ public final class Scheduler<L extends Lease> implements QueueControls {
             waiting += d;
         }
         if (waiting > EXACT_POSITION_LIMIT) {
-            int ahead = 0;
-            for (Tier tier : Tier.values()) {
-                if (tier.ordinal() <= t.requested().ordinal()) {
-                    ahead += depth[tier.ordinal()];
-                }
-            }
-            return ahead; // t itself is counted in its tier's depth: 1 + the others
+            return estimatedPosition(t);
         }
         long agingNanos = config.aging().toNanos();
         Tier tier = effectiveTier(t, now, agingNanos);
@@ -754,13 +836,22 @@ public final class Scheduler<L extends Lease> implements QueueControls {
         return 1 + ahead + ownOlder;
     }
 
+    /** The constant-time place of a waiting ticket: 1 + the others waiting in its requested tier and above. */
+    private int estimatedPosition(Ticket<?> t) {
+        int ahead = 0;
+        for (int i = 0; i <= t.requested().ordinal(); i++) {
+            ahead += depth[i];
+        }
+        return ahead; // t itself is counted in its tier's depth
+    }
+
     /** Turns between clients: the one served least recently first, then the one whose oldest waiting ticket is older. */
     private Comparator<ClientState> rotation() {
         return Comparator.<ClientState>comparingLong(c -> c.lastServed)
                 .thenComparingLong(c -> c.tickets.iterator().next().seq);
     }
 
-    private Tier effectiveTier(Ticket<L> t, long now, long agingNanos) {
+    private Tier effectiveTier(Ticket<?> t, long now, long agingNanos) {
         if (agingNanos <= 0) {
             return t.requested();
         }

@@ -289,7 +289,8 @@ final class InferenceIntake {
         }
         call.body = parsed.withKeepAlive(call.path(), body, settings.config().keepAlive());
         QueuedCall queued = new QueuedCall(call, scheduler, executor, sender, metrics, fleet, stopping, webhooks);
-        call.tracked = requests.track(call.requestId, call.client.clientId(), call.tier, queued::standing);
+        call.tracked = requests.track(call.requestId, call.client.clientId(), call.tier, queued::standing,
+                () -> call.ticket);
         queued.submit();
     }
 

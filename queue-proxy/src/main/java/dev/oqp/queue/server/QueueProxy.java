@@ -147,7 +147,7 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         FleetMonitor monitor = new FleetMonitor(fleet, UpstreamClients.create(clientSettings, server,
                 "FleetMonitor-client", false), server.getScheduler(), config.ollama().healthCheckInterval(),
                 config.ollama().modelSyncInterval());
-        this.preloader = new Preloader(fleet, monitor, () -> (settings == null ? config : settings.config()).keepAlive(),
+        this.preloader = new Preloader(fleet, monitor, pool, () -> (settings == null ? config : settings.config()).keepAlive(),
                 () -> (settings == null ? config : settings.config()).ollama().requestTimeout());
         CacheService cache = config.embeddingCache().enabled()
                 ? new CacheService(config.embeddingCache(), EmbeddingCache.create(config.embeddingCache()), metrics) : null;

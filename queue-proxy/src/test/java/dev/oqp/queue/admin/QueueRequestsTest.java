@@ -2,6 +2,9 @@ package dev.oqp.queue.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import dev.oqp.common.config.Tier;
 import dev.oqp.queue.scheduler.Standing;
 import org.junit.jupiter.api.Test;
@@ -53,6 +56,25 @@ class QueueRequestsTest {
         assertThat(e.state()).isEqualTo(QueueRequests.State.DISPATCHED);
         assertThat(e.standing()).isNull();
         assertThat(e.waitedNanos()).isEqualTo(5_000_000);
+    }
+
+    @Test
+    void oneClientKeepsAtMostSixteenEntriesUnderOneIdAndAnotherClientsAreUntouched() {
+        QueueRequests.Entry victim = requests.track("same", "victim", Tier.HIGH, () -> null);
+        List<QueueRequests.Entry> flood = new ArrayList<>();
+        for (int i = 0; i < QueueRequests.MAX_PER_ID; i++) {
+            flood.add(requests.track("same", "attacker", Tier.LOW, () -> null));
+        }
+
+        assertThat(flood).doesNotContainNull();
+        assertThat(requests.track("same", "attacker", Tier.LOW, () -> null)).as("the 17th").isNull();
+        assertThat(requests.track("same", "victim", Tier.LOW, () -> null)).as("its own bound").isNotNull().isNotSameAs(victim);
+        assertThat(requests.find("same", "attacker")).isSameAs(flood.get(flood.size() - 1));
+        assertThat(requests.size()).isEqualTo(QueueRequests.MAX_PER_ID + 2);
+
+        flood.forEach(QueueRequests.Entry::end);
+        assertThat(requests.find("same", "attacker")).as("like an unknown id").isNull();
+        assertThat(requests.track("same", "attacker", Tier.LOW, () -> null)).as("room again").isNotNull();
     }
 
     @Test

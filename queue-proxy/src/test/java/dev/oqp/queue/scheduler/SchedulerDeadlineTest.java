@@ -75,8 +75,8 @@ class SchedulerDeadlineTest {
         assertThat(patient.waited).isEqualTo(Duration.ofSeconds(30).toNanos());
         assertThat(patient.rejection.reason()).isEqualTo(Rejection.Reason.DEADLINE);
         assertThat(patient.rejection.statusCode()).isEqualTo(429);
-        // Still first in line: 10 s predicted.
-        assertThat(patient.rejection.retryAfterSeconds()).isEqualTo(10);
+        // Predicted from the depth, in constant time: it and the other NORMAL ticket, 2 × 10 s.
+        assertThat(patient.rejection.retryAfterSeconds()).isEqualTo(20);
         assertThat(plain.outcome()).as("no limit of its own: the tier's max_wait").isEqualTo("none");
         ticks.advance(Duration.ofSeconds(270));
         s.expireDue();
@@ -147,6 +147,21 @@ class SchedulerDeadlineTest {
         assertThat(s.standing(mine[0].ticket)).as("dispatched").isNull();
         assertThat(s.standing(mine[1].ticket).position()).isEqualTo(1);
         assertThat(s.standing(mine[2].ticket).position()).isEqualTo(2);
+    }
+
+    @Test
+    void theRefusalsRetryAfterIsCappedAtTheTiersMaxWait() {
+        TierConfig shortWait = new TierConfig(100, Duration.ofSeconds(5));
+        Scheduler s = new Scheduler(new QueueConfig(TIER, shortWait, TIER, 429, Duration.ZERO, 512L << 20), ticks,
+                new FakeCapacity(1));
+        occupy(s, "busy");
+        Recorder.Entry late = withLimit("late", Duration.ofSeconds(1));
+
+        // 10 s predicted, but NORMAL never lets it wait more than 5 s.
+        assertThat(s.submit(late.ticket)).isEqualTo(Admission.REJECTED);
+
+        assertThat(late.rejection.reason()).isEqualTo(Rejection.Reason.DEADLINE);
+        assertThat(late.rejection.retryAfterSeconds()).isEqualTo(5);
     }
 
     @Test

@@ -116,7 +116,11 @@ class PythonShapesEndToEndTest {
         QueueProxy proxy = started(ollama);
         trafficWithOneRejection(proxy, ollama);
 
-        JsonNode status = read(proxy, "/queue/status", KEY_HOME);
+        // The Python tool's clients map, in full for a management key (a read key sees only its own client).
+        JsonNode status = read(proxy, "/queue/status", KEY_WEBUI);
+        List<String> own = new ArrayList<>();
+        read(proxy, "/queue/status", KEY_HOME).get("clients").fieldNames().forEachRemaining(own::add);
+        assertThat(own).containsExactly("homepage");
 
         assertThat(status.get("status").asText()).isEqualTo("ok");
         assertThat(status.get("uptime_seconds").isIntegralNumber()).isTrue();

@@ -41,7 +41,7 @@ final class ReserveCheck {
         long slots = capped ? proxy.maxConcurrent() : hostSlots;
         if (sum > slots) {
             ctx.problem("", "reserved slots: " + String.join(" + ", parts) + " = " + sum + " (expected: at most the "
-                    + slots + " slots of the fleet, " + (capped ? "proxy.max_concurrent"
+                    + slots + (slots == 1 ? " slot" : " slots") + " of the fleet, " + (capped ? "proxy.max_concurrent"
                     : "the sum of ollama.hosts[].max_concurrent") + ")");
         }
     }

@@ -67,7 +67,7 @@ class ReservedSlotsConfigTest {
         String yaml = HOSTS + "proxy: {max_concurrent: 2}\nqueue:\n  high: {reserved_slots: 2}\n";
         assertThat(proxy(yaml).queue().high().reservedSlots()).isEqualTo(2);
         assertThat(proxyProblems(yaml.replace("max_concurrent: 2}\nqueue", "max_concurrent: 1}\nqueue")))
-                .containsExactly("reserved slots: queue.high.reserved_slots 2 = 2 (expected: at most the 1 slots of the"
+                .containsExactly("reserved slots: queue.high.reserved_slots 2 = 2 (expected: at most the 1 slot of the"
                         + " fleet, proxy.max_concurrent)");
         // A global cap above the hosts' slots: the hosts' slots are what runs at once.
         assertThat(proxyProblems(HOSTS + "proxy: {max_concurrent: 10}\nqueue:\n  low: {reserved_slots: 6}\n"))

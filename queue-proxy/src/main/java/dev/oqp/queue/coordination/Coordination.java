@@ -60,7 +60,8 @@ public final class Coordination extends AbstractLifeCycle {
     private final CoordinationConfig config;
     private final Duration healthInterval;
     private final Duration modelSyncInterval;
-    private final String digest;
+    /** Recomputed by {@link #reconfigure}: a reload changes what the replicas must agree on. */
+    private volatile String digest;
     private final long startedAt = System.currentTimeMillis();
     private final Backend backend;
     private final ScheduledExecutorService timer;
@@ -217,6 +218,18 @@ public final class Coordination extends AbstractLifeCycle {
 
     public String replicaId() {
         return config.replicaId();
+    }
+
+    /**
+     * A reload took effect: the digest the heartbeat shares (and queue controls carry) is that of {@code whole} from
+     * now on, so replicas reloaded alike agree again and one reloaded alone is flagged.
+     */
+    public void reconfigure(OqpConfig whole) {
+        String next = digest(whole);
+        if (!next.equals(digest)) {
+            LOG.atInfo().addKeyValue("digest", next).log("coordination: configuration digest now " + next);
+            digest = next;
+        }
     }
 
     /** This replica's config digest: caps, hosts, queue and coordination settings, never a secret. */

@@ -251,6 +251,9 @@ public final class QueueProxy implements Launcher.App, Reloader.Applier {
         scheduler.minSlots(Settings.minSlots(next));
         bodies.limit(memory.bodies(next));
         webhooks.reconfigure(next.webhooks());
+        if (coordination != null) {
+            coordination.reconfigure(next);
+        }
         server.setStopTimeout(next.proxy().drainTimeout().toMillis());
         if (!next.logging().equals(old.config().logging())) {
             Logging.configure(next.logging().level(), next.logging().format() == LoggingConfig.Format.JSON);

@@ -7,8 +7,11 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
+import dev.oqp.common.config.ConfigLoader;
+import dev.oqp.common.config.Target;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
@@ -92,6 +95,30 @@ class PauseEndToEndTest extends ReplicasTestBase {
                         && status(other).contains("\"draining\":[]"));
     }
 
+    @Test
+    void aReloadChangesTheDigestSoAReplicaReloadedAloneNeitherSteersNorFollows() throws Exception {
+        FakeOllama gpu = host(Replicas.host().tokens(List.of("a")));
+        String yamlA = Replicas.yaml(redis.url(), "A", "", "gpu-1", gpu.baseUri(), 1);
+        String yamlB = Replicas.yaml(redis.url(), "B", "", "gpu-1", gpu.baseUri(), 1);
+        QueueProxy a = replicas.start(yamlA);
+        QueueProxy b = replicas.start(yamlB);
+        // B alone is reloaded to let client c manage the queue: A must not follow c's control through B.
+        String managing = ", max_priority: high }";
+        String cManages = "client_id: c, key: " + Replicas.KEY_C + ", max_priority: high, scope: management }";
+        String cLine = "client_id: c, key: " + Replicas.KEY_C + managing;
+        assertThat(b.reload(ConfigLoader.parse(yamlB.replace(cLine, cManages), Target.QUEUE_PROXY, Map.of()))
+                .applied()).isTrue();
+        assertThat(control(b, "pause", Replicas.KEY_C).statusCode()).isEqualTo(200);
+        Awaitility.await().during(Duration.ofMillis(1200)).atMost(Duration.ofSeconds(3))
+                .until(() -> pausedTiers(a).equals("[]"));
+        assertThat(control(b, "resume", Replicas.KEY_C).statusCode()).isEqualTo(200);
+        // Reloaded alike, they agree again: a control through either acts on both.
+        assertThat(a.reload(ConfigLoader.parse(yamlA.replace(cLine, cManages), Target.QUEUE_PROXY, Map.of()))
+                .applied()).isTrue();
+        assertThat(control(b, "pause", Replicas.KEY_C).statusCode()).isEqualTo(200);
+        Awaitility.await().atMost(Duration.ofSeconds(3)).until(() -> pausedTiers(a).equals("[\"high\"]"));
+    }
+
     private String status(QueueProxy p) throws Exception {
         return replicas.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/queue/status"))
                 .header("Authorization", "Bearer " + Replicas.KEY_ADMIN).build(), HttpResponse.BodyHandlers.ofString())
@@ -103,8 +130,12 @@ class PauseEndToEndTest extends ReplicasTestBase {
     }
 
     private HttpResponse<String> control(QueueProxy p, String action) throws Exception {
+        return control(p, action, Replicas.KEY_ADMIN);
+    }
+
+    private HttpResponse<String> control(QueueProxy p, String action, String key) throws Exception {
         return replicas.http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.port() + "/queue/" + action
-                + "?tier=high")).header("Authorization", "Bearer " + Replicas.KEY_ADMIN)
+                + "?tier=high")).header("Authorization", "Bearer " + key)
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 

@@ -12,42 +12,21 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.sync.RedisCommands;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** Redis stopped and restarted under load: the configured degraded mode holds, is shown, and ends by itself. */
-class DegradedModeEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-    private final ListAppender<ILoggingEvent> log = new ListAppender<>();
+class DegradedModeEndToEndTest extends ReplicasTestBase {
 
     @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
+    void needsAControllableRedis() {
         org.junit.jupiter.api.Assumptions.assumeTrue(redis.controllable(), "needs a Redis this test can stop");
-        log.start();
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).addAppender(log);
-    }
-
-    @AfterEach
-    void stop() {
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).detachAppender(log);
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
     }
 
     @Test

@@ -10,40 +10,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.oqp.common.testing.FakeOllama;
 import dev.oqp.common.testing.RecordedRequest;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** A replica restarted under the same id does not inherit its predecessor's waiters; two live ones are flagged. */
-class ReplicaIdentityEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-    private final ListAppender<ILoggingEvent> log = new ListAppender<>();
-
-    @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
-        log.start();
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).addAppender(log);
-    }
-
-    @AfterEach
-    void stop() {
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).detachAppender(log);
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
-    }
+class ReplicaIdentityEndToEndTest extends ReplicasTestBase {
 
     @Test
     void aRestartedReplicaDoesNotReviveItsDeadPredecessorsBetterRankedWaiter() throws Exception {

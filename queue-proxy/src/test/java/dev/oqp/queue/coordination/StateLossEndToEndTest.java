@@ -10,43 +10,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import dev.oqp.common.testing.FakeOllama;
-import dev.oqp.queue.cache.RedisFixture;
 import dev.oqp.queue.server.QueueProxy;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /**
  * The backend loses its data between two commands while every slot of a host is held (an empty restart, a flush
  * as after a failover to an empty replica): the replicas notice, put their running leases back and the host never
  * runs more than its cap.
  */
-class StateLossEndToEndTest {
-    private RedisFixture redis;
-    private final Replicas replicas = new Replicas();
-    private final List<FakeOllama> hosts = new ArrayList<>();
-    private final ListAppender<ILoggingEvent> log = new ListAppender<>();
+class StateLossEndToEndTest extends ReplicasTestBase {
 
     @BeforeEach
-    void start() {
-        redis = RedisFixture.start();
+    void needsAControllableRedis() {
         org.junit.jupiter.api.Assumptions.assumeTrue(redis.controllable(), "needs a Redis this test can stop");
-        log.start();
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).addAppender(log);
-    }
-
-    @AfterEach
-    void stop() {
-        ((Logger) LoggerFactory.getLogger(Coordination.class)).detachAppender(log);
-        replicas.close();
-        hosts.forEach(FakeOllama::stop);
-        redis.close();
     }
 
     @Test

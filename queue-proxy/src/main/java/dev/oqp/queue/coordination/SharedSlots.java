@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -15,7 +14,7 @@ import java.util.function.Supplier;
 
 import dev.oqp.common.config.CoordinationConfig;
 import dev.oqp.common.config.QueueConfig;
-import dev.oqp.queue.routing.Host;
+import dev.oqp.queue.coordination.HeldLeases.Held;
 import dev.oqp.queue.routing.SlotPool;
 import dev.oqp.queue.scheduler.Capacity;
 import dev.oqp.queue.scheduler.Scheduler;
@@ -70,31 +69,12 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         }
     }
 
-    /**
-     * A lease of this replica: its id and the host and client sets it is in; {@code model} names its (host, model)
-     * set ("" when the host has no cap for the model: no such set); {@code requested} is the request's model (null
-     * for none) and {@code loading} whether it is a cold grant whose loading mark this replica renews.
-     */
-    private record Held(String id, String host, String client, String model, String requested, boolean loading) {
-        /** The script arguments that name this lease's sets: id, host, client, model. */
-        void addTo(List<String> args) {
-            args.add(id);
-            args.add(host);
-            args.add(client);
-            args.add(model);
-        }
-
-        Held notLoading() {
-            return new Held(id, host, client, model, requested, false);
-        }
-    }
-
     private final SlotPool pool;
     private final Coordination coordination;
     private final Backend backend;
     private final Supplier<QueueConfig> queue;
     private final Map<Ticket<SlotPool.HostLease>, Pending> pending = new ConcurrentHashMap<>();
-    private final Map<String, Held> held = new ConcurrentHashMap<>();
+    private final HeldLeases leases;
     private final AtomicLong ids = new AtomicLong();
     private final AtomicBoolean wakePending = new AtomicBoolean();
     /** Acquire scripts sent and not answered yet. */
@@ -108,15 +88,16 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         this.coordination = coordination;
         this.backend = coordination.backend();
         this.queue = queue;
+        this.leases = new HeldLeases(pool, coordination);
     }
 
     /** Wires the scheduler this is the capacity of; its passes run on {@code executor}. Call before starting. */
     public void attach(Scheduler<SlotPool.HostLease> scheduler, Executor executor) {
         this.scheduler = scheduler;
         this.executor = executor;
-        coordination.attach(this::wake, this::adoptAll, this::stateChanged);
+        coordination.attach(this::wake, leases::adoptAll, this::stateChanged);
         coordination.onLeave(this::leaving);
-        coordination.every(coordination.config().lease().dividedBy(3), this::renewAll);
+        coordination.every(coordination.config().lease().dividedBy(3), leases::renewAll);
         coordination.every(Coordination.POLL, this::sweep);
     }
 
@@ -129,7 +110,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
 
     /** Leases of this replica held now (tests). */
     int held() {
-        return held.size();
+        return leases.size();
     }
 
     @Override
@@ -143,11 +124,10 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 return null;
             }
             String id = leaseId();
-            SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> released(id));
+            SlotPool.HostLease lease = pool.tryAcquire(ticket, () -> leases.released(id));
             if (lease != null) {
                 String model = lease.host().rules().maxConcurrent(ticket.model()) > 0 ? ticket.model() : "";
-                held.put(id, new Held(id, lease.host().name(), ticket.clientId(), model, ticket.model(), false));
-                lease.onMove(to -> moved(id, to));
+                leases.track(new Held(id, lease.host().name(), ticket.clientId(), model, ticket.model(), false), lease);
             }
             return lease;
         }
@@ -159,13 +139,12 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 p.step = Step.IDLE;
                 p.gone = true;
                 Held grant = p.grant;
-                SlotPool.HostLease lease = pool.take(ticket, grant.host(), p.reason, () -> released(grant.id()));
+                SlotPool.HostLease lease = pool.take(ticket, grant.host(), p.reason, () -> leases.released(grant.id()));
                 if (lease == null) {
-                    releaseShared(grant);
+                    leases.releaseShared(grant);
                     return null;
                 }
-                held.put(grant.id(), grant);
-                lease.onMove(to -> moved(grant.id(), to));
+                leases.track(grant, lease);
                 return lease;
             }
             if (p.step == Step.IDLE) {
@@ -217,7 +196,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             hostArgs.add(Integer.toString(c.host().config().maxConcurrent()));
             names.append(names.length() == 0 ? "" : ",").append(name);
             int modelCap = c.host().rules().maxConcurrent(ticket.model());
-            modelKeys.add(hostModelKey(name, ticket.model()));
+            modelKeys.add(HeldLeases.hostModelKey(backend, name, ticket.model()));
             modelCaps.add(Integer.toString(modelCap));
             capped.put(name, modelCap > 0 ? ticket.model() : "");
         }
@@ -267,7 +246,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 String host = String.valueOf(reply.get(1));
                 Held grant = new Held(leaseId, host, client, p.capped.getOrDefault(host, ""), model, cold);
                 if (p.gone) {
-                    releaseShared(grant);
+                    leases.releaseShared(grant);
                 } else {
                     p.step = Step.GRANTED;
                     p.grant = grant;
@@ -314,7 +293,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         synchronized (p) {
             p.gone = true;
             if (p.step == Step.GRANTED) {
-                releaseShared(p.grant);
+                leases.releaseShared(p.grant);
                 p.step = Step.IDLE;
             }
             if (p.step == Step.IDLE && !coordination.degraded()) {
@@ -331,7 +310,7 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
             Pending p = e.getValue();
             synchronized (p) {
                 if (p.step == Step.GRANTED && now - p.grantedAt > TimeUnit.MILLISECONDS.toNanos(GRANT_HOLD_MILLIS)) {
-                    releaseShared(p.grant);
+                    leases.releaseShared(p.grant);
                     p.step = Step.IDLE;
                     any = true;
                 }
@@ -340,65 +319,6 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
         if (any) {
             wake();
         }
-    }
-
-    private void released(String id) {
-        Held h = held.remove(id);
-        if (h != null) {
-            releaseShared(h);
-        }
-    }
-
-    /**
-     * A failover moved a running lease to {@code to}: its shared slots move with it (same expiry, no cap check: a
-     * failover over-commits one slot as alone), so the other replicas count the request where it runs: its host
-     * slot, and its (host, model) slot when either host caps the model. While degraded only the record moves; the
-     * re-entry adopts it on the new host.
-     */
-    private void moved(String id, Host to) {
-        Held[] from = new Held[1];
-        held.computeIfPresent(id, (k, old) -> {
-            from[0] = old;
-            String model = old.requested() != null && to.rules().maxConcurrent(old.requested()) > 0
-                    ? old.requested() : "";
-            // The loading mark names the first host: this request no longer loads the model there.
-            return new Held(old.id(), to.name(), old.client(), model, old.requested(), false);
-        });
-        Held before = from[0];
-        if (before == null || before.host().equals(to.name()) || coordination.degraded()) {
-            return;
-        }
-        String model = before.requested() == null ? "" : before.requested();
-        boolean cappedThere = model.length() > 0 && to.rules().maxConcurrent(model) > 0;
-        // Sent before the request goes on, so on the one connection it runs before the lease's release.
-        backend.run(Backend.MOVE, new String[] {backend.prefix + "global", backend.prefix + "host:" + before.host(),
-            backend.prefix + "host:" + to.name(), hostModelKey(before.host(), model), hostModelKey(to.name(), model)},
-                id, backend.freedChannel(), coordination.replicaId(), before.model().isEmpty() ? "0" : "1",
-                cappedThere ? "1" : "0").whenComplete((r, failure) -> {
-                    if (failure != null) {
-                        coordination.failed(failure);
-                    }
-                });
-    }
-
-    /** The (host, model) set of the per-model cap: host names have no colon, so the key reads back unambiguously. */
-    private String hostModelKey(String host, String model) {
-        return backend.prefix + "host-model:" + host + ":" + model;
-    }
-
-    private void releaseShared(Held h) {
-        String[] keys = h.model().isEmpty()
-                ? new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
-                    backend.prefix + "client:" + h.client()}
-                : new String[] {backend.prefix + "global", backend.prefix + "host:" + h.host(),
-                    backend.prefix + "client:" + h.client(), hostModelKey(h.host(), h.model())};
-        backend.run(Backend.RELEASE, keys, h.id(), backend.freedChannel(), coordination.replicaId())
-                .whenComplete((r, failure) -> {
-                    if (failure != null) {
-                        // Not in Valkey, or it expires there one lease after its last renewal.
-                        coordination.failed(failure);
-                    }
-                });
     }
 
     private void forgetWaiter(String waiterId) {
@@ -410,82 +330,9 @@ public final class SharedSlots implements Capacity<SlotPool.HostLease> {
                 });
     }
 
-    /** One script call renews every lease this replica holds (about every lease / 3). */
-    private void renewAll() {
-        if (!coordination.degraded() || coordination.reentering()) {
-            List<Held> all = new ArrayList<>(held.values());
-            renew("renew", all).whenComplete((missing, failure) -> {
-                if (failure != null) {
-                    coordination.failed(failure);
-                    return;
-                }
-                // A lease released after the renewal listed it, its release run first, is missing for that
-                // reason alone: only a lease still held here and missing means the backend lost it.
-                long lost = missing instanceof List<?> ids ? ids.stream().filter(held::containsKey).count() : 0;
-                if (lost > 0) {
-                    // Leases this replica holds are gone from Valkey (restart, failover, flush, eviction).
-                    coordination.lost(lost + " running lease(s) missing at renewal");
-                }
-            });
-            renewLoadingMarks();
-        }
-    }
-
-    /**
-     * Keeps the loading marks of this replica's cold grants alive while their host loads the model (a load can
-     * outlast the mark's own life), until this replica's inventory shows the model in memory there; a mark another
-     * grant has moved to another host meanwhile is left alone (touch.lua).
-     */
-    private void renewLoadingMarks() {
-        List<String> keys = new ArrayList<>();
-        List<String> args = new ArrayList<>(List.of(Long.toString(coordination.loadingMark().toMillis())));
-        for (Held h : held.values()) {
-            if (!h.loading()) {
-                continue;
-            }
-            if (pool.loaded(h.host(), h.requested())) {
-                held.computeIfPresent(h.id(), (k, old) -> old.notLoading());
-            } else {
-                keys.add(backend.prefix + "loading:" + h.requested());
-                args.add(h.host());
-            }
-        }
-        if (!keys.isEmpty()) {
-            backend.run(Backend.TOUCH, keys.toArray(String[]::new), args.toArray(String[]::new))
-                    .whenComplete((r, failure) -> {
-                        if (failure != null) {
-                            coordination.failed(failure);
-                        }
-                    });
-        }
-    }
-
-    /** Re-entry: every running lease of this replica, also those taken while degraded, is put (back) in Valkey. */
-    private CompletableFuture<?> adoptAll() {
-        return renew("adopt", new ArrayList<>(held.values()));
-    }
-
-    private CompletableFuture<?> renew(String mode, List<Held> all) {
-        if (all.isEmpty()) {
-            return CompletableFuture.completedFuture(List.of());
-        }
-        List<String> args = new ArrayList<>(List.of(Long.toString(coordination.config().lease().toMillis()),
-                backend.prefix, mode));
-        for (Held h : all) {
-            h.addTo(args);
-        }
-        CompletableFuture<Object> renewed = backend.run(Backend.RENEW, new String[] {backend.prefix + "global"},
-                args.toArray(String[]::new));
-        if (mode.equals("adopt")) {
-            // A lease released while the adoption was on its way was put back by it: give it back again.
-            renewed.thenRun(() -> all.stream().filter(h -> !held.containsKey(h.id())).forEach(this::releaseShared));
-        }
-        return renewed;
-    }
-
     /** At stop: every lease held (count, then id, host, client, model each) and every waiter id, for the leave script. */
     private List<String> leaving() {
-        List<Held> all = new ArrayList<>(held.values());
+        List<Held> all = leases.all();
         for (Pending p : pending.values()) {
             synchronized (p) {
                 if (p.step == Step.GRANTED) {
